@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xfrm-steer datapath: tc programs for an external (collect_md) xfrm
+ * interface.
+ *
+ * Egress picks each packet's if_id, and so its tunnel, by longest-prefix
+ * match on (tenant, destination) and hands it to the kernel with the
+ * bpf_skb_set_xfrm_info kfunc. Nothing that matches no route leaves: the
+ * interface has no if_id of its own, so an unsteered packet would have no SA.
+ *
+ * Ingress learns the if_id and the decrypting SA of every packet and keeps
+ * per-tunnel and per-SPI counters.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xfrm_steer.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+/* The kfuncs live in the xfrm_interface module (kernel 6.2+). Declared weak
+ * so that the object also loads on kernels without them (BPF-only tests);
+ * every call is guarded by bpf_ksym_exists(). libbpf matches the struct by
+ * kind only, so this local definition stands in for the kernel's. */
+struct bpf_xfrm_info {
+	__u32 if_id;
+	int link;
+};
+
+extern int bpf_skb_set_xfrm_info(struct __sk_buff *skb_ctx,
+				 const struct bpf_xfrm_info *from) __ksym __weak;
+extern int bpf_skb_get_xfrm_info(struct __sk_buff *skb_ctx,
+				 struct bpf_xfrm_info *to) __ksym __weak;
+
+/* Set by the loader before load. l3_off is where the L3 header starts in
+ * skb->data on egress: 0 on an xfrm interface (no link-layer header), 14 in
+ * BPF_PROG_TEST_RUN, which always hands the program an Ethernet frame. */
+const volatile struct xs_config cfg = {};
+const volatile __u32 l3_off = 0;
+
+/* Routes, written by the loader (`route add`), read by egress. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct route_key_v4);
+	__type(value, struct route_value);
+	__uint(max_entries, XS_DEFAULT_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} routes_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct route_key_v6);
+	__type(value, struct route_value);
+	__uint(max_entries, XS_DEFAULT_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} routes_v6 SEC(".maps");
+
+/* Per-destination decisions, written by egress on a trie lookup, valid while
+ * their gen equals meta.route_gen. Keeps the hot path at one hash lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct cache_key_v4);
+	__type(value, struct cache_value);
+	__uint(max_entries, XS_DEFAULT_CACHE);
+} cache_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct cache_key_v6);
+	__type(value, struct cache_value);
+	__uint(max_entries, XS_DEFAULT_CACHE);
+} cache_v6 SEC(".maps");
+
+/* if_id -> tunnel_idx, written by the loader, read by ingress. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct tunnel_value);
+	__uint(max_entries, XS_DEFAULT_TUNNELS);
+} tunnels SEC(".maps");
+
+/* Per-tunnel counters by tunnel_idx, written by both programs, summed over
+ * CPUs by the loader. Slot 0 is never handed out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct tunnel_stats);
+	__uint(max_entries, XS_DEFAULT_TUNNELS + 1);
+} tunnel_stats SEC(".maps");
+
+/* Drop and note counters by enum xs_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, XS_REASON_MAX);
+} drop_stats SEC(".maps");
+
+/* What ingress learnt per (SPI, if_id) from the decrypting SA. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__type(key, struct secpath_key);
+	__type(value, struct secpath_value);
+	__uint(max_entries, XS_DEFAULT_SECPATH);
+} secpath SEC(".maps");
+
+/* Shared state: route_gen for the cache, attach settings for the loader.
+ * Mappable so that the loader bumps route_gen with one atomic add. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct meta_value);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} meta SEC(".maps");
+
+static __always_inline int count_drop(__u32 reason)
+{
+	__u64 *cnt = bpf_map_lookup_elem(&drop_stats, &reason);
+
+	if (cnt)
+		*cnt += 1;
+	return TC_ACT_SHOT;
+}
+
+static __always_inline void count_note(__u32 reason)
+{
+	__u64 *cnt = bpf_map_lookup_elem(&drop_stats, &reason);
+
+	if (cnt)
+		*cnt += 1;
+}
+
+static __always_inline __u32 tenant_of(const struct __sk_buff *skb)
+{
+	switch (cfg.tenant_mode) {
+	case XS_TENANT_MARK:
+		return skb->mark & cfg.mark_mask;
+	case XS_TENANT_IIF:
+		return skb->ingress_ifindex;
+	default:
+		return 0;
+	}
+}
+
+/* Make sure len bytes from l3_off are in the linear area. Locally built
+ * packets always have their headers there; pulling is the rare case. */
+static __always_inline int l3_ready(struct __sk_buff *skb, __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (data + l3_off + len <= data_end)
+		return 0;
+	if (skb->len < l3_off + len)
+		return -1;
+	return bpf_skb_pull_data(skb, l3_off + len);
+}
+
+static __always_inline int steer(struct __sk_buff *skb,
+				 const struct route_value *rt)
+{
+	struct tunnel_stats *st;
+	__u32 idx = rt->tunnel_idx;
+	struct bpf_xfrm_info info = { .if_id = rt->if_id };
+
+	st = bpf_map_lookup_elem(&tunnel_stats, &idx);
+	if (!bpf_ksym_exists(bpf_skb_set_xfrm_info) ||
+	    bpf_skb_set_xfrm_info(skb, &info)) {
+		if (st)
+			st->tx_dropped += 1;
+		return count_drop(XS_DROP_KFUNC);
+	}
+	if (st) {
+		st->tx_packets += 1;
+		st->tx_bytes += skb->len - l3_off;
+	}
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int xs_egress(struct __sk_buff *skb)
+{
+	const __u32 zero = 0;
+	struct meta_value *m;
+	struct cache_value *cv, fresh;
+	struct route_value *rt;
+	void *data, *data_end;
+	__u32 tenant;
+	__u64 gen;
+
+	m = bpf_map_lookup_elem(&meta, &zero);
+	if (!m)
+		return count_drop(XS_DROP_NO_ROUTE);
+	/* Read the generation before the trie: a route changed after this
+	 * read bumps route_gen, so what we cache below is already stale. */
+	gen = *(volatile __u64 *)&m->route_gen;
+	tenant = tenant_of(skb);
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct cache_key_v4 ck = { .tenant = tenant };
+		struct route_key_v4 rk;
+		struct iphdr *iph;
+
+		if (l3_ready(skb, sizeof(*iph)))
+			return count_drop(XS_DROP_PARSE);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		iph = data + l3_off;
+		if ((void *)(iph + 1) > data_end)
+			return count_drop(XS_DROP_PARSE);
+		if (iph->version != 4 || iph->ihl < 5)
+			return count_drop(XS_DROP_PARSE);
+		ck.addr = iph->daddr;
+
+		cv = bpf_map_lookup_elem(&cache_v4, &ck);
+		if (cv && cv->gen == gen)
+			return steer(skb, &cv->route);
+
+		rk.prefixlen = 64;
+		rk.tenant = tenant;
+		rk.addr = ck.addr;
+		rt = bpf_map_lookup_elem(&routes_v4, &rk);
+		if (!rt)
+			return count_drop(XS_DROP_NO_ROUTE);
+		fresh.route = *rt;
+		fresh.gen = gen;
+		bpf_map_update_elem(&cache_v4, &ck, &fresh, BPF_ANY);
+		return steer(skb, &fresh.route);
+	}
+
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct cache_key_v6 ck = { .tenant = tenant };
+		struct route_key_v6 rk;
+		struct ipv6hdr *ip6h;
+
+		if (l3_ready(skb, sizeof(*ip6h)))
+			return count_drop(XS_DROP_PARSE);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		ip6h = data + l3_off;
+		if ((void *)(ip6h + 1) > data_end)
+			return count_drop(XS_DROP_PARSE);
+		if (ip6h->version != 6)
+			return count_drop(XS_DROP_PARSE);
+		__builtin_memcpy(ck.addr, &ip6h->daddr, sizeof(ck.addr));
+
+		cv = bpf_map_lookup_elem(&cache_v6, &ck);
+		if (cv && cv->gen == gen)
+			return steer(skb, &cv->route);
+
+		rk.prefixlen = 32 + 128;
+		rk.tenant = tenant;
+		__builtin_memcpy(rk.addr, ck.addr, sizeof(rk.addr));
+		rt = bpf_map_lookup_elem(&routes_v6, &rk);
+		if (!rt)
+			return count_drop(XS_DROP_NO_ROUTE);
+		fresh.route = *rt;
+		fresh.gen = gen;
+		bpf_map_update_elem(&cache_v6, &ck, &fresh, BPF_ANY);
+		return steer(skb, &fresh.route);
+	}
+
+	return count_drop(XS_DROP_NOT_IP);
+}
+
+/* Inner L3 length from the header itself: on ingress skb->data may start at
+ * a copy of the underlay's link-layer header, whose length we do not know. */
+static __always_inline __u64 inner_len(struct __sk_buff *skb)
+{
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr iph;
+
+		if (bpf_skb_load_bytes_relative(skb, 0, &iph, sizeof(iph),
+						BPF_HDR_START_NET))
+			return 0;
+		return bpf_ntohs(iph.tot_len);
+	}
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6h;
+
+		if (bpf_skb_load_bytes_relative(skb, 0, &ip6h, sizeof(ip6h),
+						BPF_HDR_START_NET))
+			return 0;
+		return sizeof(ip6h) + bpf_ntohs(ip6h.payload_len);
+	}
+	return 0;
+}
+
+static __always_inline void record_secpath(struct __sk_buff *skb, __u32 if_id,
+					   __u64 len)
+{
+	struct bpf_xfrm_state xs = {};
+	struct secpath_value *sv;
+	struct secpath_key key;
+	__u64 now;
+
+	if (bpf_skb_get_xfrm_state(skb, 0, &xs, sizeof(xs), 0)) {
+		count_note(XS_NOTE_NO_SECPATH);
+		return;
+	}
+	key.spi = xs.spi;
+	key.if_id = if_id;
+	now = bpf_ktime_get_ns();
+	sv = bpf_map_lookup_elem(&secpath, &key);
+	if (sv) {
+		sv->packets += 1;
+		sv->bytes += len;
+		sv->last_seen_ns = now;
+		return;
+	}
+
+	struct secpath_value fresh = {
+		.reqid = xs.reqid,
+		.family = xs.family,
+		.packets = 1,
+		.bytes = len,
+		.last_seen_ns = now,
+	};
+	__builtin_memcpy(fresh.peer, xs.remote_ipv6, sizeof(fresh.peer));
+	bpf_map_update_elem(&secpath, &key, &fresh, BPF_NOEXIST);
+}
+
+SEC("tc")
+int xs_ingress(struct __sk_buff *skb)
+{
+	struct bpf_xfrm_info info = {};
+	struct tunnel_value *tv;
+	struct tunnel_stats *st;
+	__u64 len;
+
+	/* Every packet an external interface receives was decrypted by an SA
+	 * and carries its if_id; one that does not cannot be attributed. */
+	if (!bpf_ksym_exists(bpf_skb_get_xfrm_info) ||
+	    bpf_skb_get_xfrm_info(skb, &info))
+		return count_drop(XS_DROP_NO_XFRM_INFO);
+
+	len = inner_len(skb);
+	tv = bpf_map_lookup_elem(&tunnels, &info.if_id);
+	if (tv) {
+		st = bpf_map_lookup_elem(&tunnel_stats, &tv->tunnel_idx);
+		if (st) {
+			st->rx_packets += 1;
+			st->rx_bytes += len;
+		}
+	} else {
+		count_note(XS_NOTE_RX_UNTRACKED);
+	}
+	record_secpath(skb, info.if_id, len);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "GPL";
