@@ -189,7 +189,7 @@ static __always_inline int steer(struct __sk_buff *skb,
 	return TC_ACT_OK;
 }
 
-SEC("tc")
+SEC("tcx/egress")
 int xs_egress(struct __sk_buff *skb)
 {
 	const __u32 zero = 0;
@@ -264,8 +264,17 @@ int xs_egress(struct __sk_buff *skb)
 		rk.tenant = tenant;
 		__builtin_memcpy(rk.addr, ck.addr, sizeof(rk.addr));
 		rt = bpf_map_lookup_elem(&routes_v6, &rk);
-		if (!rt)
+		if (!rt) {
+			/* Keep no_route for traffic someone meant to send:
+			 * the interface's own ND and MLD packets (ff00::/8,
+			 * fe80::/10) have nowhere to go and are counted apart. */
+			__u8 b0 = ip6h->daddr.in6_u.u6_addr8[0];
+			__u8 b1 = ip6h->daddr.in6_u.u6_addr8[1];
+
+			if (b0 == 0xff || (b0 == 0xfe && (b1 & 0xc0) == 0x80))
+				return count_drop(XS_DROP_V6_LINK);
 			return count_drop(XS_DROP_NO_ROUTE);
+		}
 		fresh.route = *rt;
 		fresh.gen = gen;
 		bpf_map_update_elem(&cache_v6, &ck, &fresh, BPF_ANY);
@@ -332,7 +341,7 @@ static __always_inline void record_secpath(struct __sk_buff *skb, __u32 if_id,
 	bpf_map_update_elem(&secpath, &key, &fresh, BPF_NOEXIST);
 }
 
-SEC("tc")
+SEC("tcx/ingress")
 int xs_ingress(struct __sk_buff *skb)
 {
 	struct bpf_xfrm_info info = {};

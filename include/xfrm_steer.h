@@ -38,6 +38,8 @@ enum xs_reason {
 	XS_DROP_NO_XFRM_INFO = 4, /* ingress: no xfrm metadata on the packet */
 	XS_NOTE_RX_UNTRACKED = 5, /* ingress: if_id with no tunnel entry (passed) */
 	XS_NOTE_NO_SECPATH = 6, /* ingress: no secpath state (passed) */
+	XS_DROP_V6_LINK = 7, /* egress: no route, IPv6 multicast or link-local
+			      * destination (the kernel's own ND/MLD chatter) */
 	XS_REASON_MAX,
 };
 

@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# xfrm-steer build. Everything goes to $(OUT); `make V=1` shows commands.
+#   make            build the CLI and the BPF object
+#   make test       unit tests on this machine, integration tests in a VM
+#   make test T=x   only the tests whose name contains x
+#   make demo       the multi-tenant demo (in the VM when this kernel lacks
+#                   xfrm interfaces)
+
+OUT ?= build
+CLANG ?= clang-19
+BPFTOOL ?= bpftool
+CC ?= gcc
+VERSION := 0.1.0
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+ABI_H := include/xfrm_steer.h
+BPF_SRCS := bpf/xfrm_steer.bpf.c
+BPF_OBJ := $(OUT)/xfrm_steer.bpf.o
+SKEL := $(OUT)/xfrm_steer.skel.h
+
+LOADER_SRCS := loader/main.c loader/common.c loader/netlink.c loader/link.c \
+	       loader/state.c loader/attach.c loader/route.c loader/stats.c
+LOADER_OBJS := $(patsubst loader/%.c,$(OUT)/loader/%.o,$(LOADER_SRCS))
+LOADER_HDRS := $(wildcard loader/*.h) $(ABI_H)
+BIN := $(OUT)/xfrm-steer
+
+# The BPF object is built against UAPI headers and the ABI header only, never
+# against the running kernel's BTF: the test kernel is not the build kernel.
+BPF_CFLAGS := -g -O2 --target=bpf -Wall -Werror -Iinclude \
+	      -I/usr/include/$(shell $(CC) -dumpmachine)
+
+PKGS := libbpf libmnl json-c
+CFLAGS ?= -O2 -g
+XS_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iloader -I$(OUT) \
+	     -DXS_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
+
+UNIT_TESTS := $(OUT)/tests/test_parse $(OUT)/tests/test_datapath
+
+.PHONY: all deps test unit demo clean
+all: $(BIN) $(BPF_OBJ)
+
+# Installs what is missing; quick when everything is there.
+deps:
+	$(Q)scripts/deps.sh
+
+$(OUT) $(OUT)/loader $(OUT)/tests:
+	$(Q)mkdir -p $@
+
+$(BPF_OBJ): $(BPF_SRCS) $(ABI_H) | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name xfrm_steer > $@
+
+$(OUT)/loader/%.o: loader/%.c $(LOADER_HDRS) $(SKEL) | $(OUT)/loader
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(XS_CFLAGS) -c $< -o $@
+
+$(BIN): $(LOADER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# Unit tests link the loader's objects except main.
+LIB_OBJS := $(filter-out $(OUT)/loader/main.o,$(LOADER_OBJS))
+
+$(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(LOADER_HDRS) $(SKEL) | $(OUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(XS_CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_TESTS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)tests/run-all.sh $(T)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
+
+clean:
+	$(Q)rm -rf $(OUT)

@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0
+/* xfrm-steer attach/detach: load, attach, pin and upgrade the programs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "netlink.h"
+#include "state.h"
+#include "xfrm_steer.skel.h"
+
+static int attach_help(struct xs_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: xfrm-steer attach dev NAME [ tenant-key { mark MASK | iif | none } ]\n"
+		"                         [ routes N ] [ tunnels N ]\n"
+		"       xfrm-steer detach dev NAME\n"
+		"Attaching an attached device upgrades its programs in place and keeps\n"
+		"its routes and counters. Map sizes and the tenant key are fixed at the\n"
+		"first attach; detach to change them.\n");
+	return 0;
+}
+
+struct attach_args {
+	const char *dev;
+	uint32_t tenant_mode;
+	uint32_t mark_mask;
+	uint32_t max_routes;
+	uint32_t max_tunnels;
+	bool have_tenant, have_routes, have_tunnels;
+};
+
+static int parse_size(struct xs_ctx *ctx, const char *what, const char *s, uint32_t *out)
+{
+	/* Keep well inside what an LPM trie or array may hold. */
+	if (parse_u32(s, out) || *out < 1 || *out > (1u << 24))
+		return p_err(ctx, -EINVAL, "invalid %s \"%s\" (1..16777216)", what, s);
+	return 0;
+}
+
+static int parse_attach_args(struct xs_ctx *ctx, int argc, char **argv,
+			     struct attach_args *a)
+{
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	a->max_routes = XS_DEFAULT_ROUTES;
+	a->max_tunnels = XS_DEFAULT_TUNNELS;
+	while (argc > 0) {
+		if (matches(argv[0], "dev")) {
+			NEXT_ARG_VALUE(ctx);
+			a->dev = argv[0];
+		} else if (!strcmp(argv[0], "tenant-key")) {
+			NEXT_ARG_VALUE(ctx);
+			a->have_tenant = true;
+			if (!strcmp(argv[0], "mark")) {
+				NEXT_ARG_VALUE(ctx);
+				if (parse_u32(argv[0], &a->mark_mask) || !a->mark_mask)
+					return p_err(ctx, -EINVAL,
+						     "invalid mark mask \"%s\" (non-zero, decimal or 0x-hex)",
+						     argv[0]);
+				a->tenant_mode = XS_TENANT_MARK;
+			} else if (!strcmp(argv[0], "iif")) {
+				a->tenant_mode = XS_TENANT_IIF;
+			} else if (!strcmp(argv[0], "none")) {
+				a->tenant_mode = XS_TENANT_NONE;
+			} else {
+				return p_err(ctx, -EINVAL,
+					     "invalid tenant-key \"%s\" (mark MASK, iif or none)",
+					     argv[0]);
+			}
+		} else if (!strcmp(argv[0], "routes")) {
+			NEXT_ARG_VALUE(ctx);
+			err = parse_size(ctx, "routes", argv[0], &a->max_routes);
+			if (err)
+				return err;
+			a->have_routes = true;
+		} else if (!strcmp(argv[0], "tunnels")) {
+			NEXT_ARG_VALUE(ctx);
+			err = parse_size(ctx, "tunnels", argv[0], &a->max_tunnels);
+			if (err)
+				return err;
+			a->have_tunnels = true;
+		} else {
+			return p_err(ctx, -EINVAL, "attach: unknown argument \"%s\"", argv[0]);
+		}
+		NEXT_ARG();
+	}
+	if (!a->dev)
+		return p_err(ctx, -EINVAL, "attach: missing \"dev NAME\"");
+	return 0;
+}
+
+static const char *mode_name(uint32_t mode)
+{
+	switch (mode) {
+	case XS_TENANT_MARK:
+		return "mark";
+	case XS_TENANT_IIF:
+		return "iif";
+	default:
+		return "none";
+	}
+}
+
+/* A re-attach keeps the maps, so it must ask for what they already are. */
+static int check_same_config(struct xs_ctx *ctx, const struct attach_args *a,
+			     struct attach_args *eff, const struct meta_value *m)
+{
+	if (a->have_tenant &&
+	    (a->tenant_mode != m->tenant_mode ||
+	     (a->tenant_mode == XS_TENANT_MARK && a->mark_mask != m->mark_mask)))
+		return p_err(ctx, -EEXIST,
+			     "device \"%s\" is attached with tenant-key %s 0x%x; detach it first to change the tenant key",
+			     a->dev, mode_name(m->tenant_mode), m->mark_mask);
+	if ((a->have_routes && a->max_routes != m->max_routes) ||
+	    (a->have_tunnels && a->max_tunnels != m->max_tunnels))
+		return p_err(ctx, -EEXIST,
+			     "device \"%s\" is attached with routes %u tunnels %u; detach it first to resize",
+			     a->dev, m->max_routes, m->max_tunnels);
+	eff->tenant_mode = m->tenant_mode;
+	eff->mark_mask = m->mark_mask;
+	eff->max_routes = m->max_routes;
+	eff->max_tunnels = m->max_tunnels;
+	return 0;
+}
+
+static int read_pinned_meta(const char *dir, struct meta_value *m)
+{
+	char path[PATH_MAX];
+	uint32_t zero = 0;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, m))
+		err = -errno;
+	close(fd);
+	if (!err && m->magic != XS_META_MAGIC)
+		err = -EPROTO;
+	return err;
+}
+
+/* Remove every pin in dir (links first, so traffic stops being steered
+ * before the maps go), then dir itself. */
+static void remove_pins(const char *dir, struct xfrm_steer *skel)
+{
+	static const char *const links[] = { XS_PIN_EGRESS_LINK, XS_PIN_INGRESS_LINK };
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	size_t i;
+
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, links[i]);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		unlink(path);
+	}
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* Replace the program behind a pinned link atomically, or attach anew. A
+ * pinned link whose device is gone (it was deleted and made again) is
+ * dropped and replaced. */
+static int attach_one(struct xs_ctx *ctx, const char *dir, const char *pin,
+		      struct bpf_program *prog, int ifindex, bool *created)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	struct bpf_link *link;
+	int fd, err;
+
+	*created = false;
+	snprintf(path, sizeof(path), "%s/%s", dir, pin);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		memset(&info, 0, sizeof(info));
+		if (!bpf_link_get_info_by_fd(fd, &info, &len) &&
+		    info.type == BPF_LINK_TYPE_TCX && (int)info.tcx.ifindex == ifindex) {
+			err = bpf_link_update(fd, bpf_program__fd(prog), NULL);
+			close(fd);
+			if (err)
+				return p_err(ctx, -errno, "cannot replace the program of %s: %s",
+					     path, strerror(errno));
+			return 0;
+		}
+		close(fd);
+		unlink(path);
+	}
+
+	link = bpf_program__attach_tcx(prog, ifindex, NULL);
+	if (!link) {
+		err = -errno;
+		return p_err(ctx, err, "cannot attach %s to ifindex %d: %s (tcx needs kernel 6.6+)",
+			     bpf_program__name(prog), ifindex, strerror(-err));
+	}
+	err = bpf_link__pin(link, path);
+	if (err) {
+		bpf_link__destroy(link);
+		return p_err(ctx, err, "cannot pin %s: %s", path, strerror(-err));
+	}
+	/* The pin holds the link now; dropping our handle keeps it attached. */
+	bpf_link__disconnect(link);
+	bpf_link__destroy(link);
+	*created = true;
+	return 0;
+}
+
+int do_attach(struct xs_ctx *ctx, int argc, char **argv)
+{
+	struct attach_args a, eff;
+	struct xs_link_info li;
+	struct xfrm_steer *skel = NULL;
+	struct meta_value m = { 0 };
+	char dir[XS_DIR_MAX], path[PATH_MAX];
+	bool fresh, eg_new = false, in_new = false;
+	struct bpf_map *map;
+	uint32_t zero = 0;
+	int err, lock_fd = -1;
+
+	if (argc > 0 && matches(argv[0], "help"))
+		return attach_help(ctx, argc, argv);
+	err = parse_attach_args(ctx, argc, argv, &a);
+	if (err)
+		return err;
+	err = xs_link_query(ctx, a.dev, &li);
+	if (err)
+		return err;
+	if (!li.is_xfrm || !li.external)
+		return p_err(ctx, -EINVAL,
+			     "device \"%s\" is not an external xfrm interface (create one with \"xfrm-steer link add NAME\")",
+			     a.dev);
+
+	err = xs_pin_dir(ctx, a.dev, dir, sizeof(dir));
+	if (err)
+		return err;
+	err = xs_mkdir_pins(ctx, dir);
+	if (err)
+		return err;
+	lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX)) {
+		err = p_err(ctx, -errno, "cannot lock %s: %s", dir, strerror(errno));
+		goto out;
+	}
+
+	eff = a;
+	err = read_pinned_meta(dir, &m);
+	fresh = err == -ENOENT;
+	if (!fresh) {
+		if (err) {
+			p_err(ctx, err, "cannot read the pinned state in %s: %s", dir,
+			      strerror(-err));
+			goto out;
+		}
+		err = check_same_config(ctx, &a, &eff, &m);
+		if (err)
+			goto out;
+	}
+
+	skel = xfrm_steer__open();
+	if (!skel) {
+		err = p_err(ctx, -errno, "cannot open the BPF object: %s", strerror(errno));
+		goto out;
+	}
+	skel->rodata->cfg.tenant_mode = eff.tenant_mode;
+	skel->rodata->cfg.mark_mask = eff.mark_mask;
+	skel->rodata->l3_off = 0;
+	bpf_map__set_max_entries(skel->maps.routes_v4, eff.max_routes);
+	bpf_map__set_max_entries(skel->maps.routes_v6, eff.max_routes);
+	bpf_map__set_max_entries(skel->maps.tunnels, eff.max_tunnels);
+	bpf_map__set_max_entries(skel->maps.tunnel_stats, eff.max_tunnels + 1);
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		bpf_map__set_pin_path(map, path);
+	}
+	/* Loading reuses the pinned maps of an attached device (an upgrade)
+	 * and pins new ones otherwise. */
+	err = xfrm_steer__load(skel);
+	if (err) {
+		p_err(ctx, err, "cannot load the BPF programs: %s%s", strerror(-err),
+		      ctx->verbose ? "" : " (run with -v for the verifier log)");
+		goto fail;
+	}
+	if (fresh) {
+		m.magic = XS_META_MAGIC;
+		m.version = 1;
+		m.route_gen = 1;
+		m.ifindex = (uint32_t)li.ifindex;
+		m.tenant_mode = eff.tenant_mode;
+		m.mark_mask = eff.mark_mask;
+		m.max_routes = eff.max_routes;
+		m.max_tunnels = eff.max_tunnels;
+		m.max_cache = bpf_map__max_entries(skel->maps.cache_v4);
+		m.max_secpath = bpf_map__max_entries(skel->maps.secpath);
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &m, BPF_ANY)) {
+			err = p_err(ctx, -errno, "cannot initialise the meta map: %s",
+				    strerror(errno));
+			goto fail;
+		}
+	} else if (m.ifindex != (uint32_t)li.ifindex) {
+		/* Same name, new device: the routes still say what the
+		 * operator wants, so keep them and follow the new index. */
+		struct meta_value *mp = &m;
+
+		mp->ifindex = (uint32_t)li.ifindex;
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, mp, BPF_ANY)) {
+			err = p_err(ctx, -errno, "cannot update the meta map: %s",
+				    strerror(errno));
+			goto fail;
+		}
+	}
+
+	err = attach_one(ctx, dir, XS_PIN_INGRESS_LINK, skel->progs.xs_ingress, li.ifindex,
+			 &in_new);
+	if (err)
+		goto fail;
+	err = attach_one(ctx, dir, XS_PIN_EGRESS_LINK, skel->progs.xs_egress, li.ifindex,
+			 &eg_new);
+	if (err)
+		goto fail;
+	if (ctx->verbose)
+		p_info(ctx, "%s %s: programs %s, state in %s", fresh ? "attached" : "upgraded",
+		       a.dev, fresh ? "attached" : "replaced", dir);
+	goto out;
+
+fail:
+	if (fresh) {
+		remove_pins(dir, skel);
+	} else {
+		/* An upgrade that failed leaves the old programs in place;
+		 * only links this call made are taken back. */
+		if (in_new) {
+			snprintf(path, sizeof(path), "%s/%s", dir, XS_PIN_INGRESS_LINK);
+			unlink(path);
+		}
+	}
+out:
+	xfrm_steer__destroy(skel);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return err;
+}
+
+int do_detach(struct xs_ctx *ctx, int argc, char **argv)
+{
+	struct xfrm_steer *skel;
+	const char *dev = NULL;
+	char dir[XS_DIR_MAX], ns[XS_DIR_MAX];
+	struct stat sb;
+	int err, lock_fd;
+
+	while (argc > 0) {
+		if (matches(argv[0], "dev")) {
+			NEXT_ARG_VALUE(ctx);
+			dev = argv[0];
+		} else if (matches(argv[0], "help")) {
+			return attach_help(ctx, argc, argv);
+		} else {
+			return p_err(ctx, -EINVAL, "detach: unknown argument \"%s\"", argv[0]);
+		}
+		NEXT_ARG();
+	}
+	if (!dev)
+		return p_err(ctx, -EINVAL, "detach: missing \"dev NAME\"");
+	if (!*dev || strchr(dev, '/') || strlen(dev) >= IF_NAMESIZE)
+		return p_err(ctx, -EINVAL, "invalid device name \"%s\"", dev);
+	err = xs_pin_dir(ctx, dev, dir, sizeof(dir));
+	if (err)
+		return err;
+	if (stat(dir, &sb))
+		return p_err(ctx, -ENOENT, "device \"%s\" is not attached", dev);
+	lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX)) {
+		err = p_err(ctx, -errno, "cannot lock %s: %s", dir, strerror(errno));
+		if (lock_fd >= 0)
+			close(lock_fd);
+		return err;
+	}
+	skel = xfrm_steer__open();
+	if (!skel) {
+		close(lock_fd);
+		return p_err(ctx, -errno, "cannot open the BPF object: %s", strerror(errno));
+	}
+	remove_pins(dir, skel);
+	xfrm_steer__destroy(skel);
+	close(lock_fd);
+	if (!stat(dir, &sb))
+		return p_err(ctx, -ENOTEMPTY, "%s still holds files this version does not know",
+			     dir);
+	/* The namespace's directory goes with its last device. */
+	if (!xs_netns_dir(ctx, ns, sizeof(ns)))
+		rmdir(ns);
+	return 0;
+}

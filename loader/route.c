@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+/* xfrm-steer route: (tenant, destination prefix) -> if_id. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "state.h"
+#include "xfrm_steer.skel.h"
+
+static int route_help(struct xs_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"Usage: xfrm-steer route add PREFIX if_id ID [ tenant KEY ] dev NAME\n"
+		"       xfrm-steer route del PREFIX [ tenant KEY ] dev NAME\n"
+		"       xfrm-steer route { show | list } [ dev NAME ]\n"
+		"where  PREFIX := { IPV4ADDR[/LEN] | IPV6ADDR[/LEN] }\n"
+		"       ID     := 1..4294967295, decimal or 0x-hex\n"
+		"       KEY    := tenant key: with \"tenant-key mark MASK\" a mark value\n"
+		"                 inside MASK, with \"tenant-key iif\" an interface name or\n"
+		"                 index; without a tenant key, 0 (the default)\n");
+	return 0;
+}
+
+struct route_args {
+	struct xs_prefix prefix;
+	const char *prefix_str;
+	const char *tenant_str;
+	const char *dev;
+	uint32_t if_id;
+	bool have_if_id;
+};
+
+static int parse_route_args(struct xs_ctx *ctx, int argc, char **argv, bool add,
+			    struct route_args *a)
+{
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	if (argc < 1)
+		return p_err(ctx, -EINVAL, "route %s: missing PREFIX", add ? "add" : "del");
+	a->prefix_str = argv[0];
+	err = parse_prefix(argv[0], &a->prefix, false);
+	if (err == -ERANGE)
+		return p_err(ctx, err, "prefix \"%s\" has host bits set beyond its length",
+			     argv[0]);
+	if (err)
+		return p_err(ctx, err, "invalid prefix \"%s\"", argv[0]);
+	NEXT_ARG();
+	while (argc > 0) {
+		if (add && !strcmp(argv[0], "if_id")) {
+			NEXT_ARG_VALUE(ctx);
+			if (parse_u32(argv[0], &a->if_id) || a->if_id == 0)
+				return p_err(ctx, -EINVAL,
+					     "invalid if_id \"%s\" (1..4294967295)", argv[0]);
+			a->have_if_id = true;
+		} else if (matches(argv[0], "tenant")) {
+			NEXT_ARG_VALUE(ctx);
+			a->tenant_str = argv[0];
+		} else if (matches(argv[0], "dev")) {
+			NEXT_ARG_VALUE(ctx);
+			a->dev = argv[0];
+		} else {
+			return p_err(ctx, -EINVAL, "route %s: unknown argument \"%s\"",
+				     add ? "add" : "del", argv[0]);
+		}
+		NEXT_ARG();
+	}
+	if (add && !a->have_if_id)
+		return p_err(ctx, -EINVAL, "route add: missing \"if_id ID\"");
+	if (!a->dev)
+		return p_err(ctx, -EINVAL, "route %s: missing \"dev NAME\"", add ? "add" : "del");
+	return 0;
+}
+
+/* The tenant key as the datapath derives it, checked against the mode the
+ * device was attached with, so a key that can never match is refused. */
+static int resolve_tenant(struct xs_ctx *ctx, const struct xs_state *st,
+			  const char *s, uint32_t *tenant)
+{
+	const struct meta_value *m = st->meta;
+
+	*tenant = 0;
+	if (!s)
+		return 0;
+	switch (m->tenant_mode) {
+	case XS_TENANT_NONE:
+		if (parse_u32(s, tenant) || *tenant != 0)
+			return p_err(ctx, -EINVAL,
+				     "tenant \"%s\": device \"%s\" was attached with tenant-key none, so the only tenant is 0",
+				     s, st->ifname);
+		return 0;
+	case XS_TENANT_MARK:
+		if (parse_u32(s, tenant))
+			return p_err(ctx, -EINVAL, "invalid tenant \"%s\" (a mark value)", s);
+		if (*tenant & ~m->mark_mask)
+			return p_err(ctx, -EINVAL,
+				     "tenant %s has bits outside the tenant mark mask 0x%x of device \"%s\"",
+				     s, m->mark_mask, st->ifname);
+		return 0;
+	case XS_TENANT_IIF:
+		if (!parse_u32(s, tenant))
+			return 0;
+		*tenant = if_nametoindex(s);
+		if (!*tenant)
+			return p_err(ctx, -ENODEV,
+				     "tenant \"%s\": no such interface (tenant-key iif takes an interface name or index)",
+				     s);
+		return 0;
+	}
+	return p_err(ctx, -EPROTO, "device \"%s\": unknown tenant mode %u", st->ifname,
+		     m->tenant_mode);
+}
+
+struct route_key_any {
+	union {
+		struct route_key_v4 v4;
+		struct route_key_v6 v6;
+	};
+};
+
+static int route_map_key(const struct xs_state *st, const struct xs_prefix *p,
+			 uint32_t tenant, struct route_key_any *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (p->family == AF_INET) {
+		k->v4.prefixlen = 32 + p->plen;
+		k->v4.tenant = tenant;
+		memcpy(&k->v4.addr, p->addr, 4);
+		return bpf_map__fd(st->skel->maps.routes_v4);
+	}
+	k->v6.prefixlen = 32 + p->plen;
+	k->v6.tenant = tenant;
+	memcpy(k->v6.addr, p->addr, 16);
+	return bpf_map__fd(st->skel->maps.routes_v6);
+}
+
+static int route_add(struct xs_ctx *ctx, int argc, char **argv)
+{
+	struct route_value val = { 0 };
+	struct route_key_any key;
+	struct route_args a;
+	struct xs_state st;
+	bool created;
+	char buf[64];
+	uint32_t tenant;
+	int err, fd;
+
+	err = parse_route_args(ctx, argc, argv, true, &a);
+	if (err)
+		return err;
+	err = xs_state_open(ctx, a.dev, XS_LOCK_EXCLUSIVE, &st);
+	if (err)
+		return err;
+	err = resolve_tenant(ctx, &st, a.tenant_str, &tenant);
+	if (err)
+		goto out;
+	err = xs_tunnel_ensure(ctx, &st, a.if_id, &val.tunnel_idx, &created);
+	if (err)
+		goto out;
+	val.if_id = a.if_id;
+	fd = route_map_key(&st, &a.prefix, tenant, &key);
+	/* One update replaces an existing route in place: no window in which
+	 * the prefix has no route. */
+	if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
+		err = -errno;
+		if (created)
+			xs_tunnel_remove(&st, a.if_id);
+		if (err == -ENOSPC || err == -E2BIG)
+			p_err(ctx, err,
+			      "route table of device \"%s\" is full (%u routes per family); detach and attach again with \"routes N\" to raise it",
+			      st.ifname, st.meta->max_routes);
+		else
+			p_err(ctx, err, "cannot add route %s: %s",
+			      format_prefix(&a.prefix, buf, sizeof(buf)), strerror(-err));
+		goto out;
+	}
+	xs_routes_changed(&st);
+out:
+	xs_state_close(&st);
+	return err;
+}
+
+static int route_del(struct xs_ctx *ctx, int argc, char **argv)
+{
+	struct route_key_any key;
+	struct route_args a;
+	struct xs_state st;
+	uint32_t tenant;
+	char buf[64];
+	int err, fd;
+
+	err = parse_route_args(ctx, argc, argv, false, &a);
+	if (err)
+		return err;
+	err = xs_state_open(ctx, a.dev, XS_LOCK_EXCLUSIVE, &st);
+	if (err)
+		return err;
+	err = resolve_tenant(ctx, &st, a.tenant_str, &tenant);
+	if (err)
+		goto out;
+	fd = route_map_key(&st, &a.prefix, tenant, &key);
+	if (bpf_map_delete_elem(fd, &key)) {
+		err = -errno;
+		if (err == -ENOENT)
+			p_err(ctx, err, "no route %s tenant %u on device \"%s\"",
+			      format_prefix(&a.prefix, buf, sizeof(buf)), tenant, st.ifname);
+		else
+			p_err(ctx, err, "cannot delete route %s: %s",
+			      format_prefix(&a.prefix, buf, sizeof(buf)), strerror(-err));
+		goto out;
+	}
+	xs_routes_changed(&st);
+out:
+	xs_state_close(&st);
+	return err;
+}
+
+static void add_route_record(json_object *arr, const char *dev, uint32_t tenant,
+			     const struct xs_prefix *p, const struct route_value *v)
+{
+	json_object *o = json_object_new_object();
+	char buf[64];
+
+	json_object_object_add(o, "dev", json_object_new_string(dev));
+	json_object_object_add(o, "tenant", json_object_new_uint64(tenant));
+	json_object_object_add(o, "prefix",
+			       json_object_new_string(format_prefix(p, buf, sizeof(buf))));
+	json_object_object_add(o, "if_id", json_object_new_uint64(v->if_id));
+	json_object_array_add(arr, o);
+}
+
+static int dump_family(struct xs_state *st, int family, json_object *arr)
+{
+	int fd = family == AF_INET ? bpf_map__fd(st->skel->maps.routes_v4) :
+				     bpf_map__fd(st->skel->maps.routes_v6);
+	struct route_key_any key, next;
+	struct route_value val;
+	struct xs_prefix p;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &val))
+			continue; /* deleted meanwhile */
+		memset(&p, 0, sizeof(p));
+		p.family = family;
+		if (family == AF_INET) {
+			p.plen = (uint8_t)(key.v4.prefixlen - 32);
+			memcpy(p.addr, &key.v4.addr, 4);
+			add_route_record(arr, st->ifname, key.v4.tenant, &p, &val);
+		} else {
+			p.plen = (uint8_t)(key.v6.prefixlen - 32);
+			memcpy(p.addr, key.v6.addr, 16);
+			add_route_record(arr, st->ifname, key.v6.tenant, &p, &val);
+		}
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static int show_dev(struct xs_ctx *ctx, const char *ifname, void *data)
+{
+	json_object *arr = data;
+	struct xs_state st;
+	int err;
+
+	err = xs_state_open(ctx, ifname, XS_LOCK_SHARED, &st);
+	if (err)
+		return err;
+	err = dump_family(&st, AF_INET, arr);
+	if (!err)
+		err = dump_family(&st, AF_INET6, arr);
+	if (err)
+		p_err(ctx, err, "cannot read routes of \"%s\": %s", ifname, strerror(-err));
+	xs_state_close(&st);
+	return err;
+}
+
+static int route_show(struct xs_ctx *ctx, int argc, char **argv)
+{
+	static const struct xs_column cols[] = {
+		{ "dev", "dev", false, false },
+		{ "tenant", "tenant", true, false },
+		{ "prefix", "prefix", false, false },
+		{ "if_id", "if_id", true, false },
+	};
+	json_object *arr = json_object_new_array();
+	const char *dev = NULL;
+	int err;
+
+	while (argc > 0) {
+		if (matches(argv[0], "dev")) {
+			NEXT_ARG_VALUE(ctx);
+			dev = argv[0];
+		} else {
+			json_object_put(arr);
+			return p_err(ctx, -EINVAL, "route show: unknown argument \"%s\"", argv[0]);
+		}
+		NEXT_ARG();
+	}
+	err = dev ? show_dev(ctx, dev, arr) : xs_for_each_attached(ctx, show_dev, arr);
+	if (!err)
+		show_records(ctx, arr, cols, sizeof(cols) / sizeof(cols[0]));
+	json_object_put(arr);
+	return err;
+}
+
+int do_route(struct xs_ctx *ctx, int argc, char **argv)
+{
+	static const struct xs_cmd cmds[] = {
+		{ "show", route_show }, { "list", route_show }, { "add", route_add },
+		{ "delete", route_del }, { "help", route_help }, { NULL, NULL },
+	};
+
+	return xs_cmd_select(ctx, cmds, argc, argv, route_help);
+}

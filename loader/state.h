@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The pinned state of one attached interface: pin directory, lock, maps. */
+#ifndef XS_STATE_H
+#define XS_STATE_H
+
+#include <limits.h>
+#include <net/if.h>
+
+#include "common.h"
+
+/* Pin directories are short: root, a netns inode and an interface name. */
+#define XS_DIR_MAX 128
+
+struct xfrm_steer;
+
+struct xs_state {
+	struct xfrm_steer *skel; /* opened, not loaded: map handles only */
+	struct meta_value *meta; /* mmap of the pinned meta map */
+	int lock_fd; /* the pin directory, flock()ed */
+	int ifindex;
+	char ifname[IF_NAMESIZE];
+	char dir[XS_DIR_MAX];
+};
+
+enum xs_lock { XS_LOCK_SHARED, XS_LOCK_EXCLUSIVE };
+
+/* XS_PIN_ROOT/<netns inode>/<ifname> for the current network namespace. */
+int xs_pin_dir(struct xs_ctx *ctx, const char *ifname, char *buf, size_t len);
+/* The per-netns directory holding one subdirectory per attached device. */
+int xs_netns_dir(struct xs_ctx *ctx, char *buf, size_t len);
+/* mkdir -p with mode 0700 for the parts it creates; mounts bpffs if needed. */
+int xs_mkdir_pins(struct xs_ctx *ctx, const char *dir);
+
+/* Lock the pin directory of ifname, then open its pinned maps. Fails with a
+ * message naming the device when it is not attached. */
+int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
+		  struct xs_state *st);
+void xs_state_close(struct xs_state *st);
+
+/* Call fn for each attached device of this network namespace. */
+int xs_for_each_attached(struct xs_ctx *ctx,
+			 int (*fn)(struct xs_ctx *ctx, const char *ifname, void *data),
+			 void *data);
+
+/* Invalidate every cached egress decision after a route change. */
+void xs_routes_changed(struct xs_state *st);
+
+/* Tunnel slots: find or allocate the counter slot of if_id. *created says
+ * whether the call made it, so that a failed caller can undo it. */
+int xs_tunnel_ensure(struct xs_ctx *ctx, struct xs_state *st, uint32_t if_id,
+		     uint32_t *idx, bool *created);
+int xs_tunnel_remove(struct xs_state *st, uint32_t if_id);
+
+int xs_num_cpus(void);
+
+#endif /* XS_STATE_H */

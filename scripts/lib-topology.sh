@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: GPL-2.0
+# Builds the multi-tenant gateway topology used by `make demo` and the
+# integration tests. Source it; set XS (the CLI) and NSP (a netns name prefix)
+# first.
+#
+#   gateway netns $NSP-gw: external xfrm interface ipsec0 (10.255.0.1,
+#   fd00:255::1), one underlay veth per peer (ul<k>, 10.0.<k>.1/24).
+#   peer netns $NSP-p<k>: underlay ul0 (10.0.<k>.2/24), inner addresses on lo,
+#   plain policy-based IPsec towards the gateway (no xfrm interface).
+#
+# Each peer k has one SA pair on the gateway with if_id <if_id>, reqid k and
+# SPIs 0x1000+k (gateway -> peer) and 0x2000+k (peer -> gateway); gateway
+# policies are wildcard selectors scoped by that if_id, so only the tc program
+# decides which tunnel a packet takes.
+
+: "${NSP:=xs}"
+GW="$NSP-gw"
+GW_IN4=10.255.0.1
+GW_IN6=fd00:255::1
+AEAD_ALG='rfc4106(gcm(aes))'
+
+peer_ns() { echo "$NSP-p$1"; }
+spi_out() { printf '0x%x' $((0x1000 + $1)); }
+spi_in() { printf '0x%x' $((0x2000 + $1)); }
+# 128-bit AES key + 32-bit salt, different per peer.
+peer_key() { printf '0x%02x%038x' "$1" $((0xabcdef + $1)); }
+
+topo_gateway() { # [tenant-key args...]
+	ip netns add "$GW"
+	ip -n "$GW" link set lo up
+	ip netns exec "$GW" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_forward=1
+	$XS -n "$GW" link add ipsec0
+	ip -n "$GW" addr add "$GW_IN4/32" dev ipsec0
+	ip -n "$GW" addr add "$GW_IN6/128" dev ipsec0 nodad
+	ip -n "$GW" route add 192.168.0.0/16 dev ipsec0 src "$GW_IN4"
+	ip -n "$GW" -6 route add 2001:db8::/32 dev ipsec0 src "$GW_IN6"
+}
+
+topo_peer() { # K IF_ID INNER4 INNER6
+	local k=$1 ifid=$2 in4=$3 in6=$4 ns gwa pa key sel
+	ns=$(peer_ns "$k")
+	gwa=10.0.$k.1
+	pa=10.0.$k.2
+	key=$(peer_key "$k")
+
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip link add "ul$k" netns "$GW" type veth peer name ul0 netns "$ns"
+	# The gateway's side speaks no IPv6 on the underlay, so its transmit
+	# counter moves only for ESP (and ARP): a cleartext leak would show.
+	ip netns exec "$GW" sysctl -qw "net.ipv6.conf.ul$k.disable_ipv6=1"
+	ip -n "$GW" addr add "$gwa/24" dev "ul$k"
+	ip -n "$GW" link set "ul$k" up
+	ip -n "$ns" addr add "$pa/24" dev ul0
+	ip -n "$ns" link set ul0 up
+	ip -n "$ns" addr add "$in4/32" dev lo
+	# A fixed neighbour entry: no ARP from the gateway, so every packet
+	# its underlay sends is an IP packet.
+	ip -n "$GW" neigh replace "$pa" dev "ul$k" nud permanent \
+		lladdr "$(ip -n "$ns" -j link show ul0 | jq -r '.[0].address')"
+	ip -n "$ns" addr add "$in6/128" dev lo nodad
+
+	# Gateway: one SA pair and wildcard policies, all bound to the if_id.
+	ip -n "$GW" xfrm state add src "$gwa" dst "$pa" proto esp spi "$(spi_out "$k")" \
+		reqid "$k" mode tunnel if_id "$ifid" flag af-unspec aead "$AEAD_ALG" "$key" 128
+	ip -n "$GW" xfrm state add src "$pa" dst "$gwa" proto esp spi "$(spi_in "$k")" \
+		reqid "$k" mode tunnel if_id "$ifid" flag af-unspec aead "$AEAD_ALG" "$key" 128
+	for sel in 0.0.0.0/0 ::/0; do
+		ip -n "$GW" xfrm policy add dir out src "$sel" dst "$sel" if_id "$ifid" \
+			tmpl src "$gwa" dst "$pa" proto esp reqid "$k" mode tunnel
+		ip -n "$GW" xfrm policy add dir in src "$sel" dst "$sel" if_id "$ifid" \
+			tmpl src "$pa" dst "$gwa" proto esp reqid "$k" mode tunnel
+		ip -n "$GW" xfrm policy add dir fwd src "$sel" dst "$sel" if_id "$ifid" \
+			tmpl src "$pa" dst "$gwa" proto esp reqid "$k" mode tunnel
+	done
+
+	# Peer: classic policy-based IPsec for its inner addresses.
+	ip -n "$ns" xfrm state add src "$gwa" dst "$pa" proto esp spi "$(spi_out "$k")" \
+		reqid "$k" mode tunnel flag af-unspec aead "$AEAD_ALG" "$key" 128
+	ip -n "$ns" xfrm state add src "$pa" dst "$gwa" proto esp spi "$(spi_in "$k")" \
+		reqid "$k" mode tunnel flag af-unspec aead "$AEAD_ALG" "$key" 128
+	ip -n "$ns" xfrm policy add dir out src "$in4/32" dst 10.255.0.0/16 \
+		tmpl src "$pa" dst "$gwa" proto esp reqid "$k" mode tunnel
+	ip -n "$ns" xfrm policy add dir in src 10.255.0.0/16 dst "$in4/32" \
+		tmpl src "$gwa" dst "$pa" proto esp reqid "$k" mode tunnel
+	ip -n "$ns" xfrm policy add dir out src "$in6/128" dst fd00:255::/64 \
+		tmpl src "$pa" dst "$gwa" proto esp reqid "$k" mode tunnel
+	ip -n "$ns" xfrm policy add dir in src fd00:255::/64 dst "$in6/128" \
+		tmpl src "$gwa" dst "$pa" proto esp reqid "$k" mode tunnel
+	ip -n "$ns" route add 10.255.0.0/16 dev ul0 src "$in4"
+	ip -n "$ns" -6 route add fd00:255::/64 dev ul0 src "$in6"
+}
+
+topo_cleanup() {
+	local ns
+	$XS -n "$GW" detach dev ipsec0 2>/dev/null
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		case $ns in "$NSP"-*) ip netns del "$ns" 2>/dev/null ;; esac
+	done
+}
+
+# Packets and bytes an SA has processed, as the kernel counts them:
+# prints "PACKETS BYTES".
+sa_counters() { # NS SRC DST SPI
+	ip -n "$1" -s xfrm state get src "$2" dst "$3" proto esp spi "$4" |
+		awk '/lifetime current:/ { getline; gsub(/[(),a-z]/, " "); print $2, $1; exit }'
+}

@@ -1,0 +1,516 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run one command as root inside a Debian 6.12 kernel booted under qemu, on
+# the host's own root file system (shared read-only over virtio-fs), in the
+# host's working directory.  See usage() or "scripts/vmtest.sh --help".
+#
+# shellcheck disable=SC2317 # functions run via trap and "with_lock FUNC"
+set -euo pipefail
+
+SELF=${0##*/}
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+GUEST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+VIRTIOFSD=${XS_VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
+QEMU=${XS_QEMU:-qemu-system-x86_64}
+FS_TAG=xsroot
+KSERIES=6.12
+KFLAVOUR=cloud-amd64
+
+usage() {
+	cat <<EOF
+Usage: scripts/$SELF [--] COMMAND [ARG...]
+       scripts/$SELF --help
+
+Boot a Debian bookworm-backports Linux $KSERIES kernel
+(linux-image-$KSERIES.*-$KFLAVOUR-unsigned) under qemu and run COMMAND in it
+as root.  The guest's root file system is the host's own "/", shared over
+virtio-fs and mounted read-only, except for:
+  - the current working directory (same absolute path as on the host),
+    which is writable, so a checkout can be built and written to;
+  - tmpfs on /tmp, /run, /dev/shm and /lib/modules (the booted kernel's
+    modules are bound at /lib/modules/\$(uname -r), so modprobe and the
+    kernel's own module requests work).
+Also mounted: proc, sysfs, devtmpfs, devpts, bpffs (/sys/fs/bpf), cgroup2,
+debugfs, tracefs.  lo is up, the hostname is xs-vm, there is no other
+network device.  COMMAND's stdin is /dev/null.
+
+COMMAND's stdout and stderr are streamed (together) to this script's
+stdout while it runs, and this script exits with COMMAND's exit status.
+
+The guest environment is empty except for
+  PATH=$GUEST_PATH, HOME=/root
+and these variables when set on the host: T, V, CI, TERM and every
+variable whose name starts with XS_.
+
+Exit status:
+  COMMAND's own status  the command ran to its end
+  124                   XS_VM_TIMEOUT passed (the VM is killed)
+  125                   the VM failed to boot, died (e.g. kernel panic) or
+                        returned no exit status; also setup errors here
+  130/143               interrupted by SIGINT/SIGTERM (the VM is killed)
+On 124/125 a "vmtest: ..." message and the last lines of the guest console
+are printed to stderr, and the full console log is kept in
+\$XS_VM_CACHE/logs/ (its path is printed; the newest 20 logs are kept).  On
+success the console log is deleted along with the per-run directory
+\$XS_VM_CACHE/run/run.PID.XXXXXX (kept when XS_VM_KEEP=1).
+
+Kernel: the newest cached $KSERIES kernel is used; if none is cached, the
+newest linux-image-$KSERIES.*-$KFLAVOUR-unsigned that apt knows of is
+fetched with "apt-get download" (after "apt-get update" only when needed),
+unpacked with dpkg -x and indexed with depmod into
+\$XS_VM_CACHE/kernels/VERSION.  Concurrent first runs are serialised with
+flock.  Needs root, qemu-system-x86, kmod and $VIRTIOFSD.
+If the host has no /lib/modules directory, an empty one is created (it is
+the mount point of the guest's module tmpfs).
+
+Environment:
+  XS_KERNEL_VERSION  use exactly this kernel, e.g. 6.12.117+deb12 or
+                     6.12.117+deb12-cloud-amd64 (fetched when not cached)
+  XS_VM_CACHE        cache directory (default /var/cache/xfrm-steer/vm)
+  XS_VM_TIMEOUT      seconds, boot included, before the VM is killed
+                     (default 1200)
+  XS_VM_MEM          guest memory (default 2048M)
+  XS_VM_CPUS         guest CPUs (default 2)
+  XS_VM_ACCEL        kvm, tcg or auto (default auto).  auto picks KVM only
+                     when /dev/kvm is read-writable, /proc/cpuinfo shows
+                     the vmx or svm flag, the kvm_intel or kvm_amd module is
+                     loaded and kvm_pvm is not (a PVM host's /dev/kvm only
+                     runs PVM-aware guests: a stock kernel hangs there).
+                     TCG runs with -cpu max,-cx16 (qemu 7.2's emulated
+                     cmpxchg16b corrupts guest memory), KVM with -cpu host.
+  XS_VM_KEEP         1: keep the run directory (console.log, output, ...)
+  XS_VM_CMDLINE      extra kernel command line arguments
+  XS_QEMU            qemu binary (default qemu-system-x86_64)
+  XS_VIRTIOFSD       virtiofsd binary (default /usr/lib/qemu/virtiofsd)
+
+Notes: HOME (/root) is read-only in the guest; use /tmp.  The run
+directory is visible in the guest at /run/xs-vm.  Inside the guest the
+kernel console (ttyS0) goes to the run directory's console.log; the
+command's output is the run directory's "output" file, which this script
+follows with tail(1).
+EOF
+}
+
+die() {
+	echo "vmtest: $*" >&2
+	exit 125
+}
+
+# ---------------------------------------------------------------- arguments
+
+case ${1:-} in
+-h | --help)
+	usage
+	exit 0
+	;;
+--)
+	shift
+	;;
+-*)
+	echo "vmtest: unknown option '$1' (see --help)" >&2
+	exit 2
+	;;
+esac
+if [ $# -eq 0 ]; then
+	echo "Usage: scripts/$SELF [--] COMMAND [ARG...]  (see --help)" >&2
+	exit 2
+fi
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (virtiofsd shares / with the guest)"
+
+CACHE=${XS_VM_CACHE:-/var/cache/xfrm-steer/vm}
+TIMEOUT=${XS_VM_TIMEOUT:-1200}
+MEM=${XS_VM_MEM:-2048M}
+CPUS=${XS_VM_CPUS:-2}
+ACCEL=${XS_VM_ACCEL:-auto}
+
+if ! [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]]; then
+	die "XS_VM_TIMEOUT must be a positive number of seconds, not '$TIMEOUT'"
+fi
+if ! [[ $CPUS =~ ^[1-9][0-9]*$ ]]; then
+	die "XS_VM_CPUS must be a positive number, not '$CPUS'"
+fi
+[[ $MEM =~ ^[1-9][0-9]*[MG]?$ ]] || die "XS_VM_MEM must look like 2048M or 2G, not '$MEM'"
+# A bare number means MiB for -m but bytes for the memory backend.
+[[ $MEM =~ [MG]$ ]] || MEM=${MEM}M
+[ -x "$VIRTIOFSD" ] || die "$VIRTIOFSD not found (Debian package qemu-system-x86)"
+command -v "$QEMU" >/dev/null || die "$QEMU not found (Debian package qemu-system-x86)"
+command -v depmod >/dev/null || die "depmod not found (Debian package kmod)"
+
+mkdir -p "$CACHE"
+CACHE=$(cd -- "$CACHE" && pwd -P)
+HOST_CWD=$(pwd -P)
+
+# Paths that end up on the kernel command line must survive its splitting.
+cmdline_safe() {
+	case $1 in
+	*[[:space:]\"\'\\]*) return 1 ;;
+	esac
+	return 0
+}
+cmdline_safe "$CACHE" || die "XS_VM_CACHE path '$CACHE' must not contain spaces or quotes"
+cmdline_safe "$SCRIPT_DIR" || die "the checkout path '$SCRIPT_DIR' must not contain spaces or quotes"
+case $HOST_CWD in
+*$'\n'*) die "the working directory must not contain a newline" ;;
+esac
+
+# ------------------------------------------------------------ kernel cache
+
+KDIR=$CACHE/kernels
+mkdir -p "$KDIR"
+
+# Print the version of a complete cached kernel tree, or fail.
+kernel_ok() {
+	[ -f "$KDIR/$1/boot/vmlinuz-$1" ] && [ -f "$KDIR/$1/lib/modules/$1/modules.dep" ]
+}
+
+# Newest version (dpkg order) among the arguments.
+newest() {
+	local best='' v
+	for v in "$@"; do
+		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then
+			best=$v
+		fi
+	done
+	[ -n "$best" ] && echo "$best"
+}
+
+newest_cached() {
+	local d v vs=()
+	for d in "$KDIR/$KSERIES".*-"$KFLAVOUR"; do
+		[ -d "$d" ] || continue
+		v=${d##*/}
+		kernel_ok "$v" && vs+=("$v")
+	done
+	[ ${#vs[@]} -gt 0 ] || return 1
+	newest "${vs[@]}"
+}
+
+# Kernel versions (6.12.N+debM-cloud-amd64) that apt can download.
+apt_versions() {
+	apt-cache search --names-only "^linux-image-$KSERIES\\.[0-9]+\\+deb[0-9]+-$KFLAVOUR-unsigned\$" 2>/dev/null |
+		awk '{print $1}' | sed -e 's/^linux-image-//' -e 's/-unsigned$//'
+}
+
+newest_available() {
+	local vs
+	vs=$(apt_versions)
+	if [ -z "$vs" ]; then
+		echo "vmtest: no $KSERIES kernel known to apt; running apt-get update" >&2
+		apt-get update >&2 || die "apt-get update failed"
+		vs=$(apt_versions)
+	fi
+	[ -n "$vs" ] || die "apt knows no linux-image-$KSERIES.*-$KFLAVOUR-unsigned (is bookworm-backports enabled?)"
+	# shellcheck disable=SC2086 # one version a line, no spaces
+	newest $vs
+}
+
+# Download and unpack kernel $1 into $KDIR/$1 (called with the lock held).
+populate() {
+	local kver=$1 pkg tmp mods
+	pkg=linux-image-$kver-unsigned
+	# Leftovers of an interrupted population (we hold the lock).
+	rm -rf -- "$KDIR"/.tmp.*
+	tmp=$(mktemp -d "$KDIR/.tmp.XXXXXX")
+	# apt downloads as user _apt when it may write there.
+	chown _apt "$tmp" 2>/dev/null || true
+	echo "vmtest: fetching $pkg into $KDIR" >&2
+	if ! (cd "$tmp" && apt-get download "$pkg") >&2; then
+		echo "vmtest: $pkg not found; running apt-get update" >&2
+		apt-get update >&2 || { rm -rf "$tmp"; die "apt-get update failed"; }
+		(cd "$tmp" && apt-get download "$pkg") >&2 ||
+			{ rm -rf "$tmp"; die "cannot download $pkg"; }
+	fi
+	mkdir "$tmp/root"
+	dpkg -x "$tmp"/*.deb "$tmp/root" || { rm -rf "$tmp"; die "dpkg -x $pkg failed"; }
+	# A usr-merged package would ship usr/lib/modules.
+	mods=$tmp/root/lib/modules/$kver
+	if [ ! -d "$mods" ] && [ -d "$tmp/root/usr/lib/modules/$kver" ]; then
+		mkdir -p "$tmp/root/lib/modules"
+		mv "$tmp/root/usr/lib/modules/$kver" "$mods"
+	fi
+	if [ ! -f "$tmp/root/boot/vmlinuz-$kver" ] || [ ! -d "$mods" ]; then
+		rm -rf "$tmp"
+		die "$pkg has no boot/vmlinuz-$kver or lib/modules/$kver"
+	fi
+	depmod -b "$tmp/root" "$kver" || { rm -rf "$tmp"; die "depmod failed for $kver"; }
+	chmod 755 "$tmp/root"
+	mv -T "$tmp/root" "$KDIR/$kver" || { rm -rf "$tmp"; die "cannot move $kver into the cache"; }
+	rm -rf "$tmp"
+	echo "vmtest: cached kernel $kver" >&2
+}
+
+# Run "$@" with the cache lock held.
+with_lock() {
+	exec 9>"$CACHE/.lock"
+	if ! flock -n 9; then
+		echo "vmtest: waiting for the cache lock $CACHE/.lock" >&2
+		flock 9
+	fi
+	"$@"
+	exec 9>&-
+}
+
+locked_pick() {
+	local v
+	if [ -n "${KVER:-}" ]; then
+		kernel_ok "$KVER" || populate "$KVER"
+		return
+	fi
+	if v=$(newest_cached); then
+		KVER=$v
+		return
+	fi
+	KVER=$(newest_available) || exit 125
+	kernel_ok "$KVER" || populate "$KVER"
+}
+
+KVER=
+if [ -n "${XS_KERNEL_VERSION:-}" ]; then
+	KVER=${XS_KERNEL_VERSION#linux-image-}
+	KVER=${KVER%-unsigned}
+	KVER=${KVER%-"$KFLAVOUR"}-$KFLAVOUR
+	[[ $KVER =~ ^[0-9][0-9A-Za-z.+~-]*$ ]] || die "bad XS_KERNEL_VERSION '$XS_KERNEL_VERSION'"
+	kernel_ok "$KVER" || with_lock locked_pick
+else
+	KVER=$(newest_cached) || { KVER=; with_lock locked_pick; }
+fi
+kernel_ok "$KVER" || die "kernel $KVER is not in the cache"
+VMLINUZ=$KDIR/$KVER/boot/vmlinuz-$KVER
+MODDIR=$KDIR/$KVER/lib/modules/$KVER
+
+# The guest mounts a tmpfs on /lib/modules: the directory must exist.
+[ -d /lib/modules ] || mkdir -p /lib/modules
+
+# ------------------------------------------------------------ acceleration
+
+kvm_usable() {
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+	grep -qwE 'vmx|svm' /proc/cpuinfo || return 1
+	[ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ] || return 1
+	[ ! -d /sys/module/kvm_pvm ] || return 1
+}
+
+case $ACCEL in
+auto)
+	if kvm_usable; then ACCEL=kvm; else ACCEL=tcg; fi
+	;;
+kvm)
+	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+		die "XS_VM_ACCEL=kvm but /dev/kvm is not usable"
+	fi
+	;;
+tcg) ;;
+*) die "XS_VM_ACCEL must be kvm, tcg or auto, not '$ACCEL'" ;;
+esac
+if [ "$ACCEL" = kvm ]; then
+	ACCEL_ARGS=(-accel kvm -cpu host)
+else
+	ACCEL_ARGS=(-accel tcg -cpu "max,-cx16")
+fi
+
+# ---------------------------------------------------------------- run dir
+
+RUNS=$CACHE/run
+LOGS=$CACHE/logs
+mkdir -p "$RUNS" "$LOGS"
+
+# Remove run directories of runs whose script is gone (e.g. SIGKILL).
+for d in "$RUNS"/run.*; do
+	[ -d "$d" ] || continue
+	p=${d##*/run.}
+	p=${p%%.*}
+	[[ $p =~ ^[0-9]+$ ]] || continue
+	kill -0 "$p" 2>/dev/null || rm -rf -- "$d"
+done
+
+RUN=$(mktemp -d "$RUNS/run.$$.XXXXXX")
+chmod 755 "$RUN"
+# A unix socket path must fit in 108 bytes.
+SOCKDIR=
+if [ ${#RUN} -le 90 ]; then
+	SOCK=$RUN/vfs.sock
+else
+	SOCKDIR=$(mktemp -d "${TMPDIR:-/tmp}/xs-vm.XXXXXX")
+	SOCK=$SOCKDIR/vfs.sock
+fi
+VFS_PID=
+QEMU_PID=
+TAIL_PID=
+
+kill_wait() {
+	local pid=$1 _
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	trap - EXIT INT TERM HUP
+	kill_wait "$QEMU_PID"
+	kill_wait "$VFS_PID"
+	kill_wait "$TAIL_PID"
+	[ -z "$SOCKDIR" ] || rm -rf -- "$SOCKDIR"
+	if [ "${XS_VM_KEEP:-0}" = 1 ]; then
+		echo "vmtest: kept run directory $RUN" >&2
+	else
+		rm -rf -- "$RUN"
+	fi
+}
+
+on_signal() {
+	echo "vmtest: interrupted by SIG$1, killing the VM" >&2
+	cleanup
+	case $1 in
+	INT) exit 130 ;;
+	HUP) exit 129 ;;
+	*) exit 143 ;;
+	esac
+}
+
+trap cleanup EXIT
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal HUP' HUP
+
+# fstab(5) escapes for a path: backslash, space, tab, newline.
+fstab_path() {
+	local p=${1//\\/\\134}
+	p=${p// /\\040}
+	p=${p//$'\t'/\\011}
+	p=${p//$'\n'/\\012}
+	printf '%s' "$p"
+}
+
+# The guest's mounts, in order (vm-init.sh runs "mount -a -T" on this).
+# RUN, the modules and the working directory are first bound under
+# /dev/.xs-vm, since the tmpfs mounts on /run and /tmp could hide them, and
+# then bound to their places.
+STASH=/dev/.xs-vm
+{
+	echo "sysfs /sys sysfs nosuid,nodev,noexec 0 0"
+	echo "devtmpfs /dev devtmpfs mode=0755,nosuid 0 0"
+	echo "$(fstab_path "$RUN") $STASH/run none bind,X-mount.mkdir 0 0"
+	echo "$(fstab_path "$MODDIR") $STASH/mod none bind,X-mount.mkdir 0 0"
+	if [ "$HOST_CWD" != / ]; then
+		echo "$(fstab_path "$HOST_CWD") $STASH/cwd none bind,X-mount.mkdir 0 0"
+	fi
+	echo "devpts /dev/pts devpts mode=0620,ptmxmode=0666,X-mount.mkdir 0 0"
+	echo "tmpfs /dev/shm tmpfs mode=1777,nosuid,nodev,X-mount.mkdir 0 0"
+	echo "tmpfs /run tmpfs mode=0755,nosuid,nodev 0 0"
+	echo "tmpfs /tmp tmpfs mode=1777,nosuid,nodev 0 0"
+	echo "bpffs /sys/fs/bpf bpf mode=0700 0 0"
+	echo "cgroup2 /sys/fs/cgroup cgroup2 nsdelegate 0 0"
+	echo "debugfs /sys/kernel/debug debugfs defaults 0 0"
+	echo "tracefs /sys/kernel/tracing tracefs defaults 0 0"
+	echo "modules /lib/modules tmpfs mode=0755 0 0"
+	echo "$STASH/mod /lib/modules/$KVER none bind,X-mount.mkdir 0 0"
+	echo "$STASH/run /run/xs-vm none bind,X-mount.mkdir 0 0"
+	if [ "$HOST_CWD" != / ]; then
+		echo "$STASH/cwd $(fstab_path "$HOST_CWD") none bind,X-mount.mkdir 0 0"
+	fi
+} >"$RUN/fstab"
+: >"$RUN/output"
+
+# The guest command: cd, a clean environment, exec.
+{
+	printf 'cd -- %q || { echo "vmtest (guest): cannot enter %q" >&2; exit 125; }\n' \
+		"$HOST_CWD" "$HOST_CWD"
+	printf 'unset OLDPWD\nexport PATH=%q HOME=/root\n' "$GUEST_PATH"
+	for v in T V CI TERM $(compgen -e -- XS_ || true); do
+		[ -n "${!v+set}" ] || continue
+		printf 'export %s=%q\n' "$v" "${!v}"
+	done
+	printf 'exec --'
+	printf ' %q' "$@"
+	printf '\n'
+} >"$RUN/cmd"
+
+# Failure report: message, last console lines, kept log.
+report() {
+	local rc=$1 msg=$2 log
+	log=$LOGS/console-$(date +%Y%m%d-%H%M%S)-$$.log
+	cp -- "$RUN/console.log" "$log" 2>/dev/null || log="(no console log)"
+	{
+		echo "vmtest: $msg"
+		if [ -s "$RUN/qemu.log" ]; then
+			echo "vmtest: qemu said:"
+			tail -n 20 "$RUN/qemu.log"
+		fi
+		echo "vmtest: last lines of the guest console ($log):"
+		tail -n 60 "$RUN/console.log" 2>/dev/null || true
+		echo "vmtest: full guest console log: $log"
+	} >&2
+	# Keep the newest 20 logs (the names sort by time).
+	local logs=("$LOGS"/console-*.log)
+	if [ ${#logs[@]} -gt 20 ]; then
+		rm -f -- "${logs[@]:0:${#logs[@]}-20}"
+	fi
+	exit "$rc"
+}
+
+# ---------------------------------------------------------------- boot
+
+# Children die with this script even on SIGKILL (setpriv --pdeathsig).
+setpriv --pdeathsig KILL -- "$VIRTIOFSD" --socket-path="$SOCK" \
+	-o source=/ -o cache=always -o sandbox=chroot \
+	</dev/null >"$RUN/virtiofsd.log" 2>&1 &
+VFS_PID=$!
+for _ in $(seq 100); do
+	[ -S "$SOCK" ] && break
+	kill -0 "$VFS_PID" 2>/dev/null || break
+	sleep 0.05
+done
+if [ ! -S "$SOCK" ]; then
+	cat "$RUN/virtiofsd.log" >&2 || true
+	die "virtiofsd did not start"
+fi
+
+APPEND="root=$FS_TAG rootfstype=virtiofs rw console=ttyS0 panic=-1"
+APPEND+=" init=/bin/bash mitigations=off ${XS_VM_CMDLINE:-}"
+APPEND+=" -- $SCRIPT_DIR/vm-init.sh $RUN"
+
+# timeout(1) enforces XS_VM_TIMEOUT and reports it as 124.
+setpriv --pdeathsig TERM -- timeout -k 5 "$TIMEOUT" \
+	"$QEMU" -nodefaults -no-user-config -nographic -display none -no-reboot \
+	"${ACCEL_ARGS[@]}" -smp "$CPUS" -m "$MEM" \
+	-object "memory-backend-memfd,id=mem,size=$MEM,share=on" \
+	-numa node,memdev=mem \
+	-chardev "socket,id=vfs,path=$SOCK" \
+	-device "vhost-user-fs-pci,chardev=vfs,tag=$FS_TAG" \
+	-serial "file:$RUN/console.log" -monitor none -nic none \
+	-kernel "$VMLINUZ" -append "$APPEND" \
+	</dev/null >"$RUN/qemu.log" 2>&1 &
+QEMU_PID=$!
+
+tail -s 0.1 -n +1 -f --pid="$QEMU_PID" "$RUN/output" &
+TAIL_PID=$!
+
+qrc=0
+wait "$QEMU_PID" || qrc=$?
+QEMU_PID=
+wait "$TAIL_PID" || true
+TAIL_PID=
+
+if [ -f "$RUN/status" ]; then
+	status=$(cat "$RUN/status")
+	[[ $status =~ ^[0-9]+$ ]] || report 125 "guest wrote a bad exit status '$status'"
+	exit "$status"
+fi
+if [ "$qrc" -eq 124 ]; then
+	report 124 "command did not finish within $TIMEOUT s (XS_VM_TIMEOUT), VM killed"
+fi
+what="qemu exit status $qrc"
+if grep -q 'Kernel panic' "$RUN/console.log" 2>/dev/null; then
+	what="kernel panic, $what"
+fi
+if ! grep -q 'vm-init: .* mounts done' "$RUN/console.log" 2>/dev/null; then
+	report 125 "VM failed to boot ($what)"
+fi
+report 125 "VM died before the command returned an exit status ($what)"

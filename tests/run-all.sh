@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# `make test`: unit tests on this machine, then the integration suite inside
+# one VM boot of a real kernel, then one summary line.
+# Usage: tests/run-all.sh [FILTER]   (only tests whose name contains FILTER)
+set -u
+cd "$(dirname "$0")/.."
+. tests/runner.sh
+
+filter=${1:-}
+OUT=${OUT:-build}
+
+echo "== unit tests (this machine, kernel $(uname -r))"
+for bin in "$OUT"/tests/test_*; do
+	[ -x "$bin" ] || continue
+	name=$(basename "$bin")
+	matches_filter "$name" "$filter" || continue
+	run_cmocka "host/$name" "$bin"
+done
+
+vm_tests=()
+for t in tests/test-*.sh; do
+	name=$(basename "$t" .sh)
+	matches_filter "$name" "$filter" && vm_tests+=("$name")
+done
+if matches_filter "test_datapath" "$filter"; then
+	vm_tests+=(test_datapath)
+fi
+
+if [ ${#vm_tests[@]} -gt 0 ]; then
+	echo "== integration tests (VM: ${#vm_tests[@]} selected)"
+	log=$(mktemp)
+	scripts/vmtest.sh -- tests/run-vm.sh "$filter" 2>&1 | tee "$log"
+	vmrc=${PIPESTATUS[0]}
+	summary=$(grep -a '^vm-summary ' "$log" | tail -n1)
+	rm -f "$log"
+	if [ -n "$summary" ]; then
+		read -r _ p f s <<<"$summary"
+		PASSED=$((PASSED + p))
+		FAILED=$((FAILED + f))
+		SKIPPED=$((SKIPPED + s))
+	else
+		result FAIL "vm" "the VM run ended without a summary (exit $vmrc)"
+	fi
+fi
+
+echo
+[ ${#FAILED_NAMES[@]} -gt 0 ] && echo "host failures: ${FAILED_NAMES[*]}"
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" -eq 0 ]

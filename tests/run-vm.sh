@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The integration suite, run as root inside the test VM (scripts/vmtest.sh):
+# the datapath unit tests against the real kernel, then each
+# tests/test-*.sh. Ends with "vm-summary PASSED FAILED SKIPPED".
+set -u
+cd "$(dirname "$0")/.."
+. tests/runner.sh
+
+filter=${1:-}
+OUT=${OUT:-build}
+echo "kernel $(uname -r)"
+
+# The kfuncs live in the xfrm_interface module; load it before any BPF
+# object that calls them (creating an xfrm link would autoload it too).
+modprobe xfrm_interface 2>/dev/null
+
+if matches_filter test_datapath "$filter"; then
+	XS_EXPECT_KFUNC=1 run_cmocka "vm/test_datapath" "$OUT/tests/test_datapath"
+fi
+for t in tests/test-*.sh; do
+	name=$(basename "$t" .sh)
+	matches_filter "$name" "$filter" || continue
+	run_script "vm/$name" "$t"
+done
+[ ${#FAILED_NAMES[@]} -gt 0 ] && echo "vm failures: ${FAILED_NAMES[*]}"
+echo "vm-summary $PASSED $FAILED $SKIPPED"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared by tests/run-all.sh (host) and tests/run-vm.sh (guest): run test
+# programs, print one PASS/FAIL/SKIP line per test case, keep the counts.
+# Integration scripts exit 0 (pass), 77 (skip, reason on the last line) or
+# anything else (fail). cmocka binaries are read through their TAP output.
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+FAILED_NAMES=()
+
+result() { # STATUS NAME [DETAIL]
+	case $1 in
+	PASS) PASSED=$((PASSED + 1)) ;;
+	FAIL)
+		FAILED=$((FAILED + 1))
+		FAILED_NAMES+=("$2")
+		;;
+	SKIP) SKIPPED=$((SKIPPED + 1)) ;;
+	esac
+	printf '%-4s %s%s\n' "$1" "$2" "${3:+ ($3)}"
+}
+
+# Run a cmocka binary; one result per test case.
+run_cmocka() { # LABEL BINARY
+	local label=$1 bin=$2 log line rc name
+	log=$(mktemp)
+	CMOCKA_MESSAGE_OUTPUT=TAP "$bin" >"$log" 2>&1
+	rc=$?
+	local seen=0
+	while IFS= read -r line; do
+		case $line in
+		"ok "*"# SKIP"*)
+			name=${line#ok * - }
+			result SKIP "$label/${name%% #*}" "${line##*# SKIP}"
+			seen=1
+			;;
+		"ok "*)
+			result PASS "$label/${line#ok * - }"
+			seen=1
+			;;
+		"not ok "*)
+			result FAIL "$label/${line#not ok * - }"
+			seen=1
+			;;
+		esac
+	done <"$log"
+	if [ "$rc" -ne 0 ] || [ "$seen" -eq 0 ]; then
+		sed 's/^/    | /' "$log"
+		[ "$seen" -eq 0 ] && result FAIL "$label" "exit $rc, no test ran"
+	fi
+	rm -f "$log"
+}
+
+# Run an integration script; its output is shown only when it fails.
+run_script() { # NAME SCRIPT [TIMEOUT]
+	local name=$1 script=$2 limit=${3:-600} log rc start secs
+	log=$(mktemp)
+	start=$(date +%s)
+	timeout --kill-after=10 "$limit" bash "$script" >"$log" 2>&1
+	rc=$?
+	secs=$(($(date +%s) - start))
+	if [ "$rc" -eq 0 ]; then
+		result PASS "$name" "${secs}s"
+		[ -n "${V:-}" ] && sed 's/^/    | /' "$log"
+	elif [ "$rc" -eq 77 ]; then
+		result SKIP "$name" "$(grep -v '^$' "$log" | tail -n1)"
+	else
+		[ "$rc" -eq 124 ] && echo "    | timed out after ${limit}s" >>"$log"
+		sed 's/^/    | /' "$log"
+		result FAIL "$name" "exit $rc, ${secs}s"
+	fi
+	rm -f "$log"
+}
+
+matches_filter() { # NAME FILTER
+	[ -z "$2" ] || [[ $1 == *"$2"* ]]
+}
