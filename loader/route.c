@@ -221,21 +221,45 @@ out:
 	return err;
 }
 
-static void add_route_record(json_object *arr, const char *dev, uint32_t tenant,
-			     const struct xs_prefix *p, const struct route_value *v)
+struct show_ctx {
+	struct xs_ctx *ctx;
+	json_object *arr;
+};
+
+/* JSON keeps the tenant a number; the text view shows it the way it was
+ * given: a hex mark value, or an interface name. */
+static json_object *tenant_value(const struct show_ctx *sc, const struct xs_state *st,
+				 uint32_t tenant)
+{
+	char buf[IF_NAMESIZE + 16];
+
+	if (sc->ctx->json)
+		return json_object_new_uint64(tenant);
+	if (st->meta->tenant_mode == XS_TENANT_MARK) {
+		snprintf(buf, sizeof(buf), "0x%x", tenant);
+		return json_object_new_string(buf);
+	}
+	if (st->meta->tenant_mode == XS_TENANT_IIF && tenant && if_indextoname(tenant, buf))
+		return json_object_new_string(buf);
+	return json_object_new_uint64(tenant);
+}
+
+static void add_route_record(const struct show_ctx *sc, const struct xs_state *st,
+			     uint32_t tenant, const struct xs_prefix *p,
+			     const struct route_value *v)
 {
 	json_object *o = json_object_new_object();
 	char buf[64];
 
-	json_object_object_add(o, "dev", json_object_new_string(dev));
-	json_object_object_add(o, "tenant", json_object_new_uint64(tenant));
+	json_object_object_add(o, "dev", json_object_new_string(st->ifname));
+	json_object_object_add(o, "tenant", tenant_value(sc, st, tenant));
 	json_object_object_add(o, "prefix",
 			       json_object_new_string(format_prefix(p, buf, sizeof(buf))));
 	json_object_object_add(o, "if_id", json_object_new_uint64(v->if_id));
-	json_object_array_add(arr, o);
+	json_object_array_add(sc->arr, o);
 }
 
-static int dump_family(struct xs_state *st, int family, json_object *arr)
+static int dump_family(struct xs_state *st, int family, const struct show_ctx *sc)
 {
 	int fd = family == AF_INET ? bpf_map__fd(st->skel->maps.routes_v4) :
 				     bpf_map__fd(st->skel->maps.routes_v6);
@@ -254,11 +278,11 @@ static int dump_family(struct xs_state *st, int family, json_object *arr)
 		if (family == AF_INET) {
 			p.plen = (uint8_t)(key.v4.prefixlen - 32);
 			memcpy(p.addr, &key.v4.addr, 4);
-			add_route_record(arr, st->ifname, key.v4.tenant, &p, &val);
+			add_route_record(sc, st, key.v4.tenant, &p, &val);
 		} else {
 			p.plen = (uint8_t)(key.v6.prefixlen - 32);
 			memcpy(p.addr, key.v6.addr, 16);
-			add_route_record(arr, st->ifname, key.v6.tenant, &p, &val);
+			add_route_record(sc, st, key.v6.tenant, &p, &val);
 		}
 	}
 	return errno == ENOENT ? 0 : -errno;
@@ -266,16 +290,16 @@ static int dump_family(struct xs_state *st, int family, json_object *arr)
 
 static int show_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 {
-	json_object *arr = data;
+	struct show_ctx sc = { ctx, data };
 	struct xs_state st;
 	int err;
 
 	err = xs_state_open(ctx, ifname, XS_LOCK_SHARED, &st);
 	if (err)
 		return err;
-	err = dump_family(&st, AF_INET, arr);
+	err = dump_family(&st, AF_INET, &sc);
 	if (!err)
-		err = dump_family(&st, AF_INET6, arr);
+		err = dump_family(&st, AF_INET6, &sc);
 	if (err)
 		p_err(ctx, err, "cannot read routes of \"%s\": %s", ifname, strerror(-err));
 	xs_state_close(&st);

@@ -196,6 +196,26 @@ static int stats_drops(struct xs_ctx *ctx, int argc, char **argv)
 	return err;
 }
 
+/* Rows in a stable order: by device, then if_id. */
+static int cmp_tunnel(const void *a, const void *b)
+{
+	json_object *const *x = a, *const *y = b;
+	json_object *dx, *dy, *ix, *iy;
+	uint64_t u, v;
+	int c;
+
+	json_object_object_get_ex(*x, "dev", &dx);
+	json_object_object_get_ex(*y, "dev", &dy);
+	c = strcmp(json_object_get_string(dx), json_object_get_string(dy));
+	if (c)
+		return c;
+	json_object_object_get_ex(*x, "if_id", &ix);
+	json_object_object_get_ex(*y, "if_id", &iy);
+	u = json_object_get_uint64(ix);
+	v = json_object_get_uint64(iy);
+	return u < v ? -1 : u > v;
+}
+
 static int stats_show(struct xs_ctx *ctx, int argc, char **argv)
 {
 	static const struct xs_column cols[] = {
@@ -216,8 +236,10 @@ static int stats_show(struct xs_ctx *ctx, int argc, char **argv)
 		return err;
 	f.arr = json_object_new_array();
 	err = dev ? tunnels_dev(ctx, dev, &f) : xs_for_each_attached(ctx, tunnels_dev, &f);
-	if (!err)
+	if (!err) {
+		json_object_array_sort(f.arr, cmp_tunnel);
 		show_records(ctx, f.arr, cols, sizeof(cols) / sizeof(cols[0]));
+	}
 	json_object_put(f.arr);
 	if (!err && !ctx->json && !f.have_if_id) {
 		/* The text view ends with the drop reasons that occurred. */
