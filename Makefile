@@ -29,8 +29,8 @@ BPF_SRCS := bpf/xfrm_steer.bpf.c
 BPF_OBJ := $(OUT)/xfrm_steer.bpf.o
 SKEL := $(OUT)/xfrm_steer.skel.h
 
-LOADER_SRCS := loader/main.c loader/common.c loader/netlink.c loader/link.c \
-	       loader/state.c loader/attach.c loader/route.c loader/stats.c
+# Every loader/*.c is part of the CLI; one file per object.
+LOADER_SRCS := $(sort $(wildcard loader/*.c))
 LOADER_OBJS := $(patsubst loader/%.c,$(OUT)/loader/%.o,$(LOADER_SRCS))
 LOADER_HDRS := $(wildcard loader/*.h) $(ABI_H)
 BIN := $(OUT)/xfrm-steer
@@ -46,7 +46,7 @@ XS_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iloader -I$(OUT) \
 	     -DXS_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 
-UNIT_TESTS := $(OUT)/tests/test_parse $(OUT)/tests/test_datapath
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps test unit demo clean
 all: $(BIN) $(BPF_OBJ)

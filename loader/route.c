@@ -140,6 +140,29 @@ static int route_map_key(const struct xs_state *st, const struct xs_prefix *p,
 	return bpf_map__fd(st->skel->maps.routes_v6);
 }
 
+/* The common start of add and del: parse, lock the device, and build the
+ * map key. On success the caller owns st and must close it. */
+static int route_begin(struct xs_ctx *ctx, int argc, char **argv, bool add,
+		       struct route_args *a, struct xs_state *st, uint32_t *tenant,
+		       struct route_key_any *key, int *map_fd)
+{
+	int err;
+
+	err = parse_route_args(ctx, argc, argv, add, a);
+	if (err)
+		return err;
+	err = xs_state_open(ctx, a->dev, XS_LOCK_EXCLUSIVE, st);
+	if (err)
+		return err;
+	err = resolve_tenant(ctx, st, a->tenant_str, tenant);
+	if (err) {
+		xs_state_close(st);
+		return err;
+	}
+	*map_fd = route_map_key(st, &a->prefix, *tenant, key);
+	return 0;
+}
+
 static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 {
 	struct route_value val = { 0 };
@@ -151,20 +174,13 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 	uint32_t tenant;
 	int err, fd;
 
-	err = parse_route_args(ctx, argc, argv, true, &a);
+	err = route_begin(ctx, argc, argv, true, &a, &st, &tenant, &key, &fd);
 	if (err)
 		return err;
-	err = xs_state_open(ctx, a.dev, XS_LOCK_EXCLUSIVE, &st);
-	if (err)
-		return err;
-	err = resolve_tenant(ctx, &st, a.tenant_str, &tenant);
-	if (err)
-		goto out;
 	err = xs_tunnel_ensure(ctx, &st, a.if_id, &val.tunnel_idx, &created);
 	if (err)
 		goto out;
 	val.if_id = a.if_id;
-	fd = route_map_key(&st, &a.prefix, tenant, &key);
 	/* One update replaces an existing route in place: no window in which
 	 * the prefix has no route. */
 	if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
@@ -195,16 +211,9 @@ static int route_del(struct xs_ctx *ctx, int argc, char **argv)
 	char buf[64];
 	int err, fd;
 
-	err = parse_route_args(ctx, argc, argv, false, &a);
+	err = route_begin(ctx, argc, argv, false, &a, &st, &tenant, &key, &fd);
 	if (err)
 		return err;
-	err = xs_state_open(ctx, a.dev, XS_LOCK_EXCLUSIVE, &st);
-	if (err)
-		return err;
-	err = resolve_tenant(ctx, &st, a.tenant_str, &tenant);
-	if (err)
-		goto out;
-	fd = route_map_key(&st, &a.prefix, tenant, &key);
 	if (bpf_map_delete_elem(fd, &key)) {
 		err = -errno;
 		if (err == -ENOENT)

@@ -14,11 +14,12 @@ BACKPORTS_LIST=/etc/apt/sources.list.d/xfrm-steer-backports.sources
 # Packages from bookworm itself.
 BASE_PKGS=(
 	make gcc pkg-config
-	clang-19 llvm-19 lld-19
+	clang-19 llvm-19 lld-19 libclang-rt-19-dev
 	libmnl-dev libelf-dev zlib1g-dev libjson-c-dev libcmocka-dev
 	libmicrohttpd-dev
 	qemu-system-x86 qemu-utils kmod iproute2 iputils-ping procps
 	jq curl
+	strongswan-charon strongswan-swanctl
 )
 # Packages that must come from bookworm-backports.
 BP_PKGS=(libbpf-dev bpftool)
