@@ -17,6 +17,7 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/pkt_cls.h>
+#include <stdbool.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -115,6 +116,20 @@ struct {
 	__uint(max_entries, XS_DEFAULT_SECPATH);
 } secpath SEC(".maps");
 
+/* Events for `xfrm-steer monitor`: tenant violations seen by ingress. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* Per-(type, peer) rate limit of events. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct event_rl_key);
+	__type(value, struct event_rl_value);
+	__uint(max_entries, 4096);
+} event_rl SEC(".maps");
+
 /* Shared state: route_gen for the cache, attach settings for the loader.
  * Mappable so that the loader bumps route_gen with one atomic add. */
 struct {
@@ -189,28 +204,84 @@ static __always_inline int steer(struct __sk_buff *skb,
 	return TC_ACT_OK;
 }
 
+/* Route lookups go through the per-destination cache first. The result is
+ * copied into *out: a cache entry may be evicted under us. Returns 0 when a
+ * route matched. Used for the egress decision and the ingress RPF check. */
+static __always_inline int lookup_v4(__u32 tenant, __be32 addr, __u64 gen,
+				     struct route_value *out)
+{
+	struct cache_key_v4 ck = { .tenant = tenant, .addr = addr };
+	struct route_key_v4 rk = { .prefixlen = 64, .tenant = tenant, .addr = addr };
+	struct cache_value *cv, fresh;
+	struct route_value *rt;
+
+	cv = bpf_map_lookup_elem(&cache_v4, &ck);
+	if (cv && cv->gen == gen) {
+		*out = cv->route;
+		return 0;
+	}
+	rt = bpf_map_lookup_elem(&routes_v4, &rk);
+	if (!rt)
+		return -1;
+	fresh.route = *rt;
+	fresh.gen = gen;
+	bpf_map_update_elem(&cache_v4, &ck, &fresh, BPF_ANY);
+	*out = fresh.route;
+	return 0;
+}
+
+static __always_inline int lookup_v6(__u32 tenant, const __be32 *addr, __u64 gen,
+				     struct route_value *out)
+{
+	struct cache_key_v6 ck = { .tenant = tenant };
+	struct route_key_v6 rk = { .prefixlen = 32 + 128, .tenant = tenant };
+	struct cache_value *cv, fresh;
+	struct route_value *rt;
+
+	__builtin_memcpy(ck.addr, addr, sizeof(ck.addr));
+	cv = bpf_map_lookup_elem(&cache_v6, &ck);
+	if (cv && cv->gen == gen) {
+		*out = cv->route;
+		return 0;
+	}
+	__builtin_memcpy(rk.addr, addr, sizeof(rk.addr));
+	rt = bpf_map_lookup_elem(&routes_v6, &rk);
+	if (!rt)
+		return -1;
+	fresh.route = *rt;
+	fresh.gen = gen;
+	bpf_map_update_elem(&cache_v6, &ck, &fresh, BPF_ANY);
+	*out = fresh.route;
+	return 0;
+}
+
+/* Read the generation before any trie lookup: a route changed after this
+ * read bumps route_gen, so a decision cached with this gen is already stale
+ * and will not be used. */
+static __always_inline int route_gen(__u64 *gen)
+{
+	const __u32 zero = 0;
+	struct meta_value *m = bpf_map_lookup_elem(&meta, &zero);
+
+	if (!m)
+		return -1;
+	*gen = *(volatile __u64 *)&m->route_gen;
+	return 0;
+}
+
 SEC("tcx/egress")
 int xs_egress(struct __sk_buff *skb)
 {
-	const __u32 zero = 0;
-	struct meta_value *m;
-	struct cache_value *cv, fresh;
-	struct route_value *rt;
+	struct route_value rt;
 	void *data, *data_end;
 	__u32 tenant;
 	__u64 gen;
 
-	m = bpf_map_lookup_elem(&meta, &zero);
-	if (!m)
+	if (route_gen(&gen))
 		return count_drop(XS_DROP_NO_ROUTE);
-	/* Read the generation before the trie: a route changed after this
-	 * read bumps route_gen, so what we cache below is already stale. */
-	gen = *(volatile __u64 *)&m->route_gen;
 	tenant = tenant_of(skb);
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct cache_key_v4 ck = { .tenant = tenant };
-		struct route_key_v4 rk;
 		struct iphdr *iph;
 
 		if (l3_ready(skb, sizeof(*iph)))
@@ -222,27 +293,12 @@ int xs_egress(struct __sk_buff *skb)
 			return count_drop(XS_DROP_PARSE);
 		if (iph->version != 4 || iph->ihl < 5)
 			return count_drop(XS_DROP_PARSE);
-		ck.addr = iph->daddr;
-
-		cv = bpf_map_lookup_elem(&cache_v4, &ck);
-		if (cv && cv->gen == gen)
-			return steer(skb, &cv->route);
-
-		rk.prefixlen = 64;
-		rk.tenant = tenant;
-		rk.addr = ck.addr;
-		rt = bpf_map_lookup_elem(&routes_v4, &rk);
-		if (!rt)
+		if (lookup_v4(tenant, iph->daddr, gen, &rt))
 			return count_drop(XS_DROP_NO_ROUTE);
-		fresh.route = *rt;
-		fresh.gen = gen;
-		bpf_map_update_elem(&cache_v4, &ck, &fresh, BPF_ANY);
-		return steer(skb, &fresh.route);
+		return steer(skb, &rt);
 	}
 
 	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct cache_key_v6 ck = { .tenant = tenant };
-		struct route_key_v6 rk;
 		struct ipv6hdr *ip6h;
 
 		if (l3_ready(skb, sizeof(*ip6h)))
@@ -254,17 +310,7 @@ int xs_egress(struct __sk_buff *skb)
 			return count_drop(XS_DROP_PARSE);
 		if (ip6h->version != 6)
 			return count_drop(XS_DROP_PARSE);
-		__builtin_memcpy(ck.addr, &ip6h->daddr, sizeof(ck.addr));
-
-		cv = bpf_map_lookup_elem(&cache_v6, &ck);
-		if (cv && cv->gen == gen)
-			return steer(skb, &cv->route);
-
-		rk.prefixlen = 32 + 128;
-		rk.tenant = tenant;
-		__builtin_memcpy(rk.addr, ck.addr, sizeof(rk.addr));
-		rt = bpf_map_lookup_elem(&routes_v6, &rk);
-		if (!rt) {
+		if (lookup_v6(tenant, ip6h->daddr.in6_u.u6_addr32, gen, &rt)) {
 			/* Keep no_route for traffic someone meant to send:
 			 * the interface's own ND and MLD packets (ff00::/8,
 			 * fe80::/10) have nowhere to go and are counted apart. */
@@ -275,53 +321,56 @@ int xs_egress(struct __sk_buff *skb)
 				return count_drop(XS_DROP_V6_LINK);
 			return count_drop(XS_DROP_NO_ROUTE);
 		}
-		fresh.route = *rt;
-		fresh.gen = gen;
-		bpf_map_update_elem(&cache_v6, &ck, &fresh, BPF_ANY);
-		return steer(skb, &fresh.route);
+		return steer(skb, &rt);
 	}
 
 	return count_drop(XS_DROP_NOT_IP);
 }
 
-/* Inner L3 length from the header itself: on ingress skb->data may start at
- * a copy of the underlay's link-layer header, whose length we do not know. */
-static __always_inline __u64 inner_len(struct __sk_buff *skb)
+/* What ingress needs of the decrypted (inner) packet. */
+struct inner {
+	__u64 len; /* L3 length from the header itself */
+	__u16 family;
+	__be32 src[4];
+};
+
+/* On ingress skb->data may start at a copy of the underlay's link-layer
+ * header, whose length we do not know: load relative to the network
+ * header instead of assuming an offset. */
+static __always_inline int parse_inner(struct __sk_buff *skb, struct inner *in)
 {
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		struct iphdr iph;
 
 		if (bpf_skb_load_bytes_relative(skb, 0, &iph, sizeof(iph),
 						BPF_HDR_START_NET))
-			return 0;
-		return bpf_ntohs(iph.tot_len);
+			return -1;
+		in->len = bpf_ntohs(iph.tot_len);
+		in->family = AF_INET;
+		in->src[0] = iph.saddr;
+		return 0;
 	}
 	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6h;
 
 		if (bpf_skb_load_bytes_relative(skb, 0, &ip6h, sizeof(ip6h),
 						BPF_HDR_START_NET))
-			return 0;
-		return sizeof(ip6h) + bpf_ntohs(ip6h.payload_len);
+			return -1;
+		in->len = sizeof(ip6h) + bpf_ntohs(ip6h.payload_len);
+		in->family = AF_INET6;
+		__builtin_memcpy(in->src, ip6h.saddr.in6_u.u6_addr32, sizeof(in->src));
+		return 0;
 	}
-	return 0;
+	return -1;
 }
 
-static __always_inline void record_secpath(struct __sk_buff *skb, __u32 if_id,
-					   __u64 len)
+static __always_inline void record_secpath(const struct bpf_xfrm_state *xs,
+					   __u32 if_id, __u64 len)
 {
-	struct bpf_xfrm_state xs = {};
+	struct secpath_key key = { .spi = xs->spi, .if_id = if_id };
 	struct secpath_value *sv;
-	struct secpath_key key;
-	__u64 now;
+	__u64 now = bpf_ktime_get_ns();
 
-	if (bpf_skb_get_xfrm_state(skb, 0, &xs, sizeof(xs), 0)) {
-		count_note(XS_NOTE_NO_SECPATH);
-		return;
-	}
-	key.spi = xs.spi;
-	key.if_id = if_id;
-	now = bpf_ktime_get_ns();
 	sv = bpf_map_lookup_elem(&secpath, &key);
 	if (sv) {
 		sv->packets += 1;
@@ -331,42 +380,126 @@ static __always_inline void record_secpath(struct __sk_buff *skb, __u32 if_id,
 	}
 
 	struct secpath_value fresh = {
-		.reqid = xs.reqid,
-		.family = xs.family,
+		.reqid = xs->reqid,
+		.family = xs->family,
 		.packets = 1,
 		.bytes = len,
 		.last_seen_ns = now,
 	};
-	__builtin_memcpy(fresh.peer, xs.remote_ipv6, sizeof(fresh.peer));
+	__builtin_memcpy(fresh.peer, xs->remote_ipv6, sizeof(fresh.peer));
 	bpf_map_update_elem(&secpath, &key, &fresh, BPF_NOEXIST);
+}
+
+/* At most one event per (type, peer) per interval; the ones held back are
+ * counted and reported with the next event that goes out. */
+static __always_inline void report_violation(struct __sk_buff *skb,
+					     const struct bpf_xfrm_state *xs,
+					     __u32 if_id, __u32 tenant,
+					     const struct inner *in, __u32 routed)
+{
+	struct event_rl_key rk = { .type = XS_EV_TENANT_VIOLATION, .family = xs->family };
+	__u64 now = bpf_ktime_get_ns();
+	struct event_rl_value *rv, first = { .last_ns = now };
+	struct xs_event *ev;
+	__u32 suppressed = 0;
+
+	__builtin_memcpy(rk.peer, xs->remote_ipv6, sizeof(rk.peer));
+	rv = bpf_map_lookup_elem(&event_rl, &rk);
+	if (rv) {
+		if (now - rv->last_ns < (__u64)cfg.event_interval_ms * 1000000) {
+			__sync_fetch_and_add(&rv->suppressed, 1);
+			return;
+		}
+		suppressed = rv->suppressed;
+		rv->suppressed = 0;
+		rv->last_ns = now;
+	} else {
+		bpf_map_update_elem(&event_rl, &rk, &first, BPF_ANY);
+	}
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev)
+		return;
+	ev->ts_ns = now;
+	ev->type = XS_EV_TENANT_VIOLATION;
+	ev->ifindex = skb->ifindex;
+	ev->if_id = if_id;
+	ev->spi = xs->spi;
+	ev->family = xs->family;
+	ev->inner_family = in->family;
+	ev->tenant = tenant;
+	__builtin_memcpy(ev->peer, xs->remote_ipv6, sizeof(ev->peer));
+	__builtin_memcpy(ev->inner_src, in->src, sizeof(ev->inner_src));
+	ev->routed_if_id = routed;
+	ev->suppressed = suppressed;
+	bpf_ringbuf_submit(ev, 0);
 }
 
 SEC("tcx/ingress")
 int xs_ingress(struct __sk_buff *skb)
 {
 	struct bpf_xfrm_info info = {};
+	struct bpf_xfrm_state xs = {};
+	struct inner in = {};
 	struct tunnel_value *tv;
-	struct tunnel_stats *st;
-	__u64 len;
+	struct tunnel_stats *st = NULL;
+	struct route_value rt;
+	__u32 tenant = 0;
+	bool have_xs;
+	__u64 gen;
 
 	/* Every packet an external interface receives was decrypted by an SA
 	 * and carries its if_id; one that does not cannot be attributed. */
 	if (!bpf_ksym_exists(bpf_skb_get_xfrm_info) ||
 	    bpf_skb_get_xfrm_info(skb, &info))
 		return count_drop(XS_DROP_NO_XFRM_INFO);
+	if (parse_inner(skb, &in))
+		return count_drop(XS_DROP_RX_PARSE);
+	have_xs = !bpf_skb_get_xfrm_state(skb, 0, &xs, sizeof(xs), 0);
 
-	len = inner_len(skb);
 	tv = bpf_map_lookup_elem(&tunnels, &info.if_id);
 	if (tv) {
+		tenant = tv->tenant;
 		st = bpf_map_lookup_elem(&tunnel_stats, &tv->tunnel_idx);
-		if (st) {
-			st->rx_packets += 1;
-			st->rx_bytes += len;
+	}
+
+	if (cfg.flags & XS_CFG_RPF) {
+		/* Tenant isolation: the inner source must be routed, in the
+		 * tunnel's tenant, back into the very tunnel it came from.
+		 * Otherwise a peer could speak with another tenant's
+		 * addresses, which wildcard SA selectors do not prevent. */
+		__u32 routed = 0;
+		int miss;
+
+		if (route_gen(&gen))
+			return count_drop(XS_DROP_RPF);
+		if (in.family == AF_INET)
+			miss = lookup_v4(tenant, in.src[0], gen, &rt);
+		else
+			miss = lookup_v6(tenant, in.src, gen, &rt);
+		if (!miss)
+			routed = rt.if_id;
+		if (!tv || routed != info.if_id) {
+			if (st)
+				st->rx_dropped += 1;
+			if (have_xs)
+				report_violation(skb, &xs, info.if_id, tenant, &in, routed);
+			return count_drop(XS_DROP_RPF);
 		}
+	}
+
+	if (st) {
+		st->rx_packets += 1;
+		st->rx_bytes += in.len;
 	} else {
 		count_note(XS_NOTE_RX_UNTRACKED);
 	}
-	record_secpath(skb, info.if_id, len);
+	if ((cfg.flags & XS_CFG_MARK_INGRESS) && tv && cfg.tenant_mode == XS_TENANT_MARK)
+		skb->mark = (skb->mark & ~cfg.mark_mask) | tenant;
+	if (have_xs)
+		record_secpath(&xs, info.if_id, in.len);
+	else
+		count_note(XS_NOTE_NO_SECPATH);
 	return TC_ACT_OK;
 }
 

@@ -20,6 +20,7 @@
 #define XS_DEFAULT_TUNNELS 65536
 #define XS_DEFAULT_CACHE 65536
 #define XS_DEFAULT_SECPATH 65536
+#define XS_DEFAULT_EVENT_INTERVAL_MS 1000
 
 /* How the egress program derives a packet's tenant. */
 enum xs_tenant_mode {
@@ -40,6 +41,9 @@ enum xs_reason {
 	XS_NOTE_NO_SECPATH = 6, /* ingress: no secpath state (passed) */
 	XS_DROP_V6_LINK = 7, /* egress: no route, IPv6 multicast or link-local
 			      * destination (the kernel's own ND/MLD chatter) */
+	XS_DROP_RPF = 8, /* ingress: inner source not routed to the tunnel
+			  * the packet arrived on (tenant isolation) */
+	XS_DROP_RX_PARSE = 9, /* ingress: decrypted packet without an IP header */
 	XS_REASON_MAX,
 };
 
@@ -83,10 +87,12 @@ struct cache_value {
 	__u64 gen;
 };
 
-/* tunnels: if_id -> tunnel_idx, written by the loader, read by ingress. */
+/* tunnels: if_id -> its counter slot and the tenant it belongs to, written by
+ * the loader, read by ingress. A tunnel serves one tenant: all routes to an
+ * if_id carry the same tenant, which the reverse-path check relies on. */
 struct tunnel_value {
 	__u32 tunnel_idx;
-	__u32 pad;
+	__u32 tenant;
 };
 
 /* tunnel_stats: per-CPU array indexed by tunnel_idx. Slot 0 is reserved. */
@@ -130,13 +136,54 @@ struct meta_value {
 	__u32 max_tunnels;
 	__u32 max_cache;
 	__u32 max_secpath;
+	__u32 flags; /* XS_CFG_* as attached */
+	__u32 event_interval_ms;
 	__u32 pad;
 };
 
 /* Read-only program configuration (the skeleton's .rodata). */
+#define XS_CFG_RPF (1u << 0) /* ingress reverse-path check (tenant isolation) */
+#define XS_CFG_MARK_INGRESS (1u << 1) /* ingress sets mark to the tenant key */
 struct xs_config {
 	__u32 tenant_mode;
 	__u32 mark_mask;
+	__u32 flags; /* XS_CFG_* */
+	__u32 event_interval_ms; /* at most one event per peer and type per interval */
+};
+
+/* Events, sent to user space through a ring buffer (`xfrm-steer monitor`). */
+enum xs_event_type {
+	XS_EV_TENANT_VIOLATION = 1, /* ingress RPF drop */
+	XS_EV_UNKNOWN_SPI = 2, /* underlay XDP: ESP for an SPI with no SA */
+};
+
+struct xs_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns() */
+	__u32 type; /* enum xs_event_type */
+	__u32 ifindex; /* device the packet was seen on */
+	__u32 if_id; /* tunnel it arrived on (violation) */
+	__be32 spi;
+	__u16 family; /* of peer, AF_INET or AF_INET6 */
+	__u16 inner_family; /* of inner_src (violation) */
+	__u32 tenant; /* tenant of the tunnel (violation) */
+	__be32 peer[4]; /* outer source: the SA's peer or the ESP sender */
+	__be32 inner_src[4]; /* violation: the inner source address */
+	__u32 routed_if_id; /* violation: where inner_src is routed, 0 if nowhere */
+	__u32 suppressed; /* events of this key dropped by the rate limit since
+			   * the last one sent */
+};
+
+/* Rate-limit state per (type, peer). */
+struct event_rl_key {
+	__u32 type;
+	__u32 family;
+	__be32 peer[4];
+};
+
+struct event_rl_value {
+	__u64 last_ns;
+	__u32 suppressed;
+	__u32 pad;
 };
 
 #endif /* XFRM_STEER_H */

@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "netlink.h"
+#include "parse.h"
 #include "state.h"
 #include "xfrm_steer.skel.h"
 
@@ -23,22 +24,30 @@ static int attach_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)argv;
 	fprintf(stderr,
 		"Usage: xfrm-steer attach dev NAME [ tenant-key { mark MASK | iif | none } ]\n"
+		"                         [ rpf { strict | off } ] [ mark-ingress { on | off } ]\n"
 		"                         [ routes N ] [ tunnels N ]\n"
 		"       xfrm-steer detach dev NAME\n"
+		"rpf strict (the default) drops a decrypted packet whose inner source is\n"
+		"not routed, in the tunnel's tenant, to the tunnel it came from.\n"
+		"mark-ingress on sets the mark of decrypted packets to the tenant key\n"
+		"(tenant-key mark only), for policy routing per tenant.\n"
 		"Attaching an attached device upgrades its programs in place and keeps\n"
-		"its routes and counters. Map sizes and the tenant key are fixed at the\n"
-		"first attach; detach to change them.\n");
+		"its routes and counters; rpf and mark-ingress may change then, map\n"
+		"sizes and the tenant key are fixed at the first attach.\n");
 	return 0;
 }
 
-struct attach_args {
-	const char *dev;
-	uint32_t tenant_mode;
-	uint32_t mark_mask;
-	uint32_t max_routes;
-	uint32_t max_tunnels;
-	bool have_tenant, have_routes, have_tunnels;
-};
+static int parse_onoff(struct xs_ctx *ctx, const char *what, const char *s,
+		       const char *on, const char *off, bool *val)
+{
+	if (!strcmp(s, on))
+		*val = true;
+	else if (!strcmp(s, off))
+		*val = false;
+	else
+		return p_err(ctx, -EINVAL, "invalid %s \"%s\" (%s or %s)", what, s, on, off);
+	return 0;
+}
 
 static int parse_size(struct xs_ctx *ctx, const char *what, const char *s, uint32_t *out)
 {
@@ -48,14 +57,14 @@ static int parse_size(struct xs_ctx *ctx, const char *what, const char *s, uint3
 	return 0;
 }
 
-static int parse_attach_args(struct xs_ctx *ctx, int argc, char **argv,
-			     struct attach_args *a)
+int parse_attach_args(struct xs_ctx *ctx, int argc, char **argv, struct attach_args *a)
 {
 	int err;
 
 	memset(a, 0, sizeof(*a));
 	a->max_routes = XS_DEFAULT_ROUTES;
 	a->max_tunnels = XS_DEFAULT_TUNNELS;
+	a->flags = XS_CFG_RPF;
 	while (argc > 0) {
 		if (matches(argv[0], "dev")) {
 			NEXT_ARG_VALUE(ctx);
@@ -79,6 +88,17 @@ static int parse_attach_args(struct xs_ctx *ctx, int argc, char **argv,
 					     "invalid tenant-key \"%s\" (mark MASK, iif or none)",
 					     argv[0]);
 			}
+		} else if (!strcmp(argv[0], "rpf") || !strcmp(argv[0], "mark-ingress")) {
+			bool rpf = !strcmp(argv[0], "rpf"), on = false;
+			uint32_t bit = rpf ? XS_CFG_RPF : XS_CFG_MARK_INGRESS;
+
+			NEXT_ARG_VALUE(ctx);
+			err = parse_onoff(ctx, rpf ? "rpf" : "mark-ingress", argv[0],
+					  rpf ? "strict" : "on", "off", &on);
+			if (err)
+				return err;
+			a->flags = on ? a->flags | bit : a->flags & ~bit;
+			a->flags_set |= bit;
 		} else if (!strcmp(argv[0], "routes")) {
 			NEXT_ARG_VALUE(ctx);
 			err = parse_size(ctx, "routes", argv[0], &a->max_routes);
@@ -98,6 +118,8 @@ static int parse_attach_args(struct xs_ctx *ctx, int argc, char **argv,
 	}
 	if (!a->dev)
 		return p_err(ctx, -EINVAL, "attach: missing \"dev NAME\"");
+	if ((a->flags & XS_CFG_MARK_INGRESS) && a->have_tenant && a->tenant_mode != XS_TENANT_MARK)
+		return p_err(ctx, -EINVAL, "mark-ingress needs tenant-key mark");
 	return 0;
 }
 
@@ -132,6 +154,10 @@ static int check_same_config(struct xs_ctx *ctx, const struct attach_args *a,
 	eff->mark_mask = m->mark_mask;
 	eff->max_routes = m->max_routes;
 	eff->max_tunnels = m->max_tunnels;
+	/* Program options not given again keep their attached value. */
+	eff->flags = (a->flags & a->flags_set) | (m->flags & ~a->flags_set);
+	if ((eff->flags & XS_CFG_MARK_INGRESS) && eff->tenant_mode != XS_TENANT_MARK)
+		return p_err(ctx, -EINVAL, "mark-ingress needs tenant-key mark");
 	return 0;
 }
 
@@ -288,6 +314,8 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	skel->rodata->cfg.tenant_mode = eff.tenant_mode;
 	skel->rodata->cfg.mark_mask = eff.mark_mask;
+	skel->rodata->cfg.flags = eff.flags;
+	skel->rodata->cfg.event_interval_ms = XS_DEFAULT_EVENT_INTERVAL_MS;
 	skel->rodata->l3_off = 0;
 	bpf_map__set_max_entries(skel->maps.routes_v4, eff.max_routes);
 	bpf_map__set_max_entries(skel->maps.routes_v6, eff.max_routes);
@@ -307,6 +335,8 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv)
 		      ctx->verbose ? "" : " (run with -v for the verifier log)");
 		goto fail;
 	}
+	m.flags = eff.flags;
+	m.event_interval_ms = XS_DEFAULT_EVENT_INTERVAL_MS;
 	if (fresh) {
 		m.magic = XS_META_MAGIC;
 		m.version = 1;
@@ -323,13 +353,22 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv)
 				    strerror(errno));
 			goto fail;
 		}
-	} else if (m.ifindex != (uint32_t)li.ifindex) {
-		/* Same name, new device: the routes still say what the
-		 * operator wants, so keep them and follow the new index. */
-		struct meta_value *mp = &m;
+	} else {
+		/* Record the options of this program build. The device may
+		 * also be new under the same name: the routes still say what
+		 * the operator wants, so keep them and follow the new index.
+		 * route_gen is left to its atomic increments. */
+		int mfd = bpf_map__fd(skel->maps.meta);
+		struct meta_value cur;
 
-		mp->ifindex = (uint32_t)li.ifindex;
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, mp, BPF_ANY)) {
+		if (bpf_map_lookup_elem(mfd, &zero, &cur)) {
+			err = p_err(ctx, -errno, "cannot read the meta map: %s", strerror(errno));
+			goto fail;
+		}
+		cur.ifindex = (uint32_t)li.ifindex;
+		cur.flags = m.flags;
+		cur.event_interval_ms = m.event_interval_ms;
+		if (bpf_map_update_elem(mfd, &zero, &cur, BPF_ANY)) {
 			err = p_err(ctx, -errno, "cannot update the meta map: %s",
 				    strerror(errno));
 			goto fail;

@@ -77,16 +77,24 @@ int xs_cmd_select(struct xs_ctx *ctx, const struct xs_cmd *cmds, int argc,
 int parse_u64(const char *s, uint64_t *out)
 {
 	unsigned long long v;
+	int base = 10;
+	size_t n;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	if (!s)
+		return -EINVAL;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	}
+	/* Digits and nothing else: strtoull() alone would also take leading
+	 * white space, a sign, and after "0x" a second "0x". */
+	n = strlen(s);
+	if (!n || strspn(s, base == 16 ? "0123456789abcdefABCDEF" : "0123456789") != n)
 		return -EINVAL;
 	errno = 0;
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		v = strtoull(s + 2, &end, 16);
-	else
-		v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && !s[2]))
+	v = strtoull(s, &end, base);
+	if (errno || *end)
 		return -EINVAL;
 	*out = v;
 	return 0;

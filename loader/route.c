@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "parse.h"
 #include "state.h"
 #include "xfrm_steer.skel.h"
 
@@ -27,17 +28,8 @@ static int route_help(struct xs_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
-struct route_args {
-	struct xs_prefix prefix;
-	const char *prefix_str;
-	const char *tenant_str;
-	const char *dev;
-	uint32_t if_id;
-	bool have_if_id;
-};
-
-static int parse_route_args(struct xs_ctx *ctx, int argc, char **argv, bool add,
-			    struct route_args *a)
+int parse_route_args(struct xs_ctx *ctx, int argc, char **argv, bool add,
+		     struct route_args *a)
 {
 	int err;
 
@@ -177,7 +169,7 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 	err = route_begin(ctx, argc, argv, true, &a, &st, &tenant, &key, &fd);
 	if (err)
 		return err;
-	err = xs_tunnel_ensure(ctx, &st, a.if_id, &val.tunnel_idx, &created);
+	err = xs_tunnel_ensure(ctx, &st, a.if_id, tenant, &val.tunnel_idx, &created);
 	if (err)
 		goto out;
 	val.if_id = a.if_id;
@@ -315,6 +307,21 @@ static int show_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 	return err;
 }
 
+int parse_route_show_args(struct xs_ctx *ctx, int argc, char **argv, const char **dev)
+{
+	*dev = NULL;
+	while (argc > 0) {
+		if (matches(argv[0], "dev")) {
+			NEXT_ARG_VALUE(ctx);
+			*dev = argv[0];
+		} else {
+			return p_err(ctx, -EINVAL, "route show: unknown argument \"%s\"", argv[0]);
+		}
+		NEXT_ARG();
+	}
+	return 0;
+}
+
 static int route_show(struct xs_ctx *ctx, int argc, char **argv)
 {
 	static const struct xs_column cols[] = {
@@ -323,20 +330,14 @@ static int route_show(struct xs_ctx *ctx, int argc, char **argv)
 		{ "prefix", "prefix", false, false },
 		{ "if_id", "if_id", true, false },
 	};
-	json_object *arr = json_object_new_array();
-	const char *dev = NULL;
+	const char *dev;
+	json_object *arr;
 	int err;
 
-	while (argc > 0) {
-		if (matches(argv[0], "dev")) {
-			NEXT_ARG_VALUE(ctx);
-			dev = argv[0];
-		} else {
-			json_object_put(arr);
-			return p_err(ctx, -EINVAL, "route show: unknown argument \"%s\"", argv[0]);
-		}
-		NEXT_ARG();
-	}
+	err = parse_route_show_args(ctx, argc, argv, &dev);
+	if (err)
+		return err;
+	arr = json_object_new_array();
 	err = dev ? show_dev(ctx, dev, arr) : xs_for_each_attached(ctx, show_dev, arr);
 	if (!err)
 		show_records(ctx, arr, cols, sizeof(cols) / sizeof(cols[0]));

@@ -280,7 +280,7 @@ out:
 }
 
 int xs_tunnel_ensure(struct xs_ctx *ctx, struct xs_state *st, uint32_t if_id,
-		     uint32_t *idx, bool *created)
+		     uint32_t tenant, uint32_t *idx, bool *created)
 {
 	int tfd = bpf_map__fd(st->skel->maps.tunnels);
 	int sfd = bpf_map__fd(st->skel->maps.tunnel_stats);
@@ -290,9 +290,17 @@ int xs_tunnel_ensure(struct xs_ctx *ctx, struct xs_state *st, uint32_t if_id,
 
 	*created = false;
 	if (!bpf_map_lookup_elem(tfd, &if_id, &tv)) {
+		/* Ingress checks a packet's source against the routes of
+		 * the tunnel's one tenant; a second tenant would open a
+		 * path between the two. */
+		if (tv.tenant != tenant)
+			return p_err(ctx, -EEXIST,
+				     "if_id %u belongs to tenant %u; a tunnel serves one tenant",
+				     if_id, tv.tenant);
 		*idx = tv.tunnel_idx;
 		return 0;
 	}
+	tv.tenant = tenant;
 	err = alloc_slot(st, &tv.tunnel_idx);
 	if (err == -ENOSPC)
 		return p_err(ctx, err,

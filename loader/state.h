@@ -45,10 +45,11 @@ int xs_for_each_attached(struct xs_ctx *ctx,
 /* Invalidate every cached egress decision after a route change. */
 void xs_routes_changed(struct xs_state *st);
 
-/* Tunnel slots: find or allocate the counter slot of if_id. *created says
- * whether the call made it, so that a failed caller can undo it. */
+/* Tunnel slots: find or allocate the counter slot of if_id, which belongs to
+ * tenant (an if_id serves one tenant). *created says whether the call made
+ * it, so that a failed caller can undo it. */
 int xs_tunnel_ensure(struct xs_ctx *ctx, struct xs_state *st, uint32_t if_id,
-		     uint32_t *idx, bool *created);
+		     uint32_t tenant, uint32_t *idx, bool *created);
 int xs_tunnel_remove(struct xs_state *st, uint32_t if_id);
 
 int xs_num_cpus(void);

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "parse.h"
 #include "state.h"
 #include "xfrm_steer.skel.h"
 
@@ -20,6 +21,8 @@ static const char *const reason_names[XS_REASON_MAX] = {
 	[XS_NOTE_RX_UNTRACKED] = "rx_untracked",
 	[XS_NOTE_NO_SECPATH] = "rx_no_secpath",
 	[XS_DROP_V6_LINK] = "v6_link_local",
+	[XS_DROP_RPF] = "rpf",
+	[XS_DROP_RX_PARSE] = "rx_parse_error",
 };
 
 /* Reasons that count packets passed on, not dropped. */
@@ -40,12 +43,6 @@ static int stats_help(struct xs_ctx *ctx, int argc, char **argv)
 		"(if_id) and direction; \"drops\" lists the reasons for dropped packets.\n");
 	return 0;
 }
-
-struct stats_filter {
-	json_object *arr;
-	uint32_t if_id;
-	bool have_if_id;
-};
 
 static void sum_stats(const struct tunnel_stats *per_cpu, int ncpu, struct tunnel_stats *sum)
 {
@@ -153,8 +150,8 @@ static int drops_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 	return 0;
 }
 
-static int parse_filter(struct xs_ctx *ctx, int argc, char **argv, bool allow_if_id,
-			const char **dev, struct stats_filter *f)
+int parse_stats_filter(struct xs_ctx *ctx, int argc, char **argv, bool allow_if_id,
+		       const char **dev, struct stats_filter *f)
 {
 	*dev = NULL;
 	while (argc > 0) {
@@ -185,7 +182,7 @@ static int stats_drops(struct xs_ctx *ctx, int argc, char **argv)
 	const char *dev;
 	int err;
 
-	err = parse_filter(ctx, argc, argv, false, &dev, &f);
+	err = parse_stats_filter(ctx, argc, argv, false, &dev, &f);
 	if (err)
 		return err;
 	f.arr = json_object_new_array();
@@ -231,7 +228,7 @@ static int stats_show(struct xs_ctx *ctx, int argc, char **argv)
 	const char *dev;
 	int err;
 
-	err = parse_filter(ctx, argc, argv, true, &dev, &f);
+	err = parse_stats_filter(ctx, argc, argv, true, &dev, &f);
 	if (err)
 		return err;
 	f.arr = json_object_new_array();

@@ -27,7 +27,7 @@ run_cmocka() { # LABEL BINARY
 	log=$(mktemp)
 	CMOCKA_MESSAGE_OUTPUT=TAP "$bin" >"$log" 2>&1
 	rc=$?
-	local seen=0
+	local seen=0 failed=0
 	while IFS= read -r line; do
 		case $line in
 		"ok "*"# SKIP"*)
@@ -42,12 +42,19 @@ run_cmocka() { # LABEL BINARY
 		"not ok "*)
 			result FAIL "$label/${line#not ok * - }"
 			seen=1
+			failed=1
 			;;
 		esac
 	done <"$log"
 	if [ "$rc" -ne 0 ] || [ "$seen" -eq 0 ]; then
 		sed 's/^/    | /' "$log"
-		[ "$seen" -eq 0 ] && result FAIL "$label" "exit $rc, no test ran"
+		if [ "$seen" -eq 0 ]; then
+			result FAIL "$label" "exit $rc, no test ran"
+		elif [ "$failed" -eq 0 ]; then
+			# Ended badly outside any test's result: a crash, or a
+			# sanitizer report (leaks are found at exit).
+			result FAIL "$label" "exit $rc, with no failed test to explain it"
+		fi
 	fi
 	rm -f "$log"
 }

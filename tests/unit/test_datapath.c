@@ -37,6 +37,10 @@ struct fixture {
 };
 
 struct pkt {
+	/* Like the kernel's NET_IP_ALIGN: two bytes before the 14-byte
+	 * Ethernet header put the IP header on a 4-byte boundary, so the
+	 * tests may use struct iphdr/ipv6hdr in place (UBSan checks). */
+	uint8_t pad[2];
 	uint8_t buf[256];
 	uint32_t len;
 };

@@ -33,6 +33,11 @@ static void test_u32(void **state)
 	assert_int_equal(parse_u32("1 ", &v), -EINVAL);
 	assert_int_equal(parse_u32("12abc", &v), -EINVAL);
 	assert_int_equal(parse_u32("0x", &v), -EINVAL);
+	assert_int_equal(parse_u32("0x+5", &v), -EINVAL);
+	assert_int_equal(parse_u32("0x-1", &v), -EINVAL);
+	assert_int_equal(parse_u32("0x 5", &v), -EINVAL);
+	assert_int_equal(parse_u32("0x0x5", &v), -EINVAL);
+	assert_int_equal(parse_u32("\t5", &v), -EINVAL);
 	assert_int_equal(parse_u32("", &v), -EINVAL);
 	assert_int_equal(parse_u32(NULL, &v), -EINVAL);
 }

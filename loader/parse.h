@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The argument parsers of the objects, apart from the commands that use
+ * them, so that the unit tests and the fuzz targets (tests/fuzz/) can run
+ * them on any argv. They read argv only: no kernel, no files. Each returns
+ * 0, or a negative errno after reporting the bad word with p_err(); the
+ * strings they return point into argv.
+ */
+#ifndef XS_PARSE_H
+#define XS_PARSE_H
+
+#include "common.h"
+
+/* route add|del PREFIX [ if_id ID ] [ tenant KEY ] dev NAME */
+struct route_args {
+	struct xs_prefix prefix;
+	const char *prefix_str;
+	const char *tenant_str; /* resolved later against the device's mode */
+	const char *dev;
+	uint32_t if_id;
+	bool have_if_id;
+};
+int parse_route_args(struct xs_ctx *ctx, int argc, char **argv, bool add,
+		     struct route_args *a);
+
+/* route show [ dev NAME ]: *dev is NULL for every attached device. */
+int parse_route_show_args(struct xs_ctx *ctx, int argc, char **argv, const char **dev);
+
+/* attach dev NAME [ tenant-key ... ] [ rpf ... ] [ mark-ingress ... ]
+ * [ routes N ] [ tunnels N ] */
+struct attach_args {
+	const char *dev;
+	uint32_t tenant_mode;
+	uint32_t mark_mask;
+	uint32_t max_routes;
+	uint32_t max_tunnels;
+	uint32_t flags; /* XS_CFG_* */
+	uint32_t flags_set; /* which XS_CFG_* bits were given */
+	bool have_tenant, have_routes, have_tunnels;
+};
+int parse_attach_args(struct xs_ctx *ctx, int argc, char **argv, struct attach_args *a);
+
+/* stats [ show ] [ dev NAME ] [ if_id ID ], stats drops [ dev NAME ] */
+struct stats_filter {
+	json_object *arr; /* the rows, filled by the command */
+	uint32_t if_id;
+	bool have_if_id;
+};
+int parse_stats_filter(struct xs_ctx *ctx, int argc, char **argv, bool allow_if_id,
+		       const char **dev, struct stats_filter *f);
+
+#endif /* XS_PARSE_H */
