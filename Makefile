@@ -22,12 +22,17 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
+# Skeletons are inputs of the loader, not leftovers to delete.
+.SECONDARY:
 .SUFFIXES:
 
 ABI_H := include/xfrm_steer.h
-BPF_SRCS := bpf/xfrm_steer.bpf.c
-BPF_OBJ := $(OUT)/xfrm_steer.bpf.o
-SKEL := $(OUT)/xfrm_steer.skel.h
+# Each bpf/NAME.bpf.c becomes $(OUT)/NAME.bpf.o and a skeleton NAME.skel.h
+# (struct NAME) that the loader embeds.
+BPF_SRCS := $(sort $(wildcard bpf/*.bpf.c))
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/*.h) $(ABI_H)
 
 # Every loader/*.c is part of the CLI; one file per object.
 LOADER_SRCS := $(sort $(wildcard loader/*.c))
@@ -49,7 +54,7 @@ LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps test unit demo clean
-all: $(BIN) $(BPF_OBJ)
+all: $(BIN) $(BPF_OBJS)
 
 # Installs what is missing; quick when everything is there.
 deps:
@@ -58,15 +63,15 @@ deps:
 $(OUT) $(OUT)/loader $(OUT)/tests:
 	$(Q)mkdir -p $@
 
-$(BPF_OBJ): $(BPF_SRCS) $(ABI_H) | $(OUT)
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(SKEL): $(BPF_OBJ)
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name xfrm_steer > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(OUT)/loader/%.o: loader/%.c $(LOADER_HDRS) $(SKEL) | $(OUT)/loader
+$(OUT)/loader/%.o: loader/%.c $(LOADER_HDRS) $(SKELS) | $(OUT)/loader
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(XS_CFLAGS) -c $< -o $@
 
@@ -77,7 +82,7 @@ $(BIN): $(LOADER_OBJS)
 # Unit tests link the loader's objects except main.
 LIB_OBJS := $(filter-out $(OUT)/loader/main.o,$(LOADER_OBJS))
 
-$(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(LOADER_HDRS) $(SKEL) | $(OUT)/tests
+$(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(LOADER_HDRS) $(SKELS) | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(XS_CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
 
@@ -93,3 +98,7 @@ demo: deps
 
 clean:
 	$(Q)rm -rf $(OUT)
+
+include install.mk
+
+include bench/bench.mk

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -70,8 +72,8 @@ int xs_cmd_select(struct xs_ctx *ctx, const struct xs_cmd *cmds, int argc,
 	for (c = cmds; c->name; c++)
 		if (matches(argv[0], c->name))
 			return c->fn(ctx, argc - 1, argv + 1);
-	help(ctx, argc - 1, argv + 1);
-	return p_err(ctx, -EINVAL, "unknown command \"%s\"", argv[0]);
+	(void)help;
+	return p_err(ctx, -EINVAL, "unknown command \"%s\" (\"help\" lists them)", argv[0]);
 }
 
 int parse_u64(const char *s, uint64_t *out)
@@ -307,4 +309,26 @@ void show_records(struct xs_ctx *ctx, json_object *arr,
 		putchar('\n');
 	}
 	free(width);
+}
+
+static bool cap_effective(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+int xs_check_caps(struct xs_ctx *ctx)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
+
+	/* Without these, libbpf and netlink fail deep inside with EPERM;
+	 * say what is missing up front instead. CAP_SYS_ADMIN stands in for
+	 * CAP_BPF on kernels before 5.8. */
+	if (syscall(SYS_capget, &hdr, data))
+		return 0; /* cannot tell: let the kernel decide */
+	if (cap_effective(data, CAP_NET_ADMIN) &&
+	    (cap_effective(data, 39 /* CAP_BPF */) || cap_effective(data, CAP_SYS_ADMIN)))
+		return 0;
+	return p_err(ctx, -EPERM,
+		     "xfrm-steer needs CAP_NET_ADMIN and CAP_BPF (or CAP_SYS_ADMIN): run it as root");
 }

@@ -73,6 +73,9 @@ int parse_addr(const char *s, struct xs_prefix *p);
 const char *format_prefix(const struct xs_prefix *p, char *buf, size_t len);
 const char *format_addr(int family, const void *addr, char *buf, size_t len);
 
+/* Fails with a clear message unless the process may manage BPF and netlink. */
+int xs_check_caps(struct xs_ctx *ctx);
+
 /* Enter /run/netns/NAME (ip -n). */
 int xs_enter_netns(struct xs_ctx *ctx, const char *name);
 /* Inode of the current network namespace: identifies it in pin paths. */
@@ -96,5 +99,7 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv);
 int do_detach(struct xs_ctx *ctx, int argc, char **argv);
 int do_route(struct xs_ctx *ctx, int argc, char **argv);
 int do_stats(struct xs_ctx *ctx, int argc, char **argv);
+int do_sa(struct xs_ctx *ctx, int argc, char **argv);
+int do_policy(struct xs_ctx *ctx, int argc, char **argv);
 
 #endif /* XS_COMMON_H */

@@ -15,7 +15,7 @@ need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
 # behind the gateway's fe80::1 on lan-<x>. Both families sit inside the
 # prefixes the peers' policies cover (10.255.0.0/16, fd00:255::/64).
 tenant_host() { # X N
-	local x=$1 n=$2 ns="$NSP-t$1" lan="lan-$1"
+	local n=$2 ns="$NSP-t$1" lan="lan-$1"
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
@@ -34,17 +34,19 @@ tenant_host() { # X N
 	ip -n "$ns" -6 route add default via fe80::1 dev eth0
 }
 
-step "topology: gateway with tenant-key iif, two peers with the same inner address"
+step "topology: gateway with tenant-key iif; peers 1 and 2 share an inner address"
 topo_gateway
 ip netns exec "$GW" sysctl -qw net.ipv6.conf.all.forwarding=1
 $XS -n "$GW" attach dev ipsec0 tenant-key iif
 assert_eq "$(xsj "$GW" link show ipsec0 | jq -r '.[0].external')" true "ipsec0 is external"
 topo_peer 1 101 192.168.1.200 2001:db8:1::200
 topo_peer 2 102 192.168.1.200 2001:db8:1::200
+topo_peer 3 103 192.168.3.200 2001:db8:3::200
 tenant_host a 1
 tenant_host b 2
 tenant_host c 3
-# tenant lan-a owns peer 1, tenant lan-b peer 2, tenant lan-c nothing
+# tenant lan-a owns peer 1, tenant lan-b peer 2, tenant lan-c nothing;
+# peer 3 is for the gateway itself (tenant 0), routed further down
 $XS -n "$GW" route add 192.168.1.0/24 if_id 101 tenant lan-a dev ipsec0
 $XS -n "$GW" route add 2001:db8:1::/64 if_id 101 tenant lan-a dev ipsec0
 $XS -n "$GW" route add 192.168.1.0/24 if_id 102 tenant lan-b dev ipsec0
@@ -79,16 +81,35 @@ assert_eq "$(peer_rx 2)" 3 "peer 2 SA packets after IPv6"
 assert_eq "$(gw_rx 1)" 7 "replies decrypted from peer 1 after IPv6"
 assert_eq "$(gw_rx 2)" 3 "replies decrypted from peer 2 after IPv6"
 
-step "the gateway's own packets have no ingress interface, so no tenant here"
+step "the tenant key of a route is the LAN interface's index"
+for lan_ifid in lan-a:101 lan-b:102; do
+	lan=${lan_ifid%:*} ifid=${lan_ifid#*:}
+	idx=$(ip -n "$GW" -j link show "$lan" | jq '.[0].ifindex')
+	assert_eq "$(jq -c "[.[] | select(.tenant == $idx) | .if_id]" <<<"$routes")" \
+		"[$ifid,$ifid]" "if_ids of the routes with tenant $idx ($lan)"
+done
+assert_fails "route with a tenant interface that does not exist" \
+	"$XS" -n "$GW" route add 192.168.1.0/24 if_id 101 tenant lan-z dev ipsec0
+
+step "the gateway's own packets came in on no interface: tenant 0"
 nr0=$(no_route)
-assert_fails "local ping from the gateway" ip netns exec "$GW" ping -q -c 1 -W 1 192.168.1.200
+assert_fails "local ping from the gateway to tenant A's prefix" \
+	ip netns exec "$GW" ping -q -c 1 -W 1 192.168.1.200
 assert_ge "$(($(no_route) - nr0))" 1 "no_route drops for the local ping"
 assert_eq "$(peer_rx 1) $(peer_rx 2)" "7 3" "peer SA counters unchanged by the local ping"
+# peer 3 serves tenant 0 only: the gateway reaches it, the LAN hosts do not.
+$XS -n "$GW" route add 192.168.3.0/24 if_id 103 tenant 0 dev ipsec0
+ip netns exec "$GW" ping -q -c 2 -i 0.2 -W 2 192.168.3.200
+assert_eq "$(peer_rx 3)" 2 "local pings went to peer 3 by the tenant 0 route"
+nr0=$(no_route)
+assert_fails "tenant A to tenant 0's prefix" host_ping a -c 2 -W 1 192.168.3.200
+assert_eq "$(($(no_route) - nr0))" 2 "no_route drops for tenant A's 2 requests"
+assert_eq "$(peer_rx 1) $(peer_rx 2) $(peer_rx 3)" "7 3 2" "peer SA counters"
 
 step "per-tunnel statistics equal the gateway's SA counters"
 stats=$(xsj "$GW" stats dev ipsec0)
 jq -c '.[]' <<<"$stats"
-for k in 1 2; do
+for k in 1 2 3; do
 	read -r sa_tx_p sa_tx_b <<<"$(sa_counters "$GW" "10.0.$k.1" "10.0.$k.2" "$(spi_out "$k")")"
 	read -r sa_rx_p sa_rx_b <<<"$(sa_counters "$GW" "10.0.$k.2" "10.0.$k.1" "$(spi_in "$k")")"
 	row=$(jq -c ".[] | select(.if_id == 10$k)" <<<"$stats")
@@ -99,18 +120,18 @@ for k in 1 2; do
 done
 
 step "tenant C (lan-c) has no routes: dropped once per packet, nothing on the underlay"
-before="$(ul_tx 1) $(ul_tx 2)"
+before="$(ul_tx 1) $(ul_tx 2) $(ul_tx 3)"
 nr0=$(no_route)
 assert_fails "IPv4 ping from tenant C" host_ping c -c 3 -W 1 192.168.1.200
 assert_fails "IPv6 ping from tenant C" host_ping c -6 -c 2 -W 1 2001:db8:1::200
 # Forwarded packets are not retried the way a local sender retries ENOBUFS:
 # every echo request is exactly one drop.
 assert_eq "$(($(no_route) - nr0))" 5 "no_route drops for tenant C's 5 requests"
-assert_eq "$(ul_tx 1) $(ul_tx 2)" "$before" "underlay transmit counters"
-assert_eq "$(peer_rx 1) $(peer_rx 2)" "7 3" "peer SA counters unchanged"
+assert_eq "$(ul_tx 1) $(ul_tx 2) $(ul_tx 3)" "$before" "underlay transmit counters"
+assert_eq "$(peer_rx 1) $(peer_rx 2) $(peer_rx 3)" "7 3 2" "peer SA counters unchanged"
 
-step "a tenant's route for another prefix does not leak to the others"
+step "a routed tenant, an unrouted destination: one drop per packet too"
 nr0=$(no_route)
 assert_fails "tenant A to an unrouted prefix" host_ping a -c 2 -W 1 192.168.9.9
 assert_eq "$(($(no_route) - nr0))" 2 "no_route drops for tenant A's unrouted requests"
-assert_eq "$(ul_tx 1) $(ul_tx 2)" "$before" "underlay transmit counters"
+assert_eq "$(ul_tx 1) $(ul_tx 2) $(ul_tx 3)" "$before" "underlay transmit counters"

@@ -8,7 +8,7 @@
 need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
 ns=$NSP-basic
 ip netns add "$ns"
-trap 'ip netns del "$ns" 2>/dev/null; $XS -n "$ns" detach dev ipsec0 2>/dev/null || true' EXIT
+trap '$XS -n "$ns" detach dev ipsec0 2>/dev/null; ip netns del "$ns" 2>/dev/null || true' EXIT
 
 step "external xfrm interface"
 $XS -n "$ns" link add ipsec0
