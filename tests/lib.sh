@@ -3,7 +3,8 @@
 # A test exits 0 to pass, 77 to skip (reason printed last), else fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-XS=${XS:-$PWD/build/xfrm-steer}
+# XS_BIN runs the suite against another build (e.g. a mutant or ASan).
+XS=${XS:-${XS_BIN:-$PWD/build/xfrm-steer}}
 # A netns prefix of our own, so tests never touch anything else.
 NSP=${NSP:-xst$$}
 . scripts/lib-topology.sh

@@ -18,6 +18,34 @@ for bin in "$OUT"/tests/test_*; do
 	run_cmocka "host/$name" "$bin"
 done
 
+# The sanitizer builds (make test-asan-build), where they exist: the unit
+# tests again, a CLI smoke run and the fuzz targets' committed inputs, all
+# under ASan and UBSan. Every name starts with "asan/".
+if [ -d "$OUT/asan" ] || [ -d "$OUT/fuzz" ]; then
+	echo "== sanitizers (ASan, UBSan)"
+fi
+for bin in "$OUT"/asan/tests/test_*; do
+	[ -x "$bin" ] || continue
+	name=asan/$(basename "$bin")
+	matches_filter "$name" "$filter" && run_cmocka "$name" "$bin"
+done
+if [ -x "$OUT/asan/xfrm-steer" ] && matches_filter asan/cli-smoke "$filter"; then
+	XS_BIN=$OUT/asan/xfrm-steer run_script asan/cli-smoke tests/fuzz/cli-smoke.sh 300
+fi
+for bin in "$OUT"/fuzz/fuzz_*; do
+	[ -x "$bin" ] || continue
+	name=asan/$(basename "$bin")
+	matches_filter "$name" "$filter" && FUZZ_BIN=$bin run_script "$name" tests/fuzz/replay.sh 300
+done
+
+# Checks that need no kernel feature run here, where starting a process is
+# cheap: tests/host-*.sh.
+for t in tests/host-*.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .sh)
+	matches_filter "$name" "$filter" && run_script "host/$name" "$t"
+done
+
 vm_tests=()
 for t in tests/test-*.sh; do
 	name=$(basename "$t" .sh)
