@@ -210,7 +210,16 @@ int xs_for_each_attached(struct xs_ctx *ctx,
 	if (!d)
 		return 0; /* nothing attached in this namespace */
 	while ((de = readdir(d))) {
+		char meta[XS_DIR_MAX + 8];
+		struct stat sb;
+
 		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		/* Underlay devices have a directory of their own but no tc
+		 * programs: only a "meta" pin marks an attached device. */
+		if ((size_t)snprintf(meta, sizeof(meta), "%s/%s/meta", dir, de->d_name) >=
+			    sizeof(meta) ||
+		    stat(meta, &sb))
 			continue;
 		err = fn(ctx, de->d_name, data);
 		if (err)
