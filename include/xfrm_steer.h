@@ -186,4 +186,154 @@ struct event_rl_value {
 	__u32 pad;
 };
 
+/* ------------------------------------------------------------------------
+ * Underlay XDP program (bpf/xdp_underlay.bpf.c, `xfrm-steer underlay`).
+ * It runs on the device ESP arrives on and is pinned in that device's own
+ * directory, XS_PIN_ROOT/<netns inode>/<ifname>/: the link as
+ * XS_PIN_XDP_LINK, its maps under their names, which all start with "ul_"
+ * so that they never meet the tc object's.
+ *
+ * Its unknown-SPI events are struct xs_event with type XS_EV_UNKNOWN_SPI:
+ * ifindex (the underlay), spi, family and peer (the ESP sender); for these
+ * events inner_src holds the outer destination address and inner_family
+ * its family; if_id, tenant and routed_if_id are 0.
+ */
+#define XS_PIN_XDP_LINK "link_xdp"
+
+#define XS_UL_DEFAULT_SA_STATS 16384 /* per-SPI counters of SPIs with an SA */
+#define XS_UL_DEFAULT_NOSA_STATS 4096 /* per-SPI counters of unknown SPIs */
+#define XS_UL_DEFAULT_KNOWN_SPIS 65536 /* SA list for kernels without the kfunc */
+
+/* An SPI as the kernel finds its SA: outer destination, SPI, family. Key
+ * of the per-SPI counters and of the known-SPI set. */
+struct ul_spi_key {
+	__be32 daddr[4]; /* IPv4 in daddr[0], the rest zero */
+	__be32 spi;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 pad;
+};
+
+/* Per-CPU counters of one SPI, before decryption. */
+struct ul_spi_stats {
+	__u64 packets;
+	__u64 bytes; /* outer IP packet length (IP header included) */
+};
+
+/* known_spis value: what the loader found in the SA list. */
+struct ul_known_value {
+	__u32 if_id;
+	__u32 reqid;
+};
+
+/* What the underlay program noted besides per-SPI counts. Index into the
+ * ul_reasons per-CPU array; append only. Only ESP and UDP 4500 packets are
+ * ever counted here: other traffic goes through uncounted. */
+enum xs_ul_reason {
+	XS_UL_UNKNOWN_SPI = 0, /* ESP to a local address, no SA for its SPI */
+	XS_UL_DROPPED = 1, /* of those, dropped (drop-unknown) */
+	XS_UL_TRANSIT = 2, /* ESP without an SA here, routed onwards (passed) */
+	XS_UL_IKE = 3, /* UDP 4500 with the non-ESP marker: IKE (passed) */
+	XS_UL_KEEPALIVE = 4, /* UDP 4500 NAT keepalive, one 0xff byte (passed) */
+	XS_UL_TRUNCATED = 5, /* ESP or UDP header cut short (passed) */
+	XS_UL_FRAGMENT = 6, /* fragment of ESP or UDP (passed, not counted) */
+	XS_UL_V6_EXT = 7, /* IPv6 with extension headers (passed, not parsed) */
+	XS_UL_EVENT_LOST = 8, /* ring buffer full: event not sent */
+	XS_UL_REASON_MAX,
+};
+
+/* Read-only program configuration (the skeleton's .rodata). */
+#define XS_UL_CFG_DROP_UNKNOWN (1u << 0) /* XDP_DROP ESP with no SA */
+#define XS_UL_CFG_SA_MAP (1u << 1) /* look SPIs up in known_spis only */
+struct ul_config {
+	__u32 flags; /* XS_UL_CFG_* */
+	__u32 event_interval_ms; /* at most one event per peer per interval */
+};
+
+/* How the program decides whether an SPI has an SA. */
+enum xs_ul_lookup {
+	XS_UL_LOOKUP_KFUNC = 1, /* bpf_xdp_get_xfrm_state (kernel 6.8+) */
+	XS_UL_LOOKUP_MAP = 2, /* known_spis, filled by attach and sync */
+};
+
+/* ul_meta: one entry, the loader's record of how the device was attached. */
+#define XS_UL_META_MAGIC 0x78737531 /* "xsu1" */
+struct ul_meta_value {
+	__u32 magic;
+	__u32 version;
+	__u32 ifindex;
+	__u32 flags; /* XS_UL_CFG_* as attached */
+	__u32 event_interval_ms;
+	__u32 lookup; /* enum xs_ul_lookup */
+	__u32 known_spis; /* entries after the last sync */
+	__u32 pad;
+	__u64 synced_at; /* CLOCK_REALTIME seconds of the last sync */
+};
+
+/* ------------------------------------------------------------------------
+ * Named tunnels (`xfrm-steer tunnel`, `xfrm-steer apply`). The loader keeps
+ * what each tunnel is made of in the pinned map tunnel_names, and the loose
+ * routes that `apply` made in apply_routes, so that later commands find them
+ * and `apply` knows what it owns. The programs never read either map. No key
+ * material is ever stored here: the SAs in the kernel hold the keys.
+ */
+#define XS_TUNNEL_NAME_LEN 32 /* with the terminating NUL */
+#define XS_ALG_NAME_LEN 64 /* the kernel's CRYPTO_MAX_ALG_NAME */
+#define XS_TUNNEL_MAGIC 0x78737431 /* "xst1" */
+
+struct tunnel_name_key {
+	char name[XS_TUNNEL_NAME_LEN]; /* NUL-padded */
+};
+
+/* A record is written before the kernel objects it names are made (state
+ * XS_TUN_ADDING) and marked XS_TUN_READY once all of them are there, so that
+ * a command killed half way leaves a record that covers what it made. */
+enum xs_tunnel_state {
+	XS_TUN_ADDING = 1,
+	XS_TUN_READY = 2,
+};
+
+#define XS_TUNF_ESN (1u << 0) /* SAs with extended sequence numbers */
+
+struct tunnel_rec {
+	__u32 magic; /* XS_TUNNEL_MAGIC */
+	__u32 state; /* enum xs_tunnel_state */
+	__u64 gen; /* run that last wrote it: CLOCK_REALTIME ns at its start */
+	__u32 if_id;
+	__u32 tenant;
+	__u32 family; /* of local and remote: AF_INET or AF_INET6 */
+	__be32 local[4]; /* outer addresses; IPv4 in [0] */
+	__be32 remote[4];
+	__u32 spi_in; /* host order: SA remote -> local */
+	__u32 spi_out; /* SA local -> remote */
+	__u32 reqid;
+	__u32 replay_window;
+	__u8 mode; /* XFRM_MODE_TUNNEL or XFRM_MODE_TRANSPORT */
+	__u8 flags; /* XS_TUNF_* */
+	__u16 encap_type; /* 0 or UDP_ENCAP_ESPINUDP */
+	__u16 encap_sport;
+	__u16 encap_dport;
+	__u32 icv_bits; /* AEAD ICV length */
+	__u32 trunc_bits; /* auth truncation */
+	char aead[XS_ALG_NAME_LEN]; /* kernel names; "" when absent */
+	char enc[XS_ALG_NAME_LEN];
+	char auth[XS_ALG_NAME_LEN];
+};
+
+/* apply_routes: routes of the file's "routes" list that `apply` made or
+ * took over, so that it removes them when the file drops them and leaves
+ * every other loose route (`route add`, strongSwan's updown) alone. A
+ * route to a named tunnel's if_id belongs to that tunnel instead. */
+struct apply_route_key {
+	__u32 family; /* AF_INET or AF_INET6 */
+	__u32 tenant;
+	__u32 plen;
+	__u8 addr[16]; /* network order; IPv4 in the first 4 bytes */
+};
+
+struct apply_route_value {
+	__u64 gen; /* run that made it */
+	__u32 if_id;
+	__u32 pad;
+};
+
 #endif /* XFRM_STEER_H */

@@ -99,7 +99,14 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv);
 int do_detach(struct xs_ctx *ctx, int argc, char **argv);
 int do_route(struct xs_ctx *ctx, int argc, char **argv);
 int do_stats(struct xs_ctx *ctx, int argc, char **argv);
+int do_secpath(struct xs_ctx *ctx, int argc, char **argv);
+int do_exporter(struct xs_ctx *ctx, int argc, char **argv);
 int do_sa(struct xs_ctx *ctx, int argc, char **argv);
 int do_policy(struct xs_ctx *ctx, int argc, char **argv);
+int do_underlay(struct xs_ctx *ctx, int argc, char **argv);
+int do_monitor(struct xs_ctx *ctx, int argc, char **argv);
+int do_tunnel(struct xs_ctx *ctx, int argc, char **argv);
+int do_apply(struct xs_ctx *ctx, int argc, char **argv);
+int do_show_config(struct xs_ctx *ctx, int argc, char **argv);
 
 #endif /* XS_COMMON_H */

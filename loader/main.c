@@ -21,9 +21,10 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 	fprintf(stderr,
 		"Usage: xfrm-steer [ OPTIONS ] OBJECT { COMMAND | help }\n"
 		"       xfrm-steer version\n"
-		"where  OBJECT := { link | attach | detach | route | stats }\n"
+		"where  OBJECT := { link | attach | detach | route | stats | sa | policy | underlay |\n"
+		"                  monitor }\n"
 		"       OPTIONS := { -j[son] | -p[retty] | -n[etns] NETNS | -s[tats] |\n"
-		"                    -h[uman] | -v[erbose] | -V[ersion] }\n"
+		"                    -h[uman] | -v[erbose] | -V[ersion] | --show-keys }\n"
 		"\n"
 		"       xfrm-steer link { show | add | del } ...\n"
 		"       xfrm-steer attach dev NAME [ tenant-key { mark MASK | iif | none } ]\n"
@@ -31,6 +32,10 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       xfrm-steer detach dev NAME\n"
 		"       xfrm-steer route { add | del | show } ...\n"
 		"       xfrm-steer stats [ dev NAME ] [ if_id ID ]\n"
+		"       xfrm-steer sa { add | del | show | flush } ...\n"
+		"       xfrm-steer policy { add | del | show | flush } ...\n"
+		"       xfrm-steer underlay { attach | detach | sync | show | stats } ...\n"
+		"       xfrm-steer monitor [ dev NAME ] [ count N ]\n"
 		"\n"
 		"Run \"xfrm-steer OBJECT help\" for an object's grammar.\n");
 	return 0;
@@ -61,6 +66,10 @@ static const struct xs_cmd objects[] = {
 	{ "detach", do_detach },
 	{ "route", do_route },
 	{ "stats", do_stats },
+	{ "sa", do_sa },
+	{ "policy", do_policy },
+	{ "underlay", do_underlay },
+	{ "monitor", do_monitor },
 	{ "version", do_version },
 	{ NULL, NULL },
 };
@@ -87,6 +96,7 @@ int main(int argc, char **argv)
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "netns", required_argument, NULL, 'n' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "show-keys", no_argument, NULL, 'K' },
 		{ "human", no_argument, NULL, 'h' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
@@ -111,6 +121,7 @@ int main(int argc, char **argv)
 		case 'n':
 			netns = optarg;
 			break;
+		case 'K': /* --show-keys: SA keys are shown with -s */
 		case 's':
 			ctx.stats = true;
 			break;
@@ -137,6 +148,10 @@ int main(int argc, char **argv)
 	setenv("XS_LIBBPF_VERBOSE", vbuf, 1);
 	libbpf_set_print(libbpf_print);
 
+	/* Everything but help and version touches BPF or netlink. */
+	if (argc >= 1 && !matches(argv[0], "help") && !matches(argv[0], "version") &&
+	    xs_check_caps(&ctx))
+		return 1;
 	if (netns) {
 		err = xs_enter_netns(&ctx, netns);
 		if (err)

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Key arguments: "0x<hex>" on the command line, or "@FILE" holding the hex
+ * text so that the key stays out of process listings and shell history.
+ * No message ever shows key material, not even a part of it. */
+#ifndef XS_KEYS_H
+#define XS_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct xs_ctx;
+
+/* Decode n hex digits at s (no prefix) into out (max bytes). 0, -EINVAL
+ * for a character that is not a hex digit, -EILSEQ for an odd number of
+ * digits, -EMSGSIZE if it would be more than max bytes, -ENODATA if n is
+ * 0. *len gets the length in bytes. */
+int xs_hex_decode(const char *s, size_t n, uint8_t *out, size_t max,
+		  size_t *len);
+
+/* Parse a key argument into out (max bytes). what names the argument in
+ * errors ("aead key"). Reports errors; returns 0 or a negative errno. */
+int xs_key_parse(struct xs_ctx *ctx, const char *arg, const char *what,
+		 uint8_t *out, size_t max, size_t *len);
+
+/* "0x" and lower-case hex of key into buf, which needs 2 * len + 3 bytes;
+ * "?" if it is too small. */
+const char *xs_key_format(const uint8_t *key, size_t len, char *buf,
+			  size_t buflen);
+
+#endif /* XS_KEYS_H */

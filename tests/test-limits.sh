@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Limits and privileges: a full route or tunnel table is refused with the
+# limit and how to raise it, and nothing half-added stays; an unprivileged
+# caller is refused up front; the pin directory is private to root.
+. "$(dirname "$0")/lib.sh"
+
+need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
+topo_gateway
+$XS -n "$GW" attach dev ipsec0 routes 3 tunnels 2
+
+step "pin directory"
+pin=$(ls -d /sys/fs/bpf/xfrm-steer/*/ipsec0 | head -n1)
+assert_eq "$(stat -c %a "$(dirname "$pin")")" 700 "mode of the netns pin directory"
+assert_eq "$(stat -c %a "$pin")" 700 "mode of the device pin directory"
+
+step "full route table"
+for p in 10.0.0.0/8 11.0.0.0/8 12.0.0.0/8; do
+	$XS -n "$GW" route add $p if_id 1 dev ipsec0
+done
+out=$($XS -n "$GW" route add 13.0.0.0/8 if_id 1 dev ipsec0 2>&1) && fail "a 4th route was accepted"
+echo "$out"
+grep -q 'route table .* full (3 routes' <<<"$out" || fail "the error does not name the limit"
+grep -q 'routes N' <<<"$out" || fail "the error does not say how to raise it"
+assert_eq "$(xsj "$GW" route show dev ipsec0 | jq length)" 3 "routes after the refused add"
+
+step "full tunnel table"
+$XS -n "$GW" route del 12.0.0.0/8 dev ipsec0
+$XS -n "$GW" route add 12.0.0.0/8 if_id 2 dev ipsec0
+out=$($XS -n "$GW" route add 12.0.0.0/8 if_id 3 dev ipsec0 2>&1) && fail "a 3rd tunnel was accepted"
+echo "$out"
+grep -q 'tunnel table .* full (2 tunnels)' <<<"$out" || fail "the error does not name the limit"
+assert_eq "$(xsj "$GW" route show dev ipsec0 | jq '[.[] | select(.prefix == "12.0.0.0/8")][0].if_id')" 2 \
+	"the route kept its tunnel"
+assert_eq "$(xsj "$GW" stats dev ipsec0 | jq length)" 2 "tunnels after the refused add"
+
+step "unprivileged caller"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups $XS route show 2>&1) &&
+	fail "an unprivileged route show succeeded"
+echo "$out"
+grep -q 'needs CAP_NET_ADMIN and CAP_BPF' <<<"$out" || fail "no clear message about privileges"
