@@ -45,7 +45,7 @@ BIN := $(OUT)/xfrm-steer
 BPF_CFLAGS := -g -O2 --target=bpf -Wall -Werror -Iinclude \
 	      -I/usr/include/$(shell $(CC) -dumpmachine)
 
-PKGS := libbpf libmnl json-c
+PKGS := libbpf libmnl json-c libmicrohttpd
 CFLAGS ?= -O2 -g
 XS_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iloader -I$(OUT) \
 	     -DXS_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -90,6 +90,7 @@ unit: $(UNIT_TESTS)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory test-asan-build
 	$(Q)tests/run-all.sh $(T)
 
 demo: deps
@@ -101,4 +102,5 @@ clean:
 
 include install.mk
 
+include tests/fuzz.mk
 include bench/bench.mk

@@ -21,8 +21,8 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 	fprintf(stderr,
 		"Usage: xfrm-steer [ OPTIONS ] OBJECT { COMMAND | help }\n"
 		"       xfrm-steer version\n"
-		"where  OBJECT := { link | attach | detach | route | stats | sa | policy | underlay |\n"
-		"                  monitor }\n"
+		"where  OBJECT := { link | attach | detach | route | stats | sa | policy | secpath |\n"
+		"                  exporter | underlay | monitor }\n"
 		"       OPTIONS := { -j[son] | -p[retty] | -n[etns] NETNS | -s[tats] |\n"
 		"                    -h[uman] | -v[erbose] | -V[ersion] | --show-keys }\n"
 		"\n"
@@ -32,6 +32,8 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       xfrm-steer detach dev NAME\n"
 		"       xfrm-steer route { add | del | show } ...\n"
 		"       xfrm-steer stats [ dev NAME ] [ if_id ID ]\n"
+		"       xfrm-steer secpath [ show ] [ dev NAME ] [ if_id ID ]\n"
+		"       xfrm-steer exporter [ listen ADDR:PORT ]\n"
 		"       xfrm-steer sa { add | del | show | flush } ...\n"
 		"       xfrm-steer policy { add | del | show | flush } ...\n"
 		"       xfrm-steer underlay { attach | detach | sync | show | stats } ...\n"
@@ -66,6 +68,8 @@ static const struct xs_cmd objects[] = {
 	{ "detach", do_detach },
 	{ "route", do_route },
 	{ "stats", do_stats },
+	{ "secpath", do_secpath },
+	{ "exporter", do_exporter },
 	{ "sa", do_sa },
 	{ "policy", do_policy },
 	{ "underlay", do_underlay },

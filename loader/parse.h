@@ -49,4 +49,31 @@ struct stats_filter {
 int parse_stats_filter(struct xs_ctx *ctx, int argc, char **argv, bool allow_if_id,
 		       const char **dev, struct stats_filter *f);
 
+/* stats [ show ] [ dev NAME ] [ if_id ID ] [ prometheus ]
+ *       [ watch SECONDS [ count N ] ] [ -j ]
+ * ("--prometheus", "--watch SECONDS" and "--json" are accepted too) */
+struct stats_args {
+	const char *dev;
+	struct stats_filter f;
+	bool prometheus;
+	bool json; /* -j after the object's words */
+	uint32_t watch_ms; /* 0: one dump */
+	uint32_t count; /* watch frames; 0: until SIGINT or SIGTERM */
+};
+int parse_stats_args(struct xs_ctx *ctx, int argc, char **argv, struct stats_args *a);
+
+/* secpath [ show ] [ dev NAME ] [ if_id ID ] */
+int parse_secpath_args(struct xs_ctx *ctx, int argc, char **argv, const char **dev,
+		       struct stats_filter *f);
+
+/* exporter [ listen ADDR:PORT ] ("--listen" too); ADDR is numeric, an IPv6
+ * one in brackets: "127.0.0.1:9469", "[::1]:9469". */
+struct exporter_args {
+	const char *listen; /* as given, for messages */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+int parse_listen_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+int parse_exporter_args(struct xs_ctx *ctx, int argc, char **argv, struct exporter_args *a);
+
 #endif /* XS_PARSE_H */

@@ -1,35 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
-/* xfrm-steer stats: per-tunnel counters and drop reasons. */
+/* xfrm-steer stats: per-tunnel counters and drop reasons, as a table, JSON,
+ * Prometheus text, or a live view with rates. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "metrics.h"
 #include "parse.h"
 #include "state.h"
 #include "xfrm_steer.skel.h"
 
-/* Names of enum xs_reason, as printed and as JSON values. */
-static const char *const reason_names[XS_REASON_MAX] = {
-	[XS_DROP_NO_ROUTE] = "no_route",
-	[XS_DROP_PARSE] = "parse_error",
-	[XS_DROP_NOT_IP] = "not_ip",
-	[XS_DROP_KFUNC] = "kfunc_failed",
-	[XS_DROP_NO_XFRM_INFO] = "no_xfrm_info",
-	[XS_NOTE_RX_UNTRACKED] = "rx_untracked",
-	[XS_NOTE_NO_SECPATH] = "rx_no_secpath",
-	[XS_DROP_V6_LINK] = "v6_link_local",
-	[XS_DROP_RPF] = "rpf",
-	[XS_DROP_RX_PARSE] = "rx_parse_error",
-};
+/* The kernel copies per-CPU values in 8-byte aligned strides, one per
+ * possible CPU. */
+#define PCPU_STRIDE(size) (((size_t)(size) + 7) & ~(size_t)7)
+/* Buffer of one batched read of a per-CPU map. 4 MiB holds 43,690 tunnels'
+ * counters on 2 CPUs (100,000 tunnels in 3 calls) and keeps the memory
+ * bounded on machines with hundreds of CPUs. */
+#define PCPU_BATCH_BYTES (4u << 20)
 
-/* Reasons that count packets passed on, not dropped. */
-static bool reason_is_note(uint32_t r)
-{
-	return r == XS_NOTE_RX_UNTRACKED || r == XS_NOTE_NO_SECPATH;
-}
+/* Watch intervals, in milliseconds. */
+#define WATCH_MIN_MS 100u
+#define WATCH_MAX_MS 86400000u
 
 static int stats_help(struct xs_ctx *ctx, int argc, char **argv)
 {
@@ -37,117 +37,398 @@ static int stats_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	fprintf(stderr,
-		"Usage: xfrm-steer stats [ show ] [ dev NAME ] [ if_id ID ]\n"
+		"Usage: xfrm-steer stats [ show ] [ dev NAME ] [ if_id ID ] [ prometheus ]\n"
+		"                        [ watch SECONDS [ count N ] ]\n"
 		"       xfrm-steer stats drops [ dev NAME ]\n"
 		"Counters are packets and bytes at L3 (the inner packet), per tunnel\n"
-		"(if_id) and direction; \"drops\" lists the reasons for dropped packets.\n");
+		"(if_id) and direction; \"drops\" lists the reasons for dropped packets.\n"
+		"\"prometheus\" (or --prometheus) prints them in the Prometheus text format,\n"
+		"as \"xfrm-steer exporter\" serves them. \"watch SECONDS\" (or --watch) shows\n"
+		"packet and bit rates every SECONDS (0.1 to 86400) until interrupted, or\n"
+		"\"count N\" times; with -j, one JSON array per line and interval.\n");
 	return 0;
 }
 
-static void sum_stats(const struct tunnel_stats *per_cpu, int ncpu, struct tunnel_stats *sum)
+/* ---- Reading the maps ---- */
+
+/* Called with the per-CPU values of each slot a batched read returns. */
+typedef void (*pcpu_fn)(void *data, uint32_t key, const void *vals, size_t stride,
+			int ncpu);
+
+/*
+ * Read slots lo..hi of a per-CPU array with bpf_map_lookup_batch(): a few
+ * calls instead of one syscall per slot. For arrays the batch token is the
+ * key after which the next call starts.
+ */
+static int pcpu_array_read(int fd, uint32_t lo, uint32_t hi, size_t value_size,
+			   pcpu_fn fn, void *data)
 {
+	int ncpu = xs_num_cpus();
+	size_t stride = PCPU_STRIDE(value_size), elem = stride * (size_t)ncpu;
+	uint64_t span = (uint64_t)hi - lo + 1, chunk = PCPU_BATCH_BYTES / elem;
+	uint32_t *keys, next = lo, in, out, i;
+	char *vals;
+	int err = 0;
+
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	if (!chunk)
+		chunk = 1;
+	if (chunk > span)
+		chunk = span;
+	keys = malloc(chunk * sizeof(*keys));
+	vals = malloc(chunk * elem);
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 count = (uint64_t)hi - next + 1 < chunk ? hi - next + 1 : (__u32)chunk;
+
+		in = next - 1;
+		err = bpf_map_lookup_batch(fd, next ? &in : NULL, &out, keys, vals, &count,
+					   &opts);
+		if (err && err != -ENOENT)
+			goto out;
+		for (i = 0; i < count; i++)
+			if (keys[i] >= lo && keys[i] <= hi)
+				fn(data, keys[i], vals + i * elem, stride, ncpu);
+		/* ENOENT: the array ended before hi. */
+		if (err || !count || out >= hi) {
+			err = 0;
+			break;
+		}
+		next = out + 1;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+struct counter_sums {
+	uint32_t lo;
+	struct tunnel_stats *sum; /* indexed by slot - lo */
+};
+
+static void sum_tunnel(void *data, uint32_t key, const void *vals, size_t stride, int ncpu)
+{
+	struct counter_sums *cs = data;
+	struct tunnel_stats *s = &cs->sum[key - cs->lo], pc;
 	int c;
 
-	memset(sum, 0, sizeof(*sum));
 	for (c = 0; c < ncpu; c++) {
-		sum->tx_packets += per_cpu[c].tx_packets;
-		sum->tx_bytes += per_cpu[c].tx_bytes;
-		sum->rx_packets += per_cpu[c].rx_packets;
-		sum->rx_bytes += per_cpu[c].rx_bytes;
-		sum->tx_dropped += per_cpu[c].tx_dropped;
-		sum->rx_dropped += per_cpu[c].rx_dropped;
+		memcpy(&pc, (const char *)vals + (size_t)c * stride, sizeof(pc));
+		s->tx_packets += pc.tx_packets;
+		s->tx_bytes += pc.tx_bytes;
+		s->rx_packets += pc.rx_packets;
+		s->rx_bytes += pc.rx_bytes;
+		s->tx_dropped += pc.tx_dropped;
+		s->rx_dropped += pc.rx_dropped;
 	}
 }
+
+static void sum_reason(void *data, uint32_t key, const void *vals, size_t stride, int ncpu)
+{
+	uint64_t *reasons = data, v;
+	int c;
+
+	if (key >= XS_REASON_MAX)
+		return;
+	for (c = 0; c < ncpu; c++) {
+		memcpy(&v, (const char *)vals + (size_t)c * stride, sizeof(v));
+		reasons[key] += v;
+	}
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	const struct xs_tunnel_row *x = a, *y = b;
+
+	return x->if_id < y->if_id ? -1 : x->if_id > y->if_id;
+}
+
+/* The tunnels map in one batched call (two when the first fills its buffer
+ * exactly): the buffer holds max_entries, so no hash bucket can overflow
+ * it. */
+static int read_tunnels(struct xs_ctx *ctx, struct xs_state *st,
+			const struct xs_stats_query *q, struct xs_dev_stats *ds)
+{
+	int fd = bpf_map__fd(st->skel->maps.tunnels);
+	uint32_t max = bpf_map__max_entries(st->skel->maps.tunnels), *keys = NULL;
+	struct tunnel_value *vals = NULL, tv;
+	uint32_t batch = 0;
+	bool first = true;
+	size_t n = 0, i;
+	int err = 0;
+
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	if (q->have_if_id) {
+		if (bpf_map_lookup_elem(fd, &q->if_id, &tv))
+			return errno == ENOENT ? 0 :
+			       p_err(ctx, -errno, "cannot read the tunnels of \"%s\": %s",
+				     ds->dev, strerror(errno));
+		ds->rows = calloc(1, sizeof(*ds->rows));
+		if (!ds->rows)
+			return p_err(ctx, -ENOMEM, "out of memory");
+		ds->rows[0].if_id = q->if_id;
+		ds->rows[0].tenant = tv.tenant;
+		ds->rows[0].slot = tv.tunnel_idx;
+		ds->nrows = 1;
+		return 0;
+	}
+
+	keys = malloc((size_t)max * sizeof(*keys));
+	vals = malloc((size_t)max * sizeof(*vals));
+	if (!keys || !vals) {
+		err = p_err(ctx, -ENOMEM, "out of memory");
+		goto out;
+	}
+	while (n < max) {
+		__u32 count = max - (uint32_t)n;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys + n,
+					   vals + n, &count, &opts);
+		first = false;
+		n += count;
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		if (err) {
+			err = p_err(ctx, err, "cannot read the tunnels of \"%s\": %s", ds->dev,
+				    strerror(-err));
+			goto out;
+		}
+	}
+	ds->rows = calloc(n ? n : 1, sizeof(*ds->rows));
+	if (!ds->rows) {
+		err = p_err(ctx, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		ds->rows[i].if_id = keys[i];
+		ds->rows[i].tenant = vals[i].tenant;
+		ds->rows[i].slot = vals[i].tunnel_idx;
+	}
+	ds->nrows = n;
+	qsort(ds->rows, n, sizeof(*ds->rows), cmp_row);
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* Counters of the tunnels' slots: one batched read over the range of slots
+ * in use. Slots are handed out lowest first, so the range is about as long
+ * as the number of tunnels. */
+static int read_counters(struct xs_ctx *ctx, struct xs_state *st, struct xs_dev_stats *ds)
+{
+	int fd = bpf_map__fd(st->skel->maps.tunnel_stats);
+	uint32_t nslots = bpf_map__max_entries(st->skel->maps.tunnel_stats);
+	struct counter_sums cs;
+	uint32_t hi = 0;
+	size_t i;
+	int err;
+
+	if (!ds->nrows)
+		return 0;
+	cs.lo = UINT32_MAX;
+	for (i = 0; i < ds->nrows; i++) {
+		/* A slot beyond the array would be a corrupt entry: it keeps
+		 * zero counters rather than stretch the read. */
+		if (ds->rows[i].slot >= nslots)
+			continue;
+		if (ds->rows[i].slot < cs.lo)
+			cs.lo = ds->rows[i].slot;
+		if (ds->rows[i].slot > hi)
+			hi = ds->rows[i].slot;
+	}
+	if (cs.lo > hi)
+		return 0;
+	cs.sum = calloc((size_t)hi - cs.lo + 1, sizeof(*cs.sum));
+	if (!cs.sum)
+		return p_err(ctx, -ENOMEM, "out of memory");
+	err = pcpu_array_read(fd, cs.lo, hi, sizeof(struct tunnel_stats), sum_tunnel, &cs);
+	if (err) {
+		free(cs.sum);
+		return p_err(ctx, err, "cannot read the counters of \"%s\": %s", ds->dev,
+			     strerror(-err));
+	}
+	for (i = 0; i < ds->nrows; i++)
+		if (ds->rows[i].slot >= cs.lo && ds->rows[i].slot <= hi)
+			ds->rows[i].st = cs.sum[ds->rows[i].slot - cs.lo];
+	free(cs.sum);
+	return 0;
+}
+
+static int read_reasons(struct xs_ctx *ctx, struct xs_state *st, uint64_t *reasons)
+{
+	int fd = bpf_map__fd(st->skel->maps.drop_stats);
+	int err;
+
+	memset(reasons, 0, XS_REASON_MAX * sizeof(*reasons));
+	err = pcpu_array_read(fd, 0, XS_REASON_MAX - 1, sizeof(uint64_t), sum_reason, reasons);
+	if (err)
+		return p_err(ctx, err, "cannot read the drop counters: %s", strerror(-err));
+	return 0;
+}
+
+static int read_dev(struct xs_ctx *ctx, const char *ifname, const struct xs_stats_query *q,
+		    struct xs_dev_stats *ds)
+{
+	struct xs_state st;
+	int err;
+
+	memset(ds, 0, sizeof(*ds));
+	snprintf(ds->dev, sizeof(ds->dev), "%s", ifname);
+	ds->whole = !q->have_if_id;
+	err = xs_state_open(ctx, ifname, XS_LOCK_SHARED, &st);
+	if (err)
+		return err;
+	err = read_tunnels(ctx, &st, q, ds);
+	if (!err)
+		err = read_counters(ctx, &st, ds);
+	if (!err && ds->whole)
+		err = read_reasons(ctx, &st, ds->reasons);
+	xs_state_close(&st);
+	if (err) {
+		free(ds->rows);
+		ds->rows = NULL;
+		ds->nrows = 0;
+	}
+	return err;
+}
+
+bool xs_stats_attached(struct xs_ctx *ctx, const char *ifname)
+{
+	char dir[XS_DIR_MAX], path[XS_DIR_MAX + 16];
+	struct stat sb;
+
+	if (xs_pin_dir(ctx, ifname, dir, sizeof(dir)))
+		return false;
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	return !stat(path, &sb);
+}
+
+struct collect {
+	const struct xs_stats_query *q;
+	struct xs_stats_set *set;
+	size_t cap;
+};
+
+static int collect_dev(struct xs_ctx *ctx, const char *ifname, void *data)
+{
+	struct collect *c = data;
+	struct xs_stats_set *set = c->set;
+	int err;
+
+	if (!c->q->dev && !xs_stats_attached(ctx, ifname))
+		return 0;
+	if (set->ndevs == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 4;
+		struct xs_dev_stats *d = realloc(set->devs, cap * sizeof(*d));
+
+		if (!d)
+			return p_err(ctx, -ENOMEM, "out of memory");
+		set->devs = d;
+		c->cap = cap;
+	}
+	err = read_dev(ctx, ifname, c->q, &set->devs[set->ndevs]);
+	if (err)
+		return err;
+	set->ndevs++;
+	return 0;
+}
+
+static int cmp_dev(const void *a, const void *b)
+{
+	const struct xs_dev_stats *x = a, *y = b;
+
+	return strcmp(x->dev, y->dev);
+}
+
+int xs_stats_read(struct xs_ctx *ctx, const struct xs_stats_query *q, struct xs_stats_set *set)
+{
+	struct collect c = { .q = q, .set = set };
+	int err;
+
+	memset(set, 0, sizeof(*set));
+	if (q->dev)
+		err = collect_dev(ctx, q->dev, &c);
+	else
+		err = xs_for_each_attached(ctx, collect_dev, &c);
+	if (err) {
+		xs_stats_free(set);
+		return err;
+	}
+	if (set->ndevs > 1)
+		qsort(set->devs, set->ndevs, sizeof(*set->devs), cmp_dev);
+	return 0;
+}
+
+void xs_stats_free(struct xs_stats_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->ndevs; i++)
+		free(set->devs[i].rows);
+	free(set->devs);
+	set->devs = NULL;
+	set->ndevs = 0;
+}
+
+/* ---- Output ---- */
 
 static void add_u64(json_object *o, const char *k, uint64_t v)
 {
 	json_object_object_add(o, k, json_object_new_uint64(v));
 }
 
-static int tunnels_dev(struct xs_ctx *ctx, const char *ifname, void *data)
+static json_object *row_json(const char *dev, const struct xs_tunnel_row *r)
 {
-	struct stats_filter *f = data;
-	int ncpu = xs_num_cpus();
-	struct tunnel_stats *pc, sum;
-	struct tunnel_value tv;
-	struct xs_state st;
-	uint32_t key, *prev = NULL;
-	int tfd, sfd, err;
+	json_object *o = json_object_new_object();
 
-	err = xs_state_open(ctx, ifname, XS_LOCK_SHARED, &st);
-	if (err)
-		return err;
-	pc = calloc((size_t)ncpu, sizeof(*pc));
-	if (!pc) {
-		xs_state_close(&st);
-		return p_err(ctx, -ENOMEM, "out of memory");
-	}
-	tfd = bpf_map__fd(st.skel->maps.tunnels);
-	sfd = bpf_map__fd(st.skel->maps.tunnel_stats);
-	while (!bpf_map_get_next_key(tfd, prev, &key)) {
-		json_object *o;
-
-		prev = &key;
-		if (f->have_if_id && key != f->if_id)
-			continue;
-		if (bpf_map_lookup_elem(tfd, &key, &tv) ||
-		    bpf_map_lookup_elem(sfd, &tv.tunnel_idx, pc))
-			continue;
-		sum_stats(pc, ncpu, &sum);
-		o = json_object_new_object();
-		json_object_object_add(o, "dev", json_object_new_string(ifname));
-		add_u64(o, "if_id", key);
-		add_u64(o, "tx_packets", sum.tx_packets);
-		add_u64(o, "tx_bytes", sum.tx_bytes);
-		add_u64(o, "rx_packets", sum.rx_packets);
-		add_u64(o, "rx_bytes", sum.rx_bytes);
-		add_u64(o, "tx_dropped", sum.tx_dropped);
-		add_u64(o, "rx_dropped", sum.rx_dropped);
-		json_object_array_add(f->arr, o);
-	}
-	free(pc);
-	xs_state_close(&st);
-	return 0;
+	json_object_object_add(o, "dev", json_object_new_string(dev));
+	add_u64(o, "if_id", r->if_id);
+	add_u64(o, "tx_packets", r->st.tx_packets);
+	add_u64(o, "tx_bytes", r->st.tx_bytes);
+	add_u64(o, "rx_packets", r->st.rx_packets);
+	add_u64(o, "rx_bytes", r->st.rx_bytes);
+	add_u64(o, "tx_dropped", r->st.tx_dropped);
+	add_u64(o, "rx_dropped", r->st.rx_dropped);
+	return o;
 }
 
 static int drops_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 {
 	struct stats_filter *f = data;
-	int ncpu = xs_num_cpus();
+	uint64_t reasons[XS_REASON_MAX];
 	struct xs_state st;
-	uint64_t *pc;
 	uint32_t r;
-	int err, fd;
+	int err;
 
 	err = xs_state_open(ctx, ifname, XS_LOCK_SHARED, &st);
 	if (err)
 		return err;
-	pc = calloc((size_t)ncpu, sizeof(*pc));
-	if (!pc) {
-		xs_state_close(&st);
-		return p_err(ctx, -ENOMEM, "out of memory");
-	}
-	fd = bpf_map__fd(st.skel->maps.drop_stats);
+	err = read_reasons(ctx, &st, reasons);
+	xs_state_close(&st);
+	if (err)
+		return err;
 	for (r = 0; r < XS_REASON_MAX; r++) {
-		json_object *o;
-		uint64_t sum = 0;
-		int c;
+		json_object *o = json_object_new_object();
 
-		if (bpf_map_lookup_elem(fd, &r, pc))
-			continue;
-		for (c = 0; c < ncpu; c++)
-			sum += pc[c];
-		o = json_object_new_object();
 		json_object_object_add(o, "dev", json_object_new_string(ifname));
-		json_object_object_add(o, "reason", json_object_new_string(reason_names[r]));
-		json_object_object_add(o, "dropped",
-				       json_object_new_boolean(!reason_is_note(r)));
-		add_u64(o, "packets", sum);
+		json_object_object_add(o, "reason", json_object_new_string(xs_reason_name(r)));
+		json_object_object_add(o, "dropped", json_object_new_boolean(!xs_reason_is_note(r)));
+		add_u64(o, "packets", reasons[r]);
 		json_object_array_add(f->arr, o);
 	}
-	free(pc);
-	xs_state_close(&st);
 	return 0;
+}
+
+static int drops_each(struct xs_ctx *ctx, const char *ifname, void *data)
+{
+	return xs_stats_attached(ctx, ifname) ? drops_dev(ctx, ifname, data) : 0;
 }
 
 int parse_stats_filter(struct xs_ctx *ctx, int argc, char **argv, bool allow_if_id,
@@ -171,6 +452,78 @@ int parse_stats_filter(struct xs_ctx *ctx, int argc, char **argv, bool allow_if_
 	return 0;
 }
 
+/* "1", "0.5", "2.25": seconds with up to three decimals, in milliseconds. */
+static int parse_seconds_ms(const char *s, uint32_t *ms)
+{
+	size_t ni = strspn(s, "0123456789"), nf = 0;
+	uint64_t v = 0;
+	size_t i;
+
+	if (!ni || ni > 6)
+		return -EINVAL;
+	for (i = 0; i < ni; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	v *= 1000;
+	if (s[ni] == '.') {
+		nf = strspn(s + ni + 1, "0123456789");
+		if (!nf || nf > 3 || s[ni + 1 + nf])
+			return -EINVAL;
+		for (i = 0; i < 3; i++)
+			v += (uint64_t)(i < nf ? s[ni + 1 + i] - '0' : 0) *
+			     (i == 0 ? 100 : i == 1 ? 10 : 1);
+	} else if (s[ni]) {
+		return -EINVAL;
+	}
+	if (v < WATCH_MIN_MS || v > WATCH_MAX_MS)
+		return -ERANGE;
+	*ms = (uint32_t)v;
+	return 0;
+}
+
+int parse_stats_args(struct xs_ctx *ctx, int argc, char **argv, struct stats_args *a)
+{
+	bool have_count = false;
+
+	memset(a, 0, sizeof(*a));
+	while (argc > 0) {
+		if (matches(argv[0], "dev")) {
+			NEXT_ARG_VALUE(ctx);
+			a->dev = argv[0];
+		} else if (!strcmp(argv[0], "if_id")) {
+			NEXT_ARG_VALUE(ctx);
+			if (parse_u32(argv[0], &a->f.if_id))
+				return p_err(ctx, -EINVAL, "invalid if_id \"%s\"", argv[0]);
+			a->f.have_if_id = true;
+		} else if (matches(argv[0], "prometheus") || !strcmp(argv[0], "--prometheus")) {
+			a->prometheus = true;
+		} else if (matches(argv[0], "watch") || !strcmp(argv[0], "--watch")) {
+			NEXT_ARG_VALUE(ctx);
+			if (parse_seconds_ms(argv[0], &a->watch_ms))
+				return p_err(ctx, -EINVAL,
+					     "invalid watch interval \"%s\" (seconds, 0.1 to 86400)",
+					     argv[0]);
+		} else if (matches(argv[0], "count") || !strcmp(argv[0], "--count")) {
+			NEXT_ARG_VALUE(ctx);
+			if (parse_u32(argv[0], &a->count) || !a->count)
+				return p_err(ctx, -EINVAL, "invalid count \"%s\" (1 or more)",
+					     argv[0]);
+			have_count = true;
+		} else if (!strcmp(argv[0], "-j") || !strcmp(argv[0], "--json")) {
+			a->json = true;
+		} else {
+			return p_err(ctx, -EINVAL, "stats: unknown argument \"%s\"", argv[0]);
+		}
+		NEXT_ARG();
+	}
+	if (have_count && !a->watch_ms)
+		return p_err(ctx, -EINVAL, "\"count\" needs \"watch SECONDS\"");
+	if (a->prometheus && a->watch_ms)
+		return p_err(ctx, -EINVAL, "\"prometheus\" and \"watch\" exclude each other");
+	if (a->prometheus && (a->json || ctx->json))
+		return p_err(ctx, -EINVAL, "\"prometheus\" is a text format: drop -j");
+	return 0;
+}
+
 static int stats_drops(struct xs_ctx *ctx, int argc, char **argv)
 {
 	static const struct xs_column cols[] = {
@@ -186,34 +539,49 @@ static int stats_drops(struct xs_ctx *ctx, int argc, char **argv)
 	if (err)
 		return err;
 	f.arr = json_object_new_array();
-	err = dev ? drops_dev(ctx, dev, &f) : xs_for_each_attached(ctx, drops_dev, &f);
+	err = dev ? drops_dev(ctx, dev, &f) : xs_for_each_attached(ctx, drops_each, &f);
 	if (!err)
 		show_records(ctx, f.arr, cols, sizeof(cols) / sizeof(cols[0]));
 	json_object_put(f.arr);
 	return err;
 }
 
-/* Rows in a stable order: by device, then if_id. */
-static int cmp_tunnel(const void *a, const void *b)
+/*
+ * "-j stats" of many tunnels: the same bytes as json-c's plain output of
+ * row_json() records, written directly. Building 100,000 json-c objects of
+ * eight members each takes longer than reading the maps.
+ */
+static void print_json_rows(const struct xs_stats_set *set)
 {
-	json_object *const *x = a, *const *y = b;
-	json_object *dx, *dy, *ix, *iy;
-	uint64_t u, v;
-	int c;
+	json_object *name;
+	const char *dev;
+	bool first = true;
+	size_t d, i;
 
-	json_object_object_get_ex(*x, "dev", &dx);
-	json_object_object_get_ex(*y, "dev", &dy);
-	c = strcmp(json_object_get_string(dx), json_object_get_string(dy));
-	if (c)
-		return c;
-	json_object_object_get_ex(*x, "if_id", &ix);
-	json_object_object_get_ex(*y, "if_id", &iy);
-	u = json_object_get_uint64(ix);
-	v = json_object_get_uint64(iy);
-	return u < v ? -1 : u > v;
+	putchar('[');
+	for (d = 0; d < set->ndevs; d++) {
+		/* The name quoted and escaped as json-c does it. */
+		name = json_object_new_string(set->devs[d].dev);
+		dev = json_object_to_json_string_ext(name, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE);
+		for (i = 0; i < set->devs[d].nrows; i++) {
+			const struct xs_tunnel_row *r = &set->devs[d].rows[i];
+
+			printf("%s{\"dev\":%s,\"if_id\":%" PRIu32 ",\"tx_packets\":%llu"
+			       ",\"tx_bytes\":%llu,\"rx_packets\":%llu,\"rx_bytes\":%llu"
+			       ",\"tx_dropped\":%llu,\"rx_dropped\":%llu}",
+			       first ? "" : ",", dev, r->if_id, (unsigned long long)r->st.tx_packets,
+			       (unsigned long long)r->st.tx_bytes, (unsigned long long)r->st.rx_packets,
+			       (unsigned long long)r->st.rx_bytes, (unsigned long long)r->st.tx_dropped,
+			       (unsigned long long)r->st.rx_dropped);
+			first = false;
+		}
+		json_object_put(name);
+	}
+	puts("]");
 }
 
-static int stats_show(struct xs_ctx *ctx, int argc, char **argv)
+static void print_table(struct xs_ctx *ctx, const struct xs_stats_set *set)
 {
 	static const struct xs_column cols[] = {
 		{ "dev", "dev", false, false },
@@ -223,43 +591,268 @@ static int stats_show(struct xs_ctx *ctx, int argc, char **argv)
 		{ "rx_packets", "rx_packets", true, true },
 		{ "rx_bytes", "rx_bytes", true, true },
 		{ "tx_dropped", "tx_dropped", true, true },
+		{ "rx_dropped", "rx_dropped", true, true },
 	};
-	struct stats_filter f = { 0 };
-	const char *dev;
+	json_object *arr;
+	size_t d, i;
+	uint32_t r;
+
+	if (ctx->json && !ctx->pretty) {
+		print_json_rows(set);
+		return;
+	}
+	arr = json_object_new_array();
+	for (d = 0; d < set->ndevs; d++)
+		for (i = 0; i < set->devs[d].nrows; i++)
+			json_object_array_add(arr, row_json(set->devs[d].dev, &set->devs[d].rows[i]));
+	show_records(ctx, arr, cols, sizeof(cols) / sizeof(cols[0]));
+	json_object_put(arr);
+	if (ctx->json)
+		return;
+	/* The text view ends with the drop reasons that occurred. */
+	for (d = 0; d < set->ndevs; d++)
+		for (r = 0; set->devs[d].whole && r < XS_REASON_MAX; r++)
+			if (set->devs[d].reasons[r])
+				printf("%s %s: %" PRIu64 "\n", set->devs[d].dev, xs_reason_name(r),
+				       set->devs[d].reasons[r]);
+}
+
+/* ---- watch ---- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleep until deadline (CLOCK_MONOTONIC ns) unless one of sigs arrives:
+ * they are blocked, so a Ctrl-C while the maps are read is seen here.
+ * Returns true if a signal came. */
+static bool wait_until(uint64_t deadline, const sigset_t *sigs)
+{
+	for (;;) {
+		uint64_t now = now_ns(), left;
+		struct timespec ts;
+
+		if (now >= deadline)
+			return false;
+		left = deadline - now;
+		ts.tv_sec = (time_t)(left / 1000000000ull);
+		ts.tv_nsec = (long)(left % 1000000000ull);
+		if (sigtimedwait(sigs, NULL, &ts) > 0)
+			return true;
+		/* EAGAIN: time is up (checked above); EINTR: another signal. */
+	}
+}
+
+/* A rate as a JSON number with at most three decimals: json-c would print
+ * a double with 17 significant digits. */
+static json_object *rate_json(double v)
+{
+	char buf[48];
+	size_t n;
+
+	snprintf(buf, sizeof(buf), "%.3f", v);
+	n = strlen(buf);
+	while (n > 1 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (buf[n - 1] == '.')
+		buf[--n] = '\0';
+	return json_object_new_double_s(v, buf);
+}
+
+static const char *rate_text(struct xs_ctx *ctx, double v, bool bits, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	int u = -1;
+
+	if (!ctx->human) {
+		snprintf(buf, len, bits ? "%.0f" : "%.1f", v);
+		return buf;
+	}
+	while (v >= 1000.0 && u < 5) {
+		v /= 1000.0;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, bits ? "%.0f" : "%.1f", v);
+	else
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	return buf;
+}
+
+static uint64_t delta(uint64_t cur, uint64_t prev)
+{
+	/* Lower than before: the if_id was deleted and added again in the
+	 * interval, and its counters started from zero. */
+	return cur >= prev ? cur - prev : cur;
+}
+
+static const struct xs_tunnel_row *find_prev(const struct xs_stats_set *prev, const char *dev,
+					     uint32_t if_id)
+{
+	struct xs_dev_stats dkey;
+	const struct xs_dev_stats *d;
+	struct xs_tunnel_row rkey = { .if_id = if_id };
+
+	if (!prev->ndevs)
+		return NULL;
+	snprintf(dkey.dev, sizeof(dkey.dev), "%s", dev);
+	d = bsearch(&dkey, prev->devs, prev->ndevs, sizeof(*prev->devs), cmp_dev);
+	if (!d || !d->nrows)
+		return NULL;
+	return bsearch(&rkey, d->rows, d->nrows, sizeof(*d->rows), cmp_row);
+}
+
+static void print_frame(struct xs_ctx *ctx, const struct xs_stats_set *prev,
+			const struct xs_stats_set *cur, double secs, bool tty)
+{
+	static const struct xs_column cols[] = {
+		{ "dev", "dev", false, false },
+		{ "if_id", "if_id", true, false },
+		{ "tx_pps", "tx_pps", true, false },
+		{ "tx_bps", "tx_bit/s", true, false },
+		{ "rx_pps", "rx_pps", true, false },
+		{ "rx_bps", "rx_bit/s", true, false },
+		{ "tx_packets", "tx_packets", true, true },
+		{ "rx_packets", "rx_packets", true, true },
+		{ "tx_dropped", "tx_dropped", true, true },
+		{ "rx_dropped", "rx_dropped", true, true },
+	};
+	json_object *arr = json_object_new_array();
+	static const struct tunnel_stats zero;
+	char buf[64];
+	size_t d, i;
+
+	for (d = 0; d < cur->ndevs; d++) {
+		const struct xs_dev_stats *ds = &cur->devs[d];
+
+		for (i = 0; i < ds->nrows; i++) {
+			const struct xs_tunnel_row *r = &ds->rows[i];
+			const struct xs_tunnel_row *p = find_prev(prev, ds->dev, r->if_id);
+			const struct tunnel_stats *ps = p ? &p->st : &zero;
+			double rate[4] = {
+				delta(r->st.tx_packets, ps->tx_packets) / secs,
+				delta(r->st.tx_bytes, ps->tx_bytes) * 8.0 / secs,
+				delta(r->st.rx_packets, ps->rx_packets) / secs,
+				delta(r->st.rx_bytes, ps->rx_bytes) * 8.0 / secs,
+			};
+			static const char *const keys[4] = { "tx_pps", "tx_bps", "rx_pps",
+							     "rx_bps" };
+			json_object *o = row_json(ds->dev, r);
+			int k;
+
+			for (k = 0; k < 4; k++)
+				json_object_object_add(o, keys[k],
+						       ctx->json ? rate_json(rate[k]) :
+						       json_object_new_string(rate_text(ctx, rate[k], k & 1,
+											buf, sizeof(buf))));
+			/* The seconds the rates are over, as measured. */
+			if (ctx->json)
+				json_object_object_add(o, "interval", rate_json(secs));
+			json_object_array_add(arr, o);
+		}
+	}
+	if (ctx->json) {
+		/* One line per frame, whatever -p says: a stream of arrays. */
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else {
+		time_t t = time(NULL);
+		struct tm tm;
+
+		if (tty)
+			fputs("\033[H\033[2J", stdout); /* home, clear screen */
+		strftime(buf, sizeof(buf), "%H:%M:%S", localtime_r(&t, &tm));
+		printf("%s  rates over %.2fs\n", buf, secs);
+		show_records(ctx, arr, cols, sizeof(cols) / sizeof(cols[0]));
+		if (!tty)
+			putchar('\n');
+	}
+	fflush(stdout);
+	json_object_put(arr);
+}
+
+/* Every frame shows rates, so the first one comes after one interval. */
+static int stats_watch(struct xs_ctx *ctx, const struct stats_args *a,
+		       const struct xs_stats_query *q)
+{
+	struct xs_stats_set prev, cur;
+	uint64_t interval = (uint64_t)a->watch_ms * 1000000ull, t_prev, t, deadline;
+	bool tty = isatty(STDOUT_FILENO);
+	sigset_t sigs, old;
+	uint32_t frame;
 	int err;
 
-	err = parse_stats_filter(ctx, argc, argv, true, &dev, &f);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &sigs, &old);
+
+	err = xs_stats_read(ctx, q, &prev);
+	if (err)
+		goto out;
+	t_prev = now_ns();
+	deadline = t_prev + interval;
+	for (frame = 0; !a->count || frame < a->count; frame++) {
+		if (wait_until(deadline, &sigs))
+			break;
+		err = xs_stats_read(ctx, q, &cur);
+		if (err)
+			break;
+		t = now_ns();
+		print_frame(ctx, &prev, &cur, (double)(t - t_prev) / 1e9, tty);
+		xs_stats_free(&prev);
+		prev = cur;
+		t_prev = t;
+		/* Fixed ticks, unless reading took longer than a tick. */
+		deadline += interval;
+		if (deadline <= t)
+			deadline = t + interval;
+	}
+	xs_stats_free(&prev);
+out:
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
+static int stats_show(struct xs_ctx *ctx, int argc, char **argv)
+{
+	struct xs_stats_query q = { 0 };
+	struct xs_stats_set set;
+	struct stats_args a;
+	int err;
+
+	err = parse_stats_args(ctx, argc, argv, &a);
 	if (err)
 		return err;
-	f.arr = json_object_new_array();
-	err = dev ? tunnels_dev(ctx, dev, &f) : xs_for_each_attached(ctx, tunnels_dev, &f);
-	if (!err) {
-		json_object_array_sort(f.arr, cmp_tunnel);
-		show_records(ctx, f.arr, cols, sizeof(cols) / sizeof(cols[0]));
-	}
-	json_object_put(f.arr);
-	if (!err && !ctx->json && !f.have_if_id) {
-		/* The text view ends with the drop reasons that occurred. */
-		struct stats_filter d = { 0 };
-		size_t i, n;
+	if (a.json)
+		ctx->json = true;
+	q.dev = a.dev;
+	q.have_if_id = a.f.have_if_id;
+	q.if_id = a.f.if_id;
+	if (a.watch_ms)
+		return stats_watch(ctx, &a, &q);
+	err = xs_stats_read(ctx, &q, &set);
+	if (err)
+		return err;
+	if (a.prometheus)
+		err = xs_prom_render(stdout, &set);
+	else
+		print_table(ctx, &set);
+	xs_stats_free(&set);
+	return err ? p_err(ctx, err, "cannot write the metrics") : 0;
+}
 
-		d.arr = json_object_new_array();
-		err = dev ? drops_dev(ctx, dev, &d) : xs_for_each_attached(ctx, drops_dev, &d);
-		n = json_object_array_length(d.arr);
-		for (i = 0; !err && i < n; i++) {
-			json_object *o = json_object_array_get_idx(d.arr, i), *v, *r, *dv;
-
-			json_object_object_get_ex(o, "packets", &v);
-			json_object_object_get_ex(o, "reason", &r);
-			json_object_object_get_ex(o, "dev", &dv);
-			if (json_object_get_uint64(v))
-				printf("%s %s: %llu\n", json_object_get_string(dv),
-				       json_object_get_string(r),
-				       (unsigned long long)json_object_get_uint64(v));
-		}
-		json_object_put(d.arr);
-	}
-	return err;
+/* Words that start the arguments of "show" when the verb is left out. */
+static bool is_show_arg(const char *w)
+{
+	return matches(w, "dev") || !strcmp(w, "if_id") || matches(w, "prometheus") ||
+	       matches(w, "watch") || matches(w, "count") || !strcmp(w, "--prometheus") ||
+	       !strcmp(w, "--watch") || !strcmp(w, "--count") || !strcmp(w, "-j") ||
+	       !strcmp(w, "--json");
 }
 
 int do_stats(struct xs_ctx *ctx, int argc, char **argv)
@@ -269,8 +862,8 @@ int do_stats(struct xs_ctx *ctx, int argc, char **argv)
 		{ "help", stats_help }, { NULL, NULL },
 	};
 
-	/* "stats dev X" and "stats if_id N" without a verb mean "show". */
-	if (argc > 0 && (matches(argv[0], "dev") || !strcmp(argv[0], "if_id")))
+	/* "stats dev X", "stats prometheus", ... without a verb mean "show". */
+	if (argc > 0 && is_show_arg(argv[0]))
 		return stats_show(ctx, argc, argv);
 	return xs_cmd_select(ctx, cmds, argc, argv, stats_help);
 }

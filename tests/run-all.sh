@@ -58,7 +58,8 @@ fi
 if [ ${#vm_tests[@]} -gt 0 ]; then
 	echo "== integration tests (VM: ${#vm_tests[@]} selected)"
 	log=$(mktemp)
-	scripts/vmtest.sh -- tests/run-vm.sh "$filter" 2>&1 | tee "$log"
+	# One boot for the whole suite; each test also has a limit of its own.
+	XS_VM_TIMEOUT=${XS_VM_TIMEOUT:-3600} scripts/vmtest.sh -- tests/run-vm.sh "$filter" 2>&1 | tee "$log"
 	vmrc=${PIPESTATUS[0]}
 	summary=$(grep -a '^vm-summary ' "$log" | tail -n1)
 	rm -f "$log"
