@@ -30,6 +30,10 @@ struct xs_cmd {
 
 int xs_cmd_select(struct xs_ctx *ctx, const struct xs_cmd *cmds, int argc,
 		  char **argv, int (*help)(struct xs_ctx *, int, char **));
+/* Run every line of path ("-": stdin) as a command against objects; stop
+ * at the first failure unless force. */
+int xs_run_batch(struct xs_ctx *ctx, const char *path, bool force, const struct xs_cmd *objects,
+		 int (*help)(struct xs_ctx *, int, char **));
 
 /* "Error: <what>" on stderr, or {"error": "..."} with -j. Always returns a
  * negative errno-style value so callers can `return p_err(...)`. */

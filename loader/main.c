@@ -20,6 +20,7 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)argv;
 	fprintf(stderr,
 		"Usage: xfrm-steer [ OPTIONS ] OBJECT { COMMAND | help }\n"
+		"       xfrm-steer [ OPTIONS ] { -b | --batch } FILENAME [ -f | --force ]\n"
 		"       xfrm-steer version\n"
 		"where  OBJECT := { link | attach | detach | route | stats | sa | policy | secpath |\n"
 		"                  exporter | underlay | monitor }\n"
@@ -105,15 +106,18 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'H' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "force", no_argument, NULL, 'f' },
 		{ 0 },
 	};
 	struct xs_ctx ctx = { 0 };
-	const char *netns = NULL;
+	const char *netns = NULL, *batch = NULL;
+	bool force = false;
 	char vbuf[8];
 	int opt, err;
 
 	/* Stop at the first non-option: the object's own words follow. */
-	while ((opt = getopt_long(argc, argv, "+jpn:shvV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+jpn:shvVb:f", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			ctx.json = true;
@@ -140,6 +144,12 @@ int main(int argc, char **argv)
 		case 'H':
 			do_help(&ctx, 0, NULL);
 			return 0;
+		case 'b':
+			batch = optarg;
+			break;
+		case 'f':
+			force = true;
+			break;
 		default:
 			do_help(&ctx, 0, NULL);
 			return 2;
@@ -153,13 +163,20 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 
 	/* Everything but help and version touches BPF or netlink. */
-	if (argc >= 1 && !matches(argv[0], "help") && !matches(argv[0], "version") &&
+	if ((batch || (argc >= 1 && !matches(argv[0], "help") &&
+		       !matches(argv[0], "version"))) &&
 	    xs_check_caps(&ctx))
 		return 1;
 	if (netns) {
 		err = xs_enter_netns(&ctx, netns);
 		if (err)
 			return 1;
+	}
+	if (batch) {
+		if (argc > 0)
+			return p_err(&ctx, -EINVAL, "-batch takes no command words (\"%s\")",
+				     argv[0]) ? 1 : 1;
+		return xs_run_batch(&ctx, batch, force, objects, do_help) ? 1 : 0;
 	}
 	if (argc < 1) {
 		do_help(&ctx, 0, NULL);
