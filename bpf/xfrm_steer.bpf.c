@@ -503,4 +503,26 @@ int xs_ingress(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/* ------------------------------------------------------------------------
+ * Loader-only state of named tunnels and of the routes `apply` owns
+ * (include/xfrm_steer.h). Declared here so that attach creates and pins
+ * them with the rest; no program touches them. Not preallocated: most
+ * devices hold a few entries of the many allowed.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct tunnel_name_key);
+	__type(value, struct tunnel_rec);
+	__uint(max_entries, XS_DEFAULT_TUNNELS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} tunnel_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct apply_route_key);
+	__type(value, struct apply_route_value);
+	__uint(max_entries, XS_DEFAULT_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} apply_routes SEC(".maps");
+
 char LICENSE[] SEC("license") = "GPL";

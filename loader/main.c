@@ -23,7 +23,7 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       xfrm-steer [ OPTIONS ] { -b | --batch } FILENAME [ -f | --force ]\n"
 		"       xfrm-steer version\n"
 		"where  OBJECT := { link | attach | detach | route | stats | sa | policy | secpath |\n"
-		"                  exporter | underlay | monitor }\n"
+		"                  exporter | underlay | monitor | tunnel | apply | show }\n"
 		"       OPTIONS := { -j[son] | -p[retty] | -n[etns] NETNS | -s[tats] |\n"
 		"                    -h[uman] | -v[erbose] | -V[ersion] | --show-keys }\n"
 		"\n"
@@ -39,6 +39,9 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       xfrm-steer policy { add | del | show | flush } ...\n"
 		"       xfrm-steer underlay { attach | detach | sync | show | stats } ...\n"
 		"       xfrm-steer monitor [ dev NAME ] [ count N ]\n"
+		"       xfrm-steer tunnel { add | del | show } ...\n"
+		"       xfrm-steer apply [ --dry-run ] FILE\n"
+		"       xfrm-steer show\n"
 		"\n"
 		"Run \"xfrm-steer OBJECT help\" for an object's grammar.\n");
 	return 0;
@@ -75,6 +78,9 @@ static const struct xs_cmd objects[] = {
 	{ "policy", do_policy },
 	{ "underlay", do_underlay },
 	{ "monitor", do_monitor },
+	{ "tunnel", do_tunnel },
+	{ "apply", do_apply },
+	{ "show", do_show_config },
 	{ "version", do_version },
 	{ NULL, NULL },
 };

@@ -292,3 +292,173 @@ int xs_nl_dump(struct xs_ctx *ctx, struct xs_nl *nl, struct nlmsghdr *req,
 		return xs_nl_perror(ctx, nl, err, what);
 	return err;
 }
+
+/* ---- Batches ---- */
+
+void xs_nl_batch_init(struct xs_nl_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+int xs_nl_batch_add(struct xs_nl_batch *b, const struct nlmsghdr *req)
+{
+	size_t need = NLMSG_ALIGN(req->nlmsg_len);
+
+	if (b->len + need > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 65536;
+		char *p;
+
+		while (cap < b->len + need)
+			cap *= 2;
+		/* Not realloc(): the old buffer may hold keys, and must be
+		 * wiped before it goes back to the allocator. */
+		p = calloc(1, cap);
+		if (!p)
+			return -ENOMEM;
+		if (b->buf) {
+			memcpy(p, b->buf, b->len);
+			explicit_bzero(b->buf, b->cap);
+			free(b->buf);
+		}
+		b->buf = p;
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, req, req->nlmsg_len);
+	memset(b->buf + b->len + req->nlmsg_len, 0, need - req->nlmsg_len);
+	b->len += need;
+	b->n++;
+	return 0;
+}
+
+void xs_nl_batch_reset(struct xs_nl_batch *b)
+{
+	if (b->buf)
+		explicit_bzero(b->buf, b->len);
+	b->len = 0;
+	b->n = 0;
+}
+
+void xs_nl_batch_free(struct xs_nl_batch *b)
+{
+	if (b->buf) {
+		explicit_bzero(b->buf, b->cap);
+		free(b->buf);
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+/* The answers of one chunk: requests first_seq .. first_seq + n - 1. */
+struct batch_run {
+	unsigned int first_seq, n, answered;
+	unsigned int base; /* index of the chunk's first request in the batch */
+	int *errs;
+	char (*msgs)[128];
+	unsigned char *seen;
+};
+
+static int batch_error_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	struct batch_run *r = arg;
+	unsigned int offset = sizeof(*e), i;
+	char msg[128];
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
+		return MNL_CB_OK;
+	i = nlh->nlmsg_seq - r->first_seq;
+	if (i >= r->n || r->seen[i])
+		return MNL_CB_OK; /* not ours, or a second answer */
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED) && e->msg.nlmsg_len > sizeof(struct nlmsghdr))
+		offset += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	read_extack(nlh, offset, msg, sizeof(msg));
+	r->seen[i] = 1;
+	r->answered++;
+	r->errs[r->base + i] = e->error < 0 ? e->error : 0;
+	if (r->msgs)
+		snprintf(r->msgs[r->base + i], sizeof(r->msgs[0]), "%s", e->error < 0 ? msg : "");
+	return MNL_CB_OK;
+}
+
+static int batch_ignore_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	(void)nlh;
+	(void)arg;
+	return MNL_CB_OK;
+}
+
+int xs_nl_batch_run(struct xs_nl *nl, struct xs_nl_batch *b, int *errs,
+		    char (*msgs)[128])
+{
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
+		[NLMSG_ERROR] = batch_error_cb,
+		[NLMSG_DONE] = batch_ignore_cb,
+		[NLMSG_OVERRUN] = batch_ignore_cb,
+	};
+	char rx[XS_NL_RX_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	unsigned char seen[XS_NL_BATCH_MSGS];
+	struct batch_run r = { .errs = errs, .msgs = msgs, .seen = seen };
+	size_t off = 0, start, end;
+	unsigned int i, done = 0;
+	ssize_t n;
+	int err = 0;
+
+	for (i = 0; i < b->n; i++) {
+		errs[i] = -EIO;
+		if (msgs)
+			msgs[i][0] = '\0';
+	}
+	while (!err && done < b->n) {
+		/* The next chunk: whole requests, within both limits. */
+		start = off;
+		end = off;
+		r.n = 0;
+		r.base = done;
+		r.first_seq = nl->seq + 1;
+		while (done + r.n < b->n && r.n < XS_NL_BATCH_MSGS) {
+			struct nlmsghdr *nlh = (struct nlmsghdr *)(b->buf + end);
+			size_t len = NLMSG_ALIGN(nlh->nlmsg_len);
+
+			if (r.n && end + len - start > XS_NL_BATCH_BYTES)
+				break;
+			nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+			nlh->nlmsg_seq = ++nl->seq;
+			/* Sequence numbers of a chunk must not wrap: the
+			 * answers are matched by their distance to the
+			 * first. */
+			if (!nlh->nlmsg_seq) {
+				if (r.n)
+					break;
+				nlh->nlmsg_seq = nl->seq = 1;
+				r.first_seq = 1;
+			}
+			nlh->nlmsg_pid = 0;
+			end += len;
+			r.n++;
+		}
+		r.answered = 0;
+		memset(seen, 0, sizeof(seen));
+		if (mnl_socket_sendto(nl->sock, b->buf + start, end - start) < 0) {
+			err = -errno;
+			break;
+		}
+		while (r.answered < r.n) {
+			n = mnl_socket_recvfrom(nl->sock, rx, sizeof(rx));
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				err = -errno;
+				break;
+			}
+			/* Sequence 0: answers of several requests arrive
+			 * together; batch_error_cb matches them itself. */
+			if (mnl_cb_run2(rx, (size_t)n, 0, nl->portid, batch_ignore_cb, &r, ctl,
+					NLMSG_MIN_TYPE) < 0) {
+				err = errno ? -errno : -EBADMSG;
+				break;
+			}
+		}
+		done += r.n;
+		off = end;
+	}
+	return err;
+}

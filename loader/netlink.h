@@ -79,6 +79,43 @@ int xs_nl_parse_nested(const struct nlattr *nest,
 		       const enum mnl_attr_data_type *policy, uint16_t max,
 		       const struct nlattr **tb);
 
+/*
+ * Batches: many requests in one buffer, sent with as few sendmsg() calls
+ * as the socket's buffers allow (each chunk at most XS_NL_BATCH_BYTES and
+ * XS_NL_BATCH_MSGS, so that the ACKs of a chunk fit the receive buffer:
+ * each ACK is a small message, but costs the buffer a whole skb, some
+ * 1 KiB, and the default buffer is some 200 KiB).
+ * Each request gets NLM_F_ACK and its own sequence number; the kernel
+ * handles them in order and answers each, so a failed one does not stop
+ * the rest. Requests may carry key material: the buffer is wiped when
+ * freed.
+ */
+#define XS_NL_BATCH_BYTES 32768
+#define XS_NL_BATCH_MSGS 64
+
+struct xs_nl_batch {
+	char *buf;
+	size_t len, cap;
+	unsigned int n; /* requests in buf */
+};
+
+void xs_nl_batch_init(struct xs_nl_batch *b);
+/* Append a copy of req. 0 or -ENOMEM. */
+int xs_nl_batch_add(struct xs_nl_batch *b, const struct nlmsghdr *req);
+/* Empty the batch (wiping it) for reuse. */
+void xs_nl_batch_reset(struct xs_nl_batch *b);
+void xs_nl_batch_free(struct xs_nl_batch *b);
+/*
+ * Send every request of b and collect its answer: errs[i] (n entries) gets
+ * 0 or the negative errno of request i, and msgs[i], when msgs is not
+ * NULL, the kernel's extended-ack text ("" if none). Replies other than
+ * ACKs are dropped. Returns 0 when every request was answered, whatever
+ * the answers; a negative errno if the socket failed, and then errs of the
+ * requests without an answer are -EIO. Prints nothing.
+ */
+int xs_nl_batch_run(struct xs_nl *nl, struct xs_nl_batch *b, int *errs,
+		    char (*msgs)[128]);
+
 /* Interfaces, for other objects (attach checks its target with this). */
 struct xs_link_info {
 	int ifindex;

@@ -1,0 +1,1164 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The declarative configuration: JSON to structs and back (config.h). */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/udp.h>
+
+#include "config.h"
+#include "keys.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Where a message goes, and which entry it is about. */
+struct perr {
+	char *why;
+	size_t len;
+	char entry[96]; /* 'tunnels[3] ("branch3")', "" at the top */
+};
+
+static int __attribute__((format(printf, 3, 4)))
+fail(struct perr *pe, const char *field, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(pe->why, pe->len, "%s%s%s%s%s", pe->entry, pe->entry[0] ? ": " : "",
+		 field ? field : "", field ? ": " : "", msg);
+	return -EINVAL;
+}
+
+static const char *type_name(json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		return "null";
+	case json_type_boolean:
+		return "a boolean";
+	case json_type_double:
+		return "a fractional number";
+	case json_type_int:
+		return "a number";
+	case json_type_object:
+		return "an object";
+	case json_type_array:
+		return "an array";
+	case json_type_string:
+		return "a string";
+	}
+	return "?";
+}
+
+/* Typos must not pass for defaults: every key of obj must be known. */
+static int check_keys(struct perr *pe, json_object *obj, const char *const *known)
+{
+	json_object_object_foreach(obj, key, val)
+	{
+		size_t i;
+
+		(void)val;
+		for (i = 0; known[i]; i++)
+			if (!strcmp(key, known[i]))
+				break;
+		if (!known[i])
+			return fail(pe, NULL, "unknown field \"%.64s\"", key);
+	}
+	return 0;
+}
+
+static json_object *get(json_object *obj, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;
+}
+
+/* A number, as a JSON integer or as a decimal or 0x-hex string. */
+static int get_u32(struct perr *pe, json_object *v, const char *field, uint32_t *out)
+{
+	if (json_object_is_type(v, json_type_int)) {
+		int64_t n = json_object_get_int64(v);
+
+		if (n < 0 || n > UINT32_MAX)
+			return fail(pe, field, "%lld is out of range (0..4294967295)",
+				    (long long)n);
+		*out = (uint32_t)n;
+		return 0;
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		if (parse_u32(json_object_get_string(v), out))
+			return fail(pe, field, "\"%.40s\" is not a number (decimal or 0x-hex)",
+				    json_object_get_string(v));
+		return 0;
+	}
+	return fail(pe, field, "expected a number, got %s", type_name(v));
+}
+
+static int get_bool(struct perr *pe, json_object *v, const char *field, bool *out)
+{
+	if (!json_object_is_type(v, json_type_boolean))
+		return fail(pe, field, "expected true or false, got %s", type_name(v));
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+static int get_str(struct perr *pe, json_object *v, const char *field, const char **out)
+{
+	if (!json_object_is_type(v, json_type_string))
+		return fail(pe, field, "expected a string, got %s", type_name(v));
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+/* The kernel's rules for interface names (dev_valid_name()). */
+static int ifname_ok(const char *s)
+{
+	const char *c;
+
+	if (!*s || strlen(s) >= XS_IFNAME_LEN || !strcmp(s, ".") || !strcmp(s, ".."))
+		return -EINVAL;
+	for (c = s; *c; c++)
+		if (*c == '/' || *c == ':' || *c == '%' || isspace((unsigned char)*c) ||
+		    !isprint((unsigned char)*c))
+			return -EINVAL;
+	return 0;
+}
+
+static int get_ifname(struct perr *pe, json_object *v, const char *field, char *out)
+{
+	const char *s = NULL;
+	int err = get_str(pe, v, field, &s);
+
+	if (err)
+		return err;
+	if (ifname_ok(s))
+		return fail(pe, field, "\"%.40s\" is not a valid interface name (1..15 characters, no '/', ':', '%%' or spaces)",
+			    s);
+	snprintf(out, XS_IFNAME_LEN, "%s", s);
+	return 0;
+}
+
+int xs_cfg_tunnel_name_ok(const char *name)
+{
+	const char *c;
+
+	/* Names go into messages, file names and the command line: keep them
+	 * to what needs no quoting, and not an option's look. */
+	if (!*name || strlen(name) >= XS_TUNNEL_NAME_LEN || name[0] == '-')
+		return -EINVAL;
+	for (c = name; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
+			return -EINVAL;
+	return 0;
+}
+
+int xs_cfg_parse_tenant(const char *s, struct xs_cfg_tenant *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (!parse_u32(s, &t->num)) {
+		t->set = true;
+		return 0;
+	}
+	if (ifname_ok(s))
+		return -EINVAL;
+	t->set = true;
+	t->is_name = true;
+	snprintf(t->name, sizeof(t->name), "%s", s);
+	return 0;
+}
+
+static int get_tenant(struct perr *pe, json_object *v, struct xs_cfg_tenant *t)
+{
+	if (json_object_is_type(v, json_type_int)) {
+		memset(t, 0, sizeof(*t));
+		t->set = true;
+		return get_u32(pe, v, "tenant", &t->num);
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return fail(pe, "tenant", "expected a number or an interface name, got %s",
+			    type_name(v));
+	if (xs_cfg_parse_tenant(json_object_get_string(v), t))
+		return fail(pe, "tenant",
+			    "\"%.40s\" is neither a number nor an interface name",
+			    json_object_get_string(v));
+	return 0;
+}
+
+static bool tenant_equal(const struct xs_cfg_tenant *a, const struct xs_cfg_tenant *b)
+{
+	if (a->is_name != b->is_name)
+		return false;
+	return a->is_name ? !strcmp(a->name, b->name) : a->num == b->num;
+}
+
+static int get_addr(struct perr *pe, json_object *v, const char *field, struct xs_prefix *p)
+{
+	const char *s = NULL;
+	int err = get_str(pe, v, field, &s);
+
+	if (err)
+		return err;
+	if (parse_addr(s, p))
+		return fail(pe, field, "\"%.64s\" is not an IPv4 or IPv6 address", s);
+	return 0;
+}
+
+static int get_prefix(struct perr *pe, json_object *v, const char *field, struct xs_prefix *p)
+{
+	const char *s = NULL;
+	int err = get_str(pe, v, field, &s);
+
+	if (err)
+		return err;
+	err = parse_prefix(s, p, false);
+	if (err == -ERANGE)
+		return fail(pe, field, "\"%.64s\" has host bits set beyond its length", s);
+	if (err)
+		return fail(pe, field, "\"%.64s\" is not a prefix (ADDR/LEN)", s);
+	return 0;
+}
+
+/* ---- links ---- */
+
+static int parse_link(struct perr *pe, json_object *o, struct xs_cfg_link *l)
+{
+	static const char *const known[] = { "name", "tenant_key", "mark_mask", "rpf",
+					     "mark_ingress", "max_routes", "max_tunnels",
+					     NULL };
+	json_object *v;
+	const char *s = NULL;
+	int err;
+
+	if (!json_object_is_type(o, json_type_object))
+		return fail(pe, NULL, "expected an object, got %s", type_name(o));
+	v = get(o, "name");
+	if (!v)
+		return fail(pe, "name", "missing");
+	err = get_ifname(pe, v, "name", l->name);
+	if (err)
+		return err;
+	snprintf(pe->entry + strlen(pe->entry), sizeof(pe->entry) - strlen(pe->entry),
+		 " (\"%s\")", l->name);
+	err = check_keys(pe, o, known);
+	if (err)
+		return err;
+	if ((v = get(o, "tenant_key"))) {
+		err = get_str(pe, v, "tenant_key", &s);
+		if (err)
+			return err;
+		if (!strcmp(s, "mark"))
+			l->tenant_mode = XS_TENANT_MARK;
+		else if (!strcmp(s, "iif"))
+			l->tenant_mode = XS_TENANT_IIF;
+		else if (!strcmp(s, "none"))
+			l->tenant_mode = XS_TENANT_NONE;
+		else
+			return fail(pe, "tenant_key", "\"%.40s\" is not mark, iif or none", s);
+		l->have_tenant_key = true;
+	}
+	if ((v = get(o, "mark_mask"))) {
+		err = get_u32(pe, v, "mark_mask", &l->mark_mask);
+		if (err)
+			return err;
+		if (!l->have_tenant_key || l->tenant_mode != XS_TENANT_MARK)
+			return fail(pe, "mark_mask", "only with \"tenant_key\": \"mark\"");
+	}
+	if (l->have_tenant_key && l->tenant_mode == XS_TENANT_MARK && !l->mark_mask)
+		return fail(pe, "mark_mask", "\"tenant_key\": \"mark\" needs a non-zero mark_mask");
+	if ((v = get(o, "rpf"))) {
+		err = get_str(pe, v, "rpf", &s);
+		if (err)
+			return err;
+		if (strcmp(s, "strict") && strcmp(s, "off"))
+			return fail(pe, "rpf", "\"%.40s\" is not strict or off", s);
+		l->rpf = !strcmp(s, "strict");
+		l->have_rpf = true;
+	}
+	if ((v = get(o, "mark_ingress"))) {
+		err = get_bool(pe, v, "mark_ingress", &l->mark_ingress);
+		if (err)
+			return err;
+		l->have_mark_ingress = true;
+		if (l->mark_ingress && l->have_tenant_key && l->tenant_mode != XS_TENANT_MARK)
+			return fail(pe, "mark_ingress", "needs \"tenant_key\": \"mark\"");
+	}
+	if ((v = get(o, "max_routes"))) {
+		err = get_u32(pe, v, "max_routes", &l->max_routes);
+		if (err)
+			return err;
+		if (l->max_routes < 1 || l->max_routes > (1u << 24))
+			return fail(pe, "max_routes", "%u is out of range (1..16777216)",
+				    l->max_routes);
+		l->have_max_routes = true;
+	}
+	if ((v = get(o, "max_tunnels"))) {
+		err = get_u32(pe, v, "max_tunnels", &l->max_tunnels);
+		if (err)
+			return err;
+		if (l->max_tunnels < 1 || l->max_tunnels > (1u << 24))
+			return fail(pe, "max_tunnels", "%u is out of range (1..16777216)",
+				    l->max_tunnels);
+		l->have_max_tunnels = true;
+	}
+	return 0;
+}
+
+/* ---- tunnels ---- */
+
+static bool key_ref_ok(const char *s)
+{
+	return (s[0] == '@' && s[1]) || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'));
+}
+
+/* An inline key is checked against its algorithm here already; a key file
+ * only when it is read. Nothing of the key reaches why. */
+static int check_inline_key(struct perr *pe, const char *field, enum xs_alg_kind kind,
+			    const struct xs_cfg_alg *a, const char *key)
+{
+	struct xs_alg alg;
+	char why[256];
+	size_t n;
+	int err;
+
+	if (key[0] == '@')
+		return 0;
+	memset(&alg, 0, sizeof(alg));
+	snprintf(alg.name, sizeof(alg.name), "%s", a->name);
+	alg.icv_bits = a->bits;
+	err = xs_hex_decode(key + 2, strlen(key) - 2, alg.key, sizeof(alg.key), &n);
+	if (!err) {
+		alg.key_len = (uint32_t)n;
+		err = xs_alg_check(kind, &alg, why, sizeof(why)) ? -EINVAL : 0;
+	} else {
+		snprintf(why, sizeof(why), "%s",
+			 err == -EILSEQ	  ? "odd number of hex digits" :
+			 err == -EMSGSIZE ? "longer than any key" :
+			 err == -ENODATA  ? "no hex digits after \"0x\"" :
+					    "not a hex number (0x followed by hex digits)");
+	}
+	explicit_bzero(&alg, sizeof(alg));
+	if (err)
+		return fail(pe, field, "%s", why);
+	return 0;
+}
+
+static int get_key(struct perr *pe, json_object *v, const char *field, char **out)
+{
+	const char *s = NULL;
+
+	*out = NULL;
+	/* null: the key is not shown here (show -j without -s); an existing
+	 * tunnel keeps the one it has. */
+	if (json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return fail(pe, field, "expected \"0x<hex>\" or \"@<file>\", got %s",
+			    type_name(v));
+	s = json_object_get_string(v);
+	if (!key_ref_ok(s))
+		return fail(pe, field, "expected \"0x<hex>\" or \"@<file>\"");
+	*out = strdup(s);
+	if (!*out)
+		return -ENOMEM;
+	return 0;
+}
+
+static int parse_alg(struct perr *pe, json_object *o, enum xs_alg_kind kind,
+		     struct xs_cfg_alg *a)
+{
+	static const char *const known_aead[] = { "name", "icv_bits", "key", "key_out", NULL };
+	static const char *const known_enc[] = { "name", "key", "key_out", NULL };
+	static const char *const known_auth[] = { "name", "trunc_bits", "key", "key_out", NULL };
+	const char *kn = xs_alg_kind_name(kind);
+	const struct xs_alg_desc *d;
+	char saved[sizeof(pe->entry)];
+	const char *s = NULL;
+	json_object *v;
+	int err;
+
+	if (!json_object_is_type(o, json_type_object))
+		return fail(pe, kn, "expected an object, got %s", type_name(o));
+	/* Name the algorithm object in messages about its fields. */
+	memcpy(saved, pe->entry, sizeof(saved));
+	snprintf(pe->entry + strlen(pe->entry), sizeof(pe->entry) - strlen(pe->entry), ": %s",
+		 kn);
+	err = check_keys(pe, o, kind == XS_ALG_AEAD ? known_aead :
+				kind == XS_ALG_ENC  ? known_enc :
+						      known_auth);
+	if (err)
+		goto out;
+	v = get(o, "name");
+	if (!v) {
+		err = fail(pe, "name", "missing");
+		goto out;
+	}
+	err = get_str(pe, v, "name", &s);
+	if (err)
+		goto out;
+	d = xs_alg_find(kind, s);
+	if (!d) {
+		d = xs_alg_find_any(s);
+		if (d)
+			err = fail(pe, "name", "\"%.64s\" is an %s algorithm, not %s", s,
+				   xs_alg_kind_name(d->kind), kn);
+		else
+			err = fail(pe, "name", "unknown %s algorithm \"%.64s\"", kn, s);
+		goto out;
+	}
+	snprintf(a->name, sizeof(a->name), "%s", d->name);
+	if (kind == XS_ALG_AEAD) {
+		a->bits = d->icv_bits[0];
+		if ((v = get(o, "icv_bits")) && (err = get_u32(pe, v, "icv_bits", &a->bits)))
+			goto out;
+	} else if (kind == XS_ALG_AUTH) {
+		a->bits = d->icv_bits[0];
+		if ((v = get(o, "trunc_bits")) &&
+		    (err = get_u32(pe, v, "trunc_bits", &a->bits)))
+			goto out;
+		/* 0 is "the RFC's", which is what the SA gets: say so. */
+		if (!a->bits)
+			a->bits = d->icv_bits[0];
+	}
+	if ((v = get(o, "key")) && (err = get_key(pe, v, "key", &a->key)))
+		goto out;
+	if ((v = get(o, "key_out")) && (err = get_key(pe, v, "key_out", &a->key_out)))
+		goto out;
+	if (a->key_out && !a->key) {
+		err = fail(pe, "key_out", "only together with \"key\" (the inbound SA's)");
+		goto out;
+	}
+	/* The lengths of inline keys and the ICV, as the SA check will. */
+	if (a->key)
+		err = check_inline_key(pe, "key", kind, a, a->key);
+	if (!err && a->key_out)
+		err = check_inline_key(pe, "key_out", kind, a, a->key_out);
+	if (!err && !a->key && kind != XS_ALG_ENC) {
+		/* Without a key, still check the ICV against the table. */
+		struct xs_alg alg;
+		char why[256];
+
+		memset(&alg, 0, sizeof(alg));
+		snprintf(alg.name, sizeof(alg.name), "%s", a->name);
+		alg.key_len = d->key_bytes[0];
+		alg.icv_bits = a->bits;
+		if (xs_alg_check(kind, &alg, why, sizeof(why)))
+			err = fail(pe, kind == XS_ALG_AEAD ? "icv_bits" : "trunc_bits", "%s",
+				   why);
+	}
+out:
+	memcpy(pe->entry, saved, sizeof(saved));
+	return err;
+}
+
+int xs_cfg_tunnel_check(const struct xs_cfg_tunnel *t, char *why, size_t len)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	size_t i, j;
+
+	if (!t->if_id) {
+		snprintf(why, len, "if_id: must be 1..4294967295");
+		return -EINVAL;
+	}
+	if (t->local.family != t->remote.family) {
+		snprintf(why, len, "local %s and remote %s are of different families",
+			 format_addr(t->local.family, t->local.addr, a, sizeof(a)),
+			 format_addr(t->remote.family, t->remote.addr, b, sizeof(b)));
+		return -EINVAL;
+	}
+	if (t->spi_in < 256 || t->spi_out < 256) {
+		snprintf(why, len, "%s: 0x%08x is reserved (0..255 are), use 256 (0x100) or more",
+			 t->spi_in < 256 ? "spi_in" : "spi_out",
+			 t->spi_in < 256 ? t->spi_in : t->spi_out);
+		return -EINVAL;
+	}
+	/* The kernel finds an SA by destination and SPI. */
+	if (t->spi_in == t->spi_out && !memcmp(t->local.addr, t->remote.addr, 16)) {
+		snprintf(why, len, "spi_in and spi_out are both 0x%08x between the same addresses",
+			 t->spi_in);
+		return -EINVAL;
+	}
+	if (t->replay_window > XS_REPLAY_MAX) {
+		snprintf(why, len, "replay_window: %u is above the kernel's limit of %u",
+			 t->replay_window, XS_REPLAY_MAX);
+		return -EINVAL;
+	}
+	if (t->aead.name[0] && (t->enc.name[0] || t->auth.name[0])) {
+		snprintf(why, len, "aead already provides encryption and integrity: no enc or auth with it");
+		return -EINVAL;
+	}
+	if (!t->aead.name[0] && !t->enc.name[0] && !t->auth.name[0]) {
+		snprintf(why, len, "needs an algorithm: \"aead\", or \"enc\" and \"auth\"");
+		return -EINVAL;
+	}
+	if (!t->aead.name[0] && (!t->enc.name[0] || !t->auth.name[0])) {
+		snprintf(why, len, "%s", t->enc.name[0] ? "enc needs \"auth\" too" :
+							   "auth needs \"enc\" too");
+		return -EINVAL;
+	}
+	/* One key for the two SAs, or none (keep what they have): a new
+	 * key for one algorithm alone would leave the other's unknown. */
+	if (t->enc.name[0] && !t->enc.key != !t->auth.key) {
+		snprintf(why, len, "give the keys of enc and auth together, or neither");
+		return -EINVAL;
+	}
+	if (t->enc.name[0] && !t->enc.key_out != !t->auth.key_out) {
+		snprintf(why, len, "give key_out of enc and auth together, or neither");
+		return -EINVAL;
+	}
+	if (t->encap.type && (!t->encap.sport || !t->encap.dport)) {
+		snprintf(why, len, "encap: ports must be 1..65535");
+		return -EINVAL;
+	}
+	for (i = 0; i < t->nprefixes; i++) {
+		for (j = 0; j < i; j++) {
+			if (t->prefixes[i].family == t->prefixes[j].family &&
+			    t->prefixes[i].plen == t->prefixes[j].plen &&
+			    !memcmp(t->prefixes[i].addr, t->prefixes[j].addr, 16)) {
+				snprintf(why, len, "prefixes[%zu]: %s is listed twice", i,
+					 format_prefix(&t->prefixes[i], a, sizeof(a)));
+				return -EINVAL;
+			}
+		}
+		if (t->mode == XFRM_MODE_TRANSPORT && t->prefixes[i].family != t->local.family) {
+			snprintf(why, len,
+				 "prefixes[%zu]: a transport-mode tunnel carries only its own family",
+				 i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_encap(struct perr *pe, json_object *o, struct xs_encap *e)
+{
+	static const char *const known[] = { "type", "sport", "dport", NULL };
+	json_object *v;
+	const char *s = NULL;
+	uint32_t port;
+	int err;
+
+	if (!json_object_is_type(o, json_type_object))
+		return fail(pe, "encap", "expected an object, got %s", type_name(o));
+	err = check_keys(pe, o, known);
+	if (err)
+		return err;
+	v = get(o, "type");
+	if (v) {
+		err = get_str(pe, v, "encap: type", &s);
+		if (err)
+			return err;
+		if (strcmp(s, "espinudp"))
+			return fail(pe, "encap: type", "\"%.40s\" is not espinudp", s);
+	}
+	e->type = UDP_ENCAP_ESPINUDP;
+	e->sport = e->dport = 4500;
+	if ((v = get(o, "sport"))) {
+		err = get_u32(pe, v, "encap: sport", &port);
+		if (err)
+			return err;
+		if (!port || port > 65535)
+			return fail(pe, "encap: sport", "%u is not a port (1..65535)", port);
+		e->sport = (uint16_t)port;
+	}
+	if ((v = get(o, "dport"))) {
+		err = get_u32(pe, v, "encap: dport", &port);
+		if (err)
+			return err;
+		if (!port || port > 65535)
+			return fail(pe, "encap: dport", "%u is not a port (1..65535)", port);
+		e->dport = (uint16_t)port;
+	}
+	return 0;
+}
+
+static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_file *cfg,
+			struct xs_cfg_tunnel *t)
+{
+	static const char *const known[] = {
+		"name",	  "dev",	   "if_id", "tenant", "local", "remote", "spi_in",
+		"spi_out", "reqid",	   "mode",  "esn",    "aead",  "enc",	 "auth",
+		"encap",  "replay_window", "prefixes", NULL,
+	};
+	static const char *const required[] = { "if_id", "local", "remote", "spi_in",
+						"spi_out" };
+	char why[384];
+	json_object *v;
+	const char *s = NULL;
+	size_t i, n;
+	int err;
+
+	if (!json_object_is_type(o, json_type_object))
+		return fail(pe, NULL, "expected an object, got %s", type_name(o));
+	v = get(o, "name");
+	if (!v)
+		return fail(pe, "name", "missing");
+	err = get_str(pe, v, "name", &s);
+	if (err)
+		return err;
+	if (xs_cfg_tunnel_name_ok(s))
+		return fail(pe, "name",
+			    "\"%.40s\" is not a tunnel name (1..31 letters, digits, '.', '_' or '-', not starting with '-')",
+			    s);
+	snprintf(t->name, sizeof(t->name), "%s", s);
+	snprintf(pe->entry + strlen(pe->entry), sizeof(pe->entry) - strlen(pe->entry),
+		 " (\"%s\")", t->name);
+	err = check_keys(pe, o, known);
+	if (err)
+		return err;
+	for (i = 0; i < ARRAY_SIZE(required); i++)
+		if (!get(o, required[i]))
+			return fail(pe, required[i], "missing");
+
+	if ((v = get(o, "dev"))) {
+		err = get_ifname(pe, v, "dev", t->dev);
+		if (err)
+			return err;
+	} else if (cfg->nlinks == 1) {
+		/* One interface in the file: the tunnel's is clear. */
+		snprintf(t->dev, sizeof(t->dev), "%s", cfg->links[0].name);
+	} else {
+		return fail(pe, "dev", "missing (the file names %s links)",
+			    cfg->nlinks ? "several" : "no");
+	}
+	err = get_u32(pe, get(o, "if_id"), "if_id", &t->if_id);
+	if (err)
+		return err;
+	if (!t->if_id)
+		return fail(pe, "if_id", "must be 1..4294967295");
+	if ((v = get(o, "tenant")) && (err = get_tenant(pe, v, &t->tenant)))
+		return err;
+	if ((err = get_addr(pe, get(o, "local"), "local", &t->local)) ||
+	    (err = get_addr(pe, get(o, "remote"), "remote", &t->remote)) ||
+	    (err = get_u32(pe, get(o, "spi_in"), "spi_in", &t->spi_in)) ||
+	    (err = get_u32(pe, get(o, "spi_out"), "spi_out", &t->spi_out)))
+		return err;
+	if ((v = get(o, "reqid")) && (err = get_u32(pe, v, "reqid", &t->reqid)))
+		return err;
+	t->mode = XFRM_MODE_TUNNEL;
+	if ((v = get(o, "mode"))) {
+		err = get_str(pe, v, "mode", &s);
+		if (err)
+			return err;
+		if (!strcmp(s, "transport"))
+			t->mode = XFRM_MODE_TRANSPORT;
+		else if (strcmp(s, "tunnel"))
+			return fail(pe, "mode", "\"%.40s\" is not tunnel or transport", s);
+	}
+	if ((v = get(o, "esn")) && (err = get_bool(pe, v, "esn", &t->esn)))
+		return err;
+	t->replay_window = XS_REPLAY_DEFAULT;
+	if ((v = get(o, "replay_window")) &&
+	    (err = get_u32(pe, v, "replay_window", &t->replay_window)))
+		return err;
+	if ((v = get(o, "aead")) && (err = parse_alg(pe, v, XS_ALG_AEAD, &t->aead)))
+		return err;
+	if ((v = get(o, "enc")) && (err = parse_alg(pe, v, XS_ALG_ENC, &t->enc)))
+		return err;
+	if ((v = get(o, "auth")) && (err = parse_alg(pe, v, XS_ALG_AUTH, &t->auth)))
+		return err;
+	if ((v = get(o, "encap")) && (err = parse_encap(pe, v, &t->encap)))
+		return err;
+	if ((v = get(o, "prefixes"))) {
+		if (!json_object_is_type(v, json_type_array))
+			return fail(pe, "prefixes", "expected an array, got %s", type_name(v));
+		n = json_object_array_length(v);
+		t->prefixes = calloc(n ? n : 1, sizeof(*t->prefixes));
+		if (!t->prefixes)
+			return -ENOMEM;
+		for (i = 0; i < n; i++) {
+			char field[32];
+
+			snprintf(field, sizeof(field), "prefixes[%zu]", i);
+			err = get_prefix(pe, json_object_array_get_idx(v, i), field,
+					 &t->prefixes[i]);
+			if (err)
+				return err;
+			t->nprefixes++;
+		}
+	}
+	if (xs_cfg_tunnel_check(t, why, sizeof(why)))
+		return fail(pe, NULL, "%s", why);
+	return 0;
+}
+
+/* ---- routes ---- */
+
+static int parse_route(struct perr *pe, json_object *o, const struct xs_config_file *cfg,
+		       struct xs_cfg_route *r)
+{
+	static const char *const known[] = { "dev", "prefix", "if_id", "tenant", NULL };
+	char buf[64];
+	json_object *v;
+	int err;
+
+	if (!json_object_is_type(o, json_type_object))
+		return fail(pe, NULL, "expected an object, got %s", type_name(o));
+	v = get(o, "prefix");
+	if (!v)
+		return fail(pe, "prefix", "missing");
+	err = get_prefix(pe, v, "prefix", &r->prefix);
+	if (err)
+		return err;
+	snprintf(pe->entry + strlen(pe->entry), sizeof(pe->entry) - strlen(pe->entry),
+		 " (%s)", format_prefix(&r->prefix, buf, sizeof(buf)));
+	err = check_keys(pe, o, known);
+	if (err)
+		return err;
+	if ((v = get(o, "dev"))) {
+		err = get_ifname(pe, v, "dev", r->dev);
+		if (err)
+			return err;
+	} else if (cfg->nlinks == 1) {
+		snprintf(r->dev, sizeof(r->dev), "%s", cfg->links[0].name);
+	} else {
+		return fail(pe, "dev", "missing (the file names %s links)",
+			    cfg->nlinks ? "several" : "no");
+	}
+	v = get(o, "if_id");
+	if (!v)
+		return fail(pe, "if_id", "missing");
+	err = get_u32(pe, v, "if_id", &r->if_id);
+	if (err)
+		return err;
+	if (!r->if_id)
+		return fail(pe, "if_id", "must be 1..4294967295");
+	if ((v = get(o, "tenant")) && (err = get_tenant(pe, v, &r->tenant)))
+		return err;
+	return 0;
+}
+
+/* ---- the whole file ---- */
+
+static bool addr_eq(const struct xs_prefix *a, const struct xs_prefix *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, 16);
+}
+
+static bool prefix_eq(const struct xs_prefix *a, const struct xs_prefix *b)
+{
+	return addr_eq(a, b) && a->plen == b->plen;
+}
+
+/* Before the tunnels, whose "dev" may default to the one link. */
+static int check_links(struct perr *pe, const struct xs_config_file *cfg)
+{
+	size_t i, j;
+
+	for (i = 0; i < cfg->nlinks; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(cfg->links[i].name, cfg->links[j].name)) {
+				snprintf(pe->entry, sizeof(pe->entry), "links[%zu] (\"%s\")", i,
+					 cfg->links[i].name);
+				return fail(pe, "name", "links[%zu] has the same name", j);
+			}
+	return 0;
+}
+
+/* What one entry may not share with another: names, if_ids, SAs (the
+ * kernel's key: destination and SPI), routes (device, tenant, prefix). */
+static int check_duplicates(struct perr *pe, const struct xs_config_file *cfg)
+{
+	char buf[64], other[96];
+	size_t i, j, k, m;
+
+	for (i = 0; i < cfg->ntunnels; i++) {
+		const struct xs_cfg_tunnel *t = &cfg->tunnels[i];
+
+		xs_cfg_tunnel_label(cfg, i, pe->entry, sizeof(pe->entry));
+		for (j = 0; j < i; j++) {
+			const struct xs_cfg_tunnel *u = &cfg->tunnels[j];
+
+			xs_cfg_tunnel_label(cfg, j, other, sizeof(other));
+			if (!strcmp(t->name, u->name))
+				return fail(pe, "name", "%s has the same name", other);
+			/* SAs and policies are the namespace's, not a device's. */
+			if (t->if_id == u->if_id)
+				return fail(pe, "if_id", "%u is %s's already", t->if_id, other);
+			if ((t->spi_in == u->spi_in && addr_eq(&t->local, &u->local)) ||
+			    (t->spi_in == u->spi_out && addr_eq(&t->local, &u->remote)))
+				return fail(pe, "spi_in",
+					    "0x%08x to %s is an SA of %s already", t->spi_in,
+					    format_addr(t->local.family, t->local.addr, buf,
+							sizeof(buf)),
+					    other);
+			if ((t->spi_out == u->spi_out && addr_eq(&t->remote, &u->remote)) ||
+			    (t->spi_out == u->spi_in && addr_eq(&t->remote, &u->local)))
+				return fail(pe, "spi_out",
+					    "0x%08x to %s is an SA of %s already", t->spi_out,
+					    format_addr(t->remote.family, t->remote.addr, buf,
+							sizeof(buf)),
+					    other);
+			if (strcmp(t->dev, u->dev) || !tenant_equal(&t->tenant, &u->tenant))
+				continue;
+			for (k = 0; k < t->nprefixes; k++)
+				for (m = 0; m < u->nprefixes; m++)
+					if (prefix_eq(&t->prefixes[k], &u->prefixes[m]))
+						return fail(pe, NULL,
+							    "prefixes[%zu]: %s is a prefix of %s already",
+							    k,
+							    format_prefix(&t->prefixes[k], buf,
+									  sizeof(buf)),
+							    other);
+		}
+	}
+	for (i = 0; i < cfg->nroutes; i++) {
+		const struct xs_cfg_route *r = &cfg->routes[i];
+
+		snprintf(pe->entry, sizeof(pe->entry), "routes[%zu] (%s)", i,
+			 format_prefix(&r->prefix, buf, sizeof(buf)));
+		for (j = 0; j < i; j++)
+			if (!strcmp(r->dev, cfg->routes[j].dev) &&
+			    tenant_equal(&r->tenant, &cfg->routes[j].tenant) &&
+			    prefix_eq(&r->prefix, &cfg->routes[j].prefix))
+				return fail(pe, NULL, "routes[%zu] is the same route", j);
+		for (j = 0; j < cfg->ntunnels; j++) {
+			const struct xs_cfg_tunnel *t = &cfg->tunnels[j];
+
+			if (strcmp(r->dev, t->dev))
+				continue;
+			xs_cfg_tunnel_label(cfg, j, other, sizeof(other));
+			/* show -j lists a route to a tunnel's if_id with the
+			 * tunnel; accepting it here too would give one route
+			 * two owners. */
+			if (r->if_id == t->if_id)
+				return fail(pe, "if_id",
+					    "%u is the if_id of %s: list the prefix in its \"prefixes\"",
+					    r->if_id, other);
+			if (!tenant_equal(&r->tenant, &t->tenant))
+				continue;
+			for (k = 0; k < t->nprefixes; k++)
+				if (prefix_eq(&r->prefix, &t->prefixes[k]))
+					return fail(pe, "prefix", "is a prefix of %s already",
+						    other);
+		}
+	}
+	pe->entry[0] = '\0';
+	return 0;
+}
+
+/* Parse the array under key with fn into a new array of n elements. */
+#define PARSE_LIST(root, key, arr, count, fn)                                              \
+	({                                                                                 \
+		json_object *list_ = get(root, key);                                       \
+		int err_ = 0;                                                              \
+		size_t i_, n_;                                                             \
+		if (list_ && !json_object_is_type(list_, json_type_array)) {               \
+			err_ = fail(pe, key, "expected an array, got %s", type_name(list_)); \
+		} else if (list_) {                                                        \
+			n_ = json_object_array_length(list_);                              \
+			(arr) = calloc(n_ ? n_ : 1, sizeof(*(arr)));                       \
+			if (!(arr))                                                        \
+				err_ = -ENOMEM;                                            \
+			for (i_ = 0; !err_ && i_ < n_; i_++) {                             \
+				snprintf(pe->entry, sizeof(pe->entry), "%s[%zu]", key, i_); \
+				err_ = fn;                                                 \
+				(count)++;                                                 \
+			}                                                                  \
+		}                                                                          \
+		err_;                                                                      \
+	})
+
+/* json-c keeps its own copies of the file's strings, keys among them, and
+ * frees them without wiping: wipe the keys first. Its string buffers are
+ * its own, but writing zeros into them before they are freed breaks
+ * nothing. */
+static void wipe_keys(json_object *root)
+{
+	static const char *const algs[] = { "aead", "enc", "auth" };
+	static const char *const keys[] = { "key", "key_out" };
+	json_object *list = get(root, "tunnels");
+	size_t i, a, k;
+
+	if (!json_object_is_type(list, json_type_array))
+		return;
+	for (i = 0; i < json_object_array_length(list); i++) {
+		json_object *t = json_object_array_get_idx(list, i);
+
+		if (!json_object_is_type(t, json_type_object))
+			continue;
+		for (a = 0; a < ARRAY_SIZE(algs); a++) {
+			json_object *alg = get(t, algs[a]);
+
+			if (!json_object_is_type(alg, json_type_object))
+				continue;
+			for (k = 0; k < ARRAY_SIZE(keys); k++) {
+				json_object *v = get(alg, keys[k]);
+
+				if (json_object_is_type(v, json_type_string))
+					explicit_bzero((char *)json_object_get_string(v),
+						       (size_t)json_object_get_string_len(v));
+			}
+		}
+	}
+}
+
+int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
+		    char *why, size_t why_len)
+{
+	static const char *const known[] = { "links", "tunnels", "routes", NULL };
+	struct perr perr = { .why = why, .len = why_len }, *pe = &perr;
+	struct json_tokener *tok;
+	enum json_tokener_error jerr;
+	json_object *root;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(why, why_len, "?");
+	if (len > INT32_MAX)
+		return fail(pe, NULL, "the file is too large");
+	tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	root = json_tokener_parse_ex(tok, json, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (!root && jerr == json_tokener_continue)
+		jerr = json_tokener_error_parse_eof;
+	if (!root || jerr != json_tokener_success) {
+		size_t off = json_tokener_get_parse_end(tok);
+		size_t line = 1, i;
+
+		for (i = 0; i < off && i < len; i++)
+			line += json[i] == '\n';
+		json_tokener_free(tok);
+		json_object_put(root);
+		return fail(pe, NULL, "not valid JSON: %s at line %zu",
+			    json_tokener_error_desc(jerr), line);
+	}
+	/* Trailing content after the object is a mistake, not a comment. */
+	if (json_tokener_get_parse_end(tok) < len) {
+		size_t i;
+
+		for (i = json_tokener_get_parse_end(tok); i < len; i++)
+			if (!isspace((unsigned char)json[i]) && json[i] != '\0')
+				break;
+		if (i < len && json[i] != '\0') {
+			json_tokener_free(tok);
+			json_object_put(root);
+			return fail(pe, NULL, "not valid JSON: content after the top-level object");
+		}
+	}
+	json_tokener_free(tok);
+
+	if (!json_object_is_type(root, json_type_object)) {
+		err = fail(pe, NULL, "expected an object with \"links\", \"tunnels\" and \"routes\", got %s",
+			   type_name(root));
+		goto out;
+	}
+	err = check_keys(pe, root, known);
+	if (!err)
+		err = PARSE_LIST(root, "links", out->links, out->nlinks,
+				 parse_link(pe, json_object_array_get_idx(list_, i_),
+					    &out->links[i_]));
+	if (!err)
+		err = check_links(pe, out);
+	if (!err)
+		err = PARSE_LIST(root, "tunnels", out->tunnels, out->ntunnels,
+				 parse_tunnel(pe, json_object_array_get_idx(list_, i_), out,
+					      &out->tunnels[i_]));
+	if (!err)
+		err = PARSE_LIST(root, "routes", out->routes, out->nroutes,
+				 parse_route(pe, json_object_array_get_idx(list_, i_), out,
+					     &out->routes[i_]));
+	if (!err)
+		err = check_duplicates(pe, out);
+	if (err == -ENOMEM)
+		snprintf(why, why_len, "out of memory");
+out:
+	wipe_keys(root);
+	json_object_put(root);
+	return err;
+}
+
+static void free_key(char **k)
+{
+	if (*k) {
+		explicit_bzero(*k, strlen(*k));
+		free(*k);
+	}
+	*k = NULL;
+}
+
+static void free_alg(struct xs_cfg_alg *a)
+{
+	free_key(&a->key);
+	free_key(&a->key_out);
+}
+
+void xs_config_free(struct xs_config_file *cfg)
+{
+	size_t i;
+
+	for (i = 0; cfg->tunnels && i < cfg->ntunnels; i++) {
+		free_alg(&cfg->tunnels[i].aead);
+		free_alg(&cfg->tunnels[i].enc);
+		free_alg(&cfg->tunnels[i].auth);
+		free(cfg->tunnels[i].prefixes);
+	}
+	/* ntunnels counts the entry being parsed when parsing failed: its
+	 * keys were allocated too and are freed above. */
+	free(cfg->links);
+	free(cfg->tunnels);
+	free(cfg->routes);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *xs_cfg_tunnel_label(const struct xs_config_file *cfg, size_t i, char *buf,
+				size_t len)
+{
+	snprintf(buf, len, "tunnels[%zu] (\"%s\")", i, cfg->tunnels[i].name);
+	return buf;
+}
+
+/* ---- back to JSON ---- */
+
+static json_object *hex_str(uint32_t v)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "0x%x", v);
+	return json_object_new_string(buf);
+}
+
+static json_object *spi_str(uint32_t v)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "0x%08x", v);
+	return json_object_new_string(buf);
+}
+
+static json_object *tenant_json(const struct xs_cfg_tenant *t)
+{
+	if (t->is_name)
+		return json_object_new_string(t->name);
+	/* Mark values read best in hex, and a number in a string is still
+	 * a number to the parser. */
+	return t->num ? hex_str(t->num) : json_object_new_int64(0);
+}
+
+static json_object *link_json(const struct xs_cfg_link *l)
+{
+	static const char *const modes[] = { "none", "mark", "iif" };
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(l->name));
+	if (l->have_tenant_key) {
+		json_object_object_add(o, "tenant_key",
+				       json_object_new_string(l->tenant_mode < 3 ?
+								      modes[l->tenant_mode] :
+								      "none"));
+		if (l->tenant_mode == XS_TENANT_MARK)
+			json_object_object_add(o, "mark_mask", hex_str(l->mark_mask));
+	}
+	if (l->have_rpf)
+		json_object_object_add(o, "rpf", json_object_new_string(l->rpf ? "strict" : "off"));
+	if (l->have_mark_ingress)
+		json_object_object_add(o, "mark_ingress", json_object_new_boolean(l->mark_ingress));
+	if (l->have_max_routes)
+		json_object_object_add(o, "max_routes", json_object_new_int64(l->max_routes));
+	if (l->have_max_tunnels)
+		json_object_object_add(o, "max_tunnels", json_object_new_int64(l->max_tunnels));
+	return o;
+}
+
+static json_object *alg_json(const struct xs_cfg_alg *a, enum xs_alg_kind kind)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(a->name));
+	if (kind == XS_ALG_AEAD)
+		json_object_object_add(o, "icv_bits", json_object_new_int64(a->bits));
+	else if (kind == XS_ALG_AUTH && a->bits)
+		json_object_object_add(o, "trunc_bits", json_object_new_int64(a->bits));
+	if (a->key)
+		json_object_object_add(o, "key", json_object_new_string(a->key));
+	if (a->key_out)
+		json_object_object_add(o, "key_out", json_object_new_string(a->key_out));
+	return o;
+}
+
+static json_object *tunnel_json(const struct xs_cfg_tunnel *t)
+{
+	json_object *o = json_object_new_object(), *arr;
+	char buf[64];
+	size_t i;
+
+	json_object_object_add(o, "name", json_object_new_string(t->name));
+	json_object_object_add(o, "dev", json_object_new_string(t->dev));
+	json_object_object_add(o, "if_id", json_object_new_int64(t->if_id));
+	if (t->tenant.set)
+		json_object_object_add(o, "tenant", tenant_json(&t->tenant));
+	json_object_object_add(o, "local", json_object_new_string(
+		format_addr(t->local.family, t->local.addr, buf, sizeof(buf))));
+	json_object_object_add(o, "remote", json_object_new_string(
+		format_addr(t->remote.family, t->remote.addr, buf, sizeof(buf))));
+	json_object_object_add(o, "spi_in", spi_str(t->spi_in));
+	json_object_object_add(o, "spi_out", spi_str(t->spi_out));
+	json_object_object_add(o, "reqid", json_object_new_int64(t->reqid));
+	json_object_object_add(o, "mode", json_object_new_string(xs_mode_name(t->mode)));
+	json_object_object_add(o, "replay_window", json_object_new_int64(t->replay_window));
+	json_object_object_add(o, "esn", json_object_new_boolean(t->esn));
+	if (t->aead.name[0])
+		json_object_object_add(o, "aead", alg_json(&t->aead, XS_ALG_AEAD));
+	if (t->enc.name[0])
+		json_object_object_add(o, "enc", alg_json(&t->enc, XS_ALG_ENC));
+	if (t->auth.name[0])
+		json_object_object_add(o, "auth", alg_json(&t->auth, XS_ALG_AUTH));
+	if (t->encap.type) {
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "type", json_object_new_string("espinudp"));
+		json_object_object_add(e, "sport", json_object_new_int64(t->encap.sport));
+		json_object_object_add(e, "dport", json_object_new_int64(t->encap.dport));
+		json_object_object_add(o, "encap", e);
+	}
+	arr = json_object_new_array();
+	for (i = 0; i < t->nprefixes; i++)
+		json_object_array_add(arr, json_object_new_string(
+			format_prefix(&t->prefixes[i], buf, sizeof(buf))));
+	json_object_object_add(o, "prefixes", arr);
+	return o;
+}
+
+static json_object *route_json(const struct xs_cfg_route *r)
+{
+	json_object *o = json_object_new_object();
+	char buf[64];
+
+	json_object_object_add(o, "dev", json_object_new_string(r->dev));
+	json_object_object_add(o, "prefix", json_object_new_string(
+		format_prefix(&r->prefix, buf, sizeof(buf))));
+	json_object_object_add(o, "if_id", json_object_new_int64(r->if_id));
+	if (r->tenant.set)
+		json_object_object_add(o, "tenant", tenant_json(&r->tenant));
+	return o;
+}
+
+json_object *xs_config_to_json(const struct xs_config_file *cfg)
+{
+	json_object *root = json_object_new_object(), *arr;
+	size_t i;
+
+	arr = json_object_new_array();
+	for (i = 0; i < cfg->nlinks; i++)
+		json_object_array_add(arr, link_json(&cfg->links[i]));
+	json_object_object_add(root, "links", arr);
+	arr = json_object_new_array();
+	for (i = 0; i < cfg->ntunnels; i++)
+		json_object_array_add(arr, tunnel_json(&cfg->tunnels[i]));
+	json_object_object_add(root, "tunnels", arr);
+	arr = json_object_new_array();
+	for (i = 0; i < cfg->nroutes; i++)
+		json_object_array_add(arr, route_json(&cfg->routes[i]));
+	json_object_object_add(root, "routes", arr);
+	return root;
+}

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests of the declarative configuration (loader/config.c): a valid
+ * file, every kind of bad entry named with its field, keys kept out of
+ * messages, and the serializer's round trip. No kernel. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/udp.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+#define GCM128 "0x0102030405060708090a0b0c0d0e0f1011121314"
+#define GCM128_B "0xa1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4"
+#define AES128 "0x00112233445566778899aabbccddeeff"
+#define SHA256 "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+static const char valid[] =
+	"{\n"
+	"  \"links\": [ { \"name\": \"ipsec0\", \"tenant_key\": \"mark\", \"mark_mask\": \"0xff00\",\n"
+	"                \"rpf\": \"strict\", \"mark_ingress\": true, \"max_routes\": 1024 } ],\n"
+	"  \"tunnels\": [\n"
+	"    { \"name\": \"branch1\", \"dev\": \"ipsec0\", \"if_id\": 101, \"tenant\": \"0x100\",\n"
+	"      \"local\": \"10.0.1.1\", \"remote\": \"10.0.1.2\", \"spi_in\": \"0x2001\",\n"
+	"      \"spi_out\": 4097, \"reqid\": 1,\n"
+	"      \"aead\": { \"name\": \"aes-gcm\", \"icv_bits\": 128, \"key\": \"" GCM128 "\",\n"
+	"                \"key_out\": \"" GCM128_B "\" },\n"
+	"      \"prefixes\": [ \"192.168.1.0/24\", \"2001:db8:1::/64\" ] },\n"
+	"    { \"name\": \"branch-2.v6\", \"if_id\": \"0x66\", \"tenant\": 512,\n"
+	"      \"local\": \"2001:db8::1\", \"remote\": \"2001:db8::2\", \"spi_in\": 8194,\n"
+	"      \"spi_out\": \"0x1002\", \"esn\": true, \"replay_window\": 128,\n"
+	"      \"enc\": { \"name\": \"cbc(aes)\", \"key\": \"@/etc/keys/b2-enc\" },\n"
+	"      \"auth\": { \"name\": \"sha256\", \"key\": \"" SHA256 "\" },\n"
+	"      \"encap\": { \"type\": \"espinudp\", \"sport\": 4500, \"dport\": 14500 } },\n"
+	"    { \"name\": \"host3\", \"if_id\": 103, \"local\": \"10.0.3.1\", \"remote\": \"10.0.3.2\",\n"
+	"      \"spi_in\": 300, \"spi_out\": 301, \"mode\": \"transport\",\n"
+	"      \"aead\": { \"name\": \"rfc4106(gcm(aes))\", \"icv_bits\": 128, \"key\": null },\n"
+	"      \"prefixes\": [ \"10.0.3.2/32\" ] }\n"
+	"  ],\n"
+	"  \"routes\": [ { \"prefix\": \"10.9.0.0/16\", \"if_id\": 55, \"tenant\": \"0x100\" },\n"
+	"              { \"dev\": \"ipsec0\", \"prefix\": \"192.168.1.0/24\", \"if_id\": 56,\n"
+	"                \"tenant\": 768 } ]\n"
+	"}\n";
+
+static void test_valid(void **state)
+{
+	struct xs_config_file cfg;
+	const struct xs_cfg_tunnel *t;
+	char why[512];
+
+	(void)state;
+	assert_int_equal(xs_config_parse(valid, strlen(valid), &cfg, why, sizeof(why)), 0);
+	assert_int_equal(cfg.nlinks, 1);
+	assert_string_equal(cfg.links[0].name, "ipsec0");
+	assert_true(cfg.links[0].have_tenant_key);
+	assert_int_equal(cfg.links[0].tenant_mode, XS_TENANT_MARK);
+	assert_int_equal(cfg.links[0].mark_mask, 0xff00);
+	assert_true(cfg.links[0].have_rpf && cfg.links[0].rpf);
+	assert_true(cfg.links[0].have_mark_ingress && cfg.links[0].mark_ingress);
+	assert_true(cfg.links[0].have_max_routes);
+	assert_int_equal(cfg.links[0].max_routes, 1024);
+	assert_false(cfg.links[0].have_max_tunnels);
+
+	assert_int_equal(cfg.ntunnels, 3);
+	t = &cfg.tunnels[0];
+	assert_string_equal(t->name, "branch1");
+	assert_string_equal(t->dev, "ipsec0");
+	assert_int_equal(t->if_id, 101);
+	assert_true(t->tenant.set && !t->tenant.is_name);
+	assert_int_equal(t->tenant.num, 0x100);
+	assert_int_equal(t->local.family, AF_INET);
+	assert_int_equal(t->spi_in, 0x2001);
+	assert_int_equal(t->spi_out, 0x1001);
+	assert_int_equal(t->reqid, 1);
+	assert_int_equal(t->mode, XFRM_MODE_TUNNEL);
+	assert_int_equal(t->replay_window, XS_REPLAY_DEFAULT);
+	/* Aliases become the kernel's name. */
+	assert_string_equal(t->aead.name, "rfc4106(gcm(aes))");
+	assert_int_equal(t->aead.bits, 128);
+	assert_string_equal(t->aead.key, GCM128);
+	assert_string_equal(t->aead.key_out, GCM128_B);
+	assert_int_equal(t->nprefixes, 2);
+	assert_int_equal(t->prefixes[1].family, AF_INET6);
+	assert_int_equal(t->prefixes[1].plen, 64);
+
+	t = &cfg.tunnels[1];
+	/* One link in the file: a tunnel without "dev" is on it. */
+	assert_string_equal(t->dev, "ipsec0");
+	assert_int_equal(t->if_id, 0x66);
+	assert_int_equal(t->tenant.num, 512);
+	assert_int_equal(t->local.family, AF_INET6);
+	assert_true(t->esn);
+	assert_int_equal(t->replay_window, 128);
+	assert_string_equal(t->enc.name, "cbc(aes)");
+	assert_string_equal(t->enc.key, "@/etc/keys/b2-enc");
+	assert_string_equal(t->auth.name, "hmac(sha256)");
+	assert_int_equal(t->auth.bits, 128); /* RFC 4868's truncation */
+	assert_int_equal(t->encap.type, UDP_ENCAP_ESPINUDP);
+	assert_int_equal(t->encap.sport, 4500);
+	assert_int_equal(t->encap.dport, 14500);
+	assert_int_equal(t->nprefixes, 0);
+
+	t = &cfg.tunnels[2];
+	assert_int_equal(t->mode, XFRM_MODE_TRANSPORT);
+	assert_false(t->tenant.set);
+	assert_null(t->aead.key); /* null: keep the SA's key */
+
+	assert_int_equal(cfg.nroutes, 2);
+	assert_string_equal(cfg.routes[0].dev, "ipsec0");
+	assert_int_equal(cfg.routes[0].if_id, 55);
+	assert_int_equal(cfg.routes[1].tenant.num, 768);
+	xs_config_free(&cfg);
+}
+
+/* Replace the first occurrence of from in the valid file with to. */
+static char *edit(const char *from, const char *to)
+{
+	const char *p = strstr(valid, from);
+	char *out;
+
+	assert_non_null(p);
+	assert_true(asprintf(&out, "%.*s%s%s", (int)(p - valid), valid, to, p + strlen(from)) > 0);
+	return out;
+}
+
+struct bad {
+	const char *from, *to; /* an edit of the valid file; from NULL: to is the file */
+	const char *why; /* what the message must contain */
+};
+
+static const struct bad bad[] = {
+	{ NULL, "", "not valid JSON" },
+	{ NULL, "{ \"links\": [ }", "not valid JSON" },
+	{ NULL, "{} {}", "content after the top-level object" },
+	{ NULL, "[]", "expected an object with \"links\"" },
+	{ NULL, "{ \"tunnel\": [] }", "unknown field \"tunnel\"" },
+	{ NULL, "{ \"tunnels\": {} }", "tunnels: expected an array, got an object" },
+	{ NULL, "{ \"tunnels\": [ 5 ] }", "tunnels[0]: expected an object, got a number" },
+	/* links */
+	{ "\"name\": \"ipsec0\", \"tenant_key\"", "\"name\": \"ip/sec\", \"tenant_key\"",
+	  "links[0]: name: \"ip/sec\" is not a valid interface name" },
+	{ "\"mark_mask\": \"0xff00\",", "", "links[0] (\"ipsec0\"): mark_mask: \"tenant_key\": \"mark\" needs a non-zero mark_mask" },
+	{ "\"tenant_key\": \"mark\"", "\"tenant_key\": \"vlan\"", "links[0] (\"ipsec0\"): tenant_key: \"vlan\" is not mark, iif or none" },
+	{ "\"rpf\": \"strict\"", "\"rpf\": \"loose\"", "links[0] (\"ipsec0\"): rpf: \"loose\" is not strict or off" },
+	{ "\"mark_ingress\": true", "\"mark_ingress\": 1", "links[0] (\"ipsec0\"): mark_ingress: expected true or false, got a number" },
+	{ "\"max_routes\": 1024", "\"max_routes\": 0", "links[0] (\"ipsec0\"): max_routes: 0 is out of range" },
+	{ "\"max_routes\": 1024", "\"max_route\": 1024", "links[0] (\"ipsec0\"): unknown field \"max_route\"" },
+	/* tunnels: each field */
+	{ "\"name\": \"branch1\"", "\"name\": \"branch 1\"", "tunnels[0]: name: \"branch 1\" is not a tunnel name" },
+	{ "\"name\": \"branch1\"", "\"name\": \"-b\"", "tunnels[0]: name: \"-b\" is not a tunnel name" },
+	{ "\"name\": \"branch1\", ", "", "tunnels[0]: name: missing" },
+	{ "\"if_id\": 101", "\"if_id\": 0", "tunnels[0] (\"branch1\"): if_id: must be 1..4294967295" },
+	{ "\"if_id\": 101", "\"if_id\": -1", "tunnels[0] (\"branch1\"): if_id: -1 is out of range" },
+	{ "\"if_id\": 101", "\"if_id\": 4294967296", "tunnels[0] (\"branch1\"): if_id: 4294967296 is out of range" },
+	{ "\"if_id\": 101", "\"if_id\": \"lots\"", "tunnels[0] (\"branch1\"): if_id: \"lots\" is not a number" },
+	{ "\"if_id\": 101", "\"if_id\": 1.5", "tunnels[0] (\"branch1\"): if_id: expected a number, got a fractional number" },
+	{ "\"tenant\": \"0x100\"", "\"tenant\": [1]", "tunnels[0] (\"branch1\"): tenant: expected a number or an interface name, got an array" },
+	{ "\"local\": \"10.0.1.1\"", "\"local\": \"10.0.1\"", "tunnels[0] (\"branch1\"): local: \"10.0.1\" is not an IPv4 or IPv6 address" },
+	{ "\"remote\": \"10.0.1.2\"", "\"remote\": \"2001:db8::2\"", "tunnels[0] (\"branch1\"): local 10.0.1.1 and remote 2001:db8::2 are of different families" },
+	{ "\"spi_in\": \"0x2001\"", "\"spi_in\": 16", "tunnels[0] (\"branch1\"): spi_in: 0x00000010 is reserved" },
+	{ "\"remote\": \"10.0.1.2\", \"spi_in\": \"0x2001\",\n      \"spi_out\": 4097", "\"remote\": \"10.0.1.1\", \"spi_in\": \"0x2001\",\n      \"spi_out\": 8193", "tunnels[0] (\"branch1\"): spi_in and spi_out are both 0x00002001 between the same addresses" },
+	{ "\"spi_in\": \"0x2001\",", "", "tunnels[0] (\"branch1\"): spi_in: missing" },
+	{ "\"reqid\": 1", "\"reqid\": true", "tunnels[0] (\"branch1\"): reqid: expected a number, got a boolean" },
+	{ "\"mode\": \"transport\"", "\"mode\": \"beet\"", "tunnels[2] (\"host3\"): mode: \"beet\" is not tunnel or transport" },
+	{ "\"replay_window\": 128", "\"replay_window\": 5000", "tunnels[1] (\"branch-2.v6\"): replay_window: 5000 is above the kernel's limit" },
+	{ "\"esn\": true", "\"esn\": \"yes\"", "tunnels[1] (\"branch-2.v6\"): esn: expected true or false, got a string" },
+	{ "\"prefixes\": [ \"192.168.1.0/24\"", "\"prefixes\": [ \"192.168.1.1/24\"", "tunnels[0] (\"branch1\"): prefixes[0]: \"192.168.1.1/24\" has host bits set beyond its length" },
+	{ "\"2001:db8:1::/64\" ]", "\"2001:db8:1::/64\", \"fe80::/129\" ]", "tunnels[0] (\"branch1\"): prefixes[2]: \"fe80::/129\" is not a prefix" },
+	{ "\"2001:db8:1::/64\" ]", "\"2001:db8:1::/64\", \"192.168.1.0/24\" ]", "tunnels[0] (\"branch1\"): prefixes[2]: 192.168.1.0/24 is listed twice" },
+	{ "\"prefixes\": [ \"10.0.3.2/32\" ]", "\"prefixes\": [ \"2001:db8::/32\" ]", "tunnels[2] (\"host3\"): prefixes[0]: a transport-mode tunnel carries only its own family" },
+	{ "\"spi_out\": 4097,", "\"spi_out\": 4097, \"color\": \"red\",", "tunnels[0] (\"branch1\"): unknown field \"color\"" },
+	/* algorithms */
+	{ "\"name\": \"aes-gcm\"", "\"name\": \"aes-gcm-siv\"", "tunnels[0] (\"branch1\"): aead: name: unknown aead algorithm \"aes-gcm-siv\"" },
+	{ "\"name\": \"aes-gcm\"", "\"name\": \"cbc(aes)\"", "tunnels[0] (\"branch1\"): aead: name: \"cbc(aes)\" is an enc algorithm, not aead" },
+	{ "\"icv_bits\": 128, \"key\": \"" GCM128 "\"", "\"icv_bits\": 100, \"key\": \"" GCM128 "\"", "tunnels[0] (\"branch1\"): aead: key: aead rfc4106(gcm(aes)): ICV length 100 bits is not supported" },
+	{ "\"icv_bits\": 128, \"key\": null", "\"icv_bits\": 100, \"key\": null", "tunnels[2] (\"host3\"): aead: icv_bits: aead rfc4106(gcm(aes)): ICV length 100 bits" },
+	{ "\"key\": \"" GCM128 "\"", "\"key\": \"0x0102\"", "tunnels[0] (\"branch1\"): aead: key: aead key for rfc4106(gcm(aes)) is 2 bytes" },
+	{ "\"key\": \"" GCM128 "\"", "\"key\": \"0x01020\"", "tunnels[0] (\"branch1\"): aead: key: odd number of hex digits" },
+	{ "\"key\": \"" GCM128 "\"", "\"key\": \"0x01xx\"", "tunnels[0] (\"branch1\"): aead: key: not a hex number" },
+	{ "\"key\": \"" GCM128 "\"", "\"key\": \"secret\"", "tunnels[0] (\"branch1\"): aead: key: expected \"0x<hex>\" or \"@<file>\"" },
+	{ "\"key\": \"" GCM128 "\"", "\"key\": \"@\"", "tunnels[0] (\"branch1\"): aead: key: expected \"0x<hex>\" or \"@<file>\"" },
+	{ "\"key\": \"" GCM128 "\",", "", "tunnels[0] (\"branch1\"): aead: key_out: only together with \"key\"" },
+	{ "\"key_out\": \"" GCM128_B "\"", "\"key_out\": \"" AES128 "\"", "tunnels[0] (\"branch1\"): aead: key_out: aead key for rfc4106(gcm(aes)) is 16 bytes" },
+	{ "\"icv_bits\": 128, \"key\": \"" GCM128 "\"", "\"icv\": 128, \"key\": \"" GCM128 "\"", "tunnels[0] (\"branch1\"): aead: unknown field \"icv\"" },
+	{ "\"aead\": { \"name\": \"aes-gcm\"", "\"enc\": { \"name\": \"cbc(aes)\", \"key\": \"" AES128 "\" }, \"aead\": { \"name\": \"aes-gcm\"", "tunnels[0] (\"branch1\"): aead already provides encryption and integrity" },
+	{ "\"auth\": { \"name\": \"sha256\", \"key\": \"" SHA256 "\" },", "", "tunnels[1] (\"branch-2.v6\"): enc needs \"auth\" too" },
+	{ "\"enc\": { \"name\": \"cbc(aes)\", \"key\": \"@/etc/keys/b2-enc\" },", "\"enc\": { \"name\": \"cbc(aes)\" },", "tunnels[1] (\"branch-2.v6\"): give the keys of enc and auth together" },
+	{ "\"aead\": { \"name\": \"rfc4106(gcm(aes))\", \"icv_bits\": 128, \"key\": null },", "", "tunnels[2] (\"host3\"): needs an algorithm" },
+	{ "\"dport\": 14500", "\"dport\": 65536", "tunnels[1] (\"branch-2.v6\"): encap: dport: 65536 is not a port" },
+	{ "\"type\": \"espinudp\"", "\"type\": \"espintcp\"", "tunnels[1] (\"branch-2.v6\"): encap: type: \"espintcp\" is not espinudp" },
+	/* across entries */
+	{ "\"name\": \"host3\"", "\"name\": \"branch1\"", "tunnels[2] (\"branch1\"): name: tunnels[0] (\"branch1\") has the same name" },
+	{ "\"if_id\": 103", "\"if_id\": 101", "tunnels[2] (\"host3\"): if_id: 101 is tunnels[0] (\"branch1\")'s already" },
+	{ "\"local\": \"10.0.3.1\", \"remote\": \"10.0.3.2\",\n      \"spi_in\": 300", "\"local\": \"10.0.1.1\", \"remote\": \"10.0.3.2\",\n      \"spi_in\": 8193", "tunnels[2] (\"host3\"): spi_in: 0x00002001 to 10.0.1.1 is an SA of tunnels[0] (\"branch1\") already" },
+	{ "\"remote\": \"10.0.3.2\",\n      \"spi_in\": 300, \"spi_out\": 301", "\"remote\": \"10.0.1.2\",\n      \"spi_in\": 300, \"spi_out\": 4097", "tunnels[2] (\"host3\"): spi_out: 0x00001001 to 10.0.1.2 is an SA of tunnels[0] (\"branch1\") already" },
+	{ "\"prefixes\": [ \"10.0.3.2/32\" ]", "\"tenant\": 256, \"prefixes\": [ \"192.168.1.0/24\" ]", "tunnels[2] (\"host3\"): prefixes[0]: 192.168.1.0/24 is a prefix of tunnels[0] (\"branch1\") already" },
+	{ "\"if_id\": 55", "\"if_id\": 103", "routes[0] (10.9.0.0/16): if_id: 103 is the if_id of tunnels[2] (\"host3\")" },
+	{ "\"if_id\": 56,\n                \"tenant\": 768", "\"if_id\": 56,\n                \"tenant\": 256", "routes[1] (192.168.1.0/24): prefix: is a prefix of tunnels[0] (\"branch1\") already" },
+	{ "\"prefix\": \"192.168.1.0/24\", \"if_id\": 56,\n                \"tenant\": 768", "\"prefix\": \"10.9.0.0/16\", \"if_id\": 56,\n                \"tenant\": 256", "routes[1] (10.9.0.0/16): routes[0] is the same route" },
+	{ "\"routes\": [ { \"prefix\"", "\"routes\": [ { \"prefix\": \"10.0.0.0/8\", \"if_id\": 0 }, { \"prefix\"", "routes[0] (10.0.0.0/8): if_id: must be 1..4294967295" },
+	{ "\"routes\": [ { \"prefix\"", "\"routes\": [ { \"if_id\": 1 }, { \"prefix\"", "routes[0]: prefix: missing" },
+	{ "\"links\": [ { \"name\": \"ipsec0\"", "\"links\": [ { \"name\": \"ipsec1\" }, { \"name\": \"ipsec0\"", "tunnels[1] (\"branch-2.v6\"): dev: missing (the file names several links)" },
+	{ "\"links\": [ { \"name\": \"ipsec0\"", "\"links\": [ { \"name\": \"ipsec0\" }, { \"name\": \"ipsec0\"", "links[1] (\"ipsec0\"): name: links[0] has the same name" },
+};
+
+static void test_bad_entries(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct xs_config_file cfg;
+		char why[512], *text;
+		int err;
+
+		text = bad[i].from ? edit(bad[i].from, bad[i].to) : strdup(bad[i].to);
+		assert_non_null(text);
+		err = xs_config_parse(text, strlen(text), &cfg, why, sizeof(why));
+		if (err != -EINVAL || !strstr(why, bad[i].why))
+			fail_msg("case %zu: got %d \"%s\", wanted \"%s\"", i, err, why, bad[i].why);
+		/* A key never reaches a message, not even in part. */
+		assert_null(strstr(why, "0102030405"));
+		assert_null(strstr(why, "a1a2a3a4"));
+		assert_null(strstr(why, "00112233"));
+		assert_null(strstr(why, "b2-enc"));
+		xs_config_free(&cfg);
+		free(text);
+	}
+}
+
+/* Every prefix of a valid file is refused cleanly (and freed: the
+ * sanitizer build checks that). */
+static void test_truncated(void **state)
+{
+	struct xs_config_file cfg;
+	char why[512];
+	size_t n;
+
+	(void)state;
+	for (n = 0; n < strlen(valid) - 2; n++) {
+		assert_int_not_equal(xs_config_parse(valid, n, &cfg, why, sizeof(why)), 0);
+		xs_config_free(&cfg);
+	}
+	/* A NUL at the end (a buffer read whole) is fine. */
+	assert_int_equal(xs_config_parse(valid, sizeof(valid), &cfg, why, sizeof(why)), 0);
+	xs_config_free(&cfg);
+}
+
+static char *to_text(const struct xs_config_file *cfg)
+{
+	json_object *o = xs_config_to_json(cfg);
+	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
+
+	json_object_put(o);
+	assert_non_null(s);
+	return s;
+}
+
+/* Parse, print, parse, print: the two prints are the same, and the
+ * structs the same in every field that matters. */
+static void test_round_trip(void **state)
+{
+	struct xs_config_file a, b;
+	char why[512], *ta, *tb;
+	size_t i, j;
+
+	(void)state;
+	assert_int_equal(xs_config_parse(valid, strlen(valid), &a, why, sizeof(why)), 0);
+	ta = to_text(&a);
+	assert_int_equal(xs_config_parse(ta, strlen(ta), &b, why, sizeof(why)), 0);
+	tb = to_text(&b);
+	assert_string_equal(ta, tb);
+	assert_int_equal(a.ntunnels, b.ntunnels);
+	for (i = 0; i < a.ntunnels; i++) {
+		const struct xs_cfg_tunnel *x = &a.tunnels[i], *y = &b.tunnels[i];
+
+		assert_string_equal(x->name, y->name);
+		assert_string_equal(x->dev, y->dev);
+		assert_int_equal(x->if_id, y->if_id);
+		assert_int_equal(x->tenant.set, y->tenant.set);
+		assert_int_equal(x->tenant.num, y->tenant.num);
+		assert_memory_equal(&x->local, &y->local, sizeof(x->local));
+		assert_memory_equal(&x->remote, &y->remote, sizeof(x->remote));
+		assert_int_equal(x->spi_in, y->spi_in);
+		assert_int_equal(x->spi_out, y->spi_out);
+		assert_int_equal(x->reqid, y->reqid);
+		assert_int_equal(x->mode, y->mode);
+		assert_int_equal(x->esn, y->esn);
+		assert_int_equal(x->replay_window, y->replay_window);
+		assert_string_equal(x->aead.name, y->aead.name);
+		assert_int_equal(x->aead.bits, y->aead.bits);
+		assert_string_equal(x->enc.name, y->enc.name);
+		assert_string_equal(x->auth.name, y->auth.name);
+		assert_int_equal(x->auth.bits, y->auth.bits);
+		assert_true(!x->aead.key == !y->aead.key);
+		if (x->aead.key)
+			assert_string_equal(x->aead.key, y->aead.key);
+		assert_true(!x->aead.key_out == !y->aead.key_out);
+		assert_memory_equal(&x->encap, &y->encap, sizeof(x->encap));
+		assert_int_equal(x->nprefixes, y->nprefixes);
+		for (j = 0; j < x->nprefixes; j++)
+			assert_memory_equal(&x->prefixes[j], &y->prefixes[j],
+					    sizeof(x->prefixes[j]));
+	}
+	assert_int_equal(a.nroutes, b.nroutes);
+	for (i = 0; i < a.nroutes; i++) {
+		assert_string_equal(a.routes[i].dev, b.routes[i].dev);
+		assert_memory_equal(&a.routes[i].prefix, &b.routes[i].prefix,
+				    sizeof(a.routes[i].prefix));
+		assert_int_equal(a.routes[i].if_id, b.routes[i].if_id);
+		assert_int_equal(a.routes[i].tenant.num, b.routes[i].tenant.num);
+	}
+	assert_int_equal(a.nlinks, b.nlinks);
+	assert_memory_equal(&a.links[0], &b.links[0], sizeof(a.links[0]));
+	free(ta);
+	free(tb);
+	xs_config_free(&a);
+	xs_config_free(&b);
+}
+
+/* What show -j prints without keys parses, and keys come back only where
+ * the struct has them. */
+static void test_keys_in_output(void **state)
+{
+	struct xs_config_file a;
+	char why[512], *t;
+
+	(void)state;
+	assert_int_equal(xs_config_parse(valid, strlen(valid), &a, why, sizeof(why)), 0);
+	t = to_text(&a);
+	assert_non_null(strstr(t, GCM128));
+	assert_non_null(strstr(t, "@/etc/keys/b2-enc"));
+	free(t);
+	free(a.tunnels[0].aead.key);
+	free(a.tunnels[0].aead.key_out);
+	a.tunnels[0].aead.key = a.tunnels[0].aead.key_out = NULL;
+	t = to_text(&a);
+	assert_null(strstr(t, GCM128));
+	assert_null(strstr(t, GCM128_B));
+	free(t);
+	xs_config_free(&a);
+}
+
+static void test_tenant_and_names(void **state)
+{
+	struct xs_cfg_tenant t;
+
+	(void)state;
+	assert_int_equal(xs_cfg_parse_tenant("0x100", &t), 0);
+	assert_true(t.set && !t.is_name && t.num == 0x100);
+	assert_int_equal(xs_cfg_parse_tenant("eth0", &t), 0);
+	assert_true(t.is_name);
+	assert_string_equal(t.name, "eth0");
+	assert_int_equal(xs_cfg_parse_tenant("a/b", &t), -EINVAL);
+	assert_int_equal(xs_cfg_parse_tenant("", &t), -EINVAL);
+	assert_int_equal(xs_cfg_tunnel_name_ok("a.b_c-1"), 0);
+	assert_int_equal(xs_cfg_tunnel_name_ok("0123456789012345678901234567890"), 0);
+	assert_int_equal(xs_cfg_tunnel_name_ok("01234567890123456789012345678901"), -EINVAL);
+	assert_int_equal(xs_cfg_tunnel_name_ok("a\"b"), -EINVAL);
+	assert_int_equal(xs_cfg_tunnel_name_ok(""), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_bad_entries),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_keys_in_output),
+		cmocka_unit_test(test_tenant_and_names),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
