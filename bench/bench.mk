@@ -35,5 +35,9 @@ $(BENCH_EGRESS): bench/bench_egress.c $(ABI_H) $(BENCH_XS_SKEL) $(BENCH_REF_SKEL
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(XS_CFLAGS) $< -o $@ $(LDLIBS)
 
-bench: all $(BENCH_REF_SKEL) $(BENCH_EGRESS)
+bench: all unit $(BENCH_REF_SKEL) $(BENCH_EGRESS)
 	$(Q)$(BENCH_EGRESS) $(BENCH_JSON)
+	@echo
+	@echo "## Statistics dump: 100,000 tunnels in pinned maps (this kernel)"
+	$(Q)XS_BENCH_CLI=$(abspath $(BIN)) CMOCKA_MESSAGE_OUTPUT=STDOUT \
+		$(OUT)/tests/test_stats_read 2>&1 | grep -E ' ms$$' | sed 's/^/- /'
