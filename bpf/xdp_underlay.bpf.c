@@ -25,6 +25,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "xfrm_steer.h"
+#include "events.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -359,30 +360,15 @@ static __always_inline bool routed_onwards(struct xdp_md *ctx, const struct esp_
 	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH;
 }
 
-/* At most one event per peer per interval; the ones held back are counted
- * and reported with the next one that goes out. */
 static __always_inline void report_unknown(struct xdp_md *ctx, const struct esp_pkt *pkt)
 {
-	struct event_rl_key rk = { .type = XS_EV_UNKNOWN_SPI, .family = pkt->key.family };
 	__u64 now = bpf_ktime_get_ns();
-	struct event_rl_value *rv, first = { .last_ns = now };
 	struct xs_event *ev;
-	__u32 suppressed = 0;
+	__u32 suppressed;
 
-	__builtin_memcpy(rk.peer, pkt->saddr, sizeof(rk.peer));
-	rv = bpf_map_lookup_elem(&ul_event_rl, &rk);
-	if (rv) {
-		if (now - rv->last_ns < (__u64)cfg.event_interval_ms * 1000000) {
-			__sync_fetch_and_add(&rv->suppressed, 1);
-			return;
-		}
-		suppressed = rv->suppressed;
-		rv->suppressed = 0;
-		rv->last_ns = now;
-	} else {
-		bpf_map_update_elem(&ul_event_rl, &rk, &first, BPF_ANY);
-	}
-
+	if (!event_allowed(&ul_event_rl, XS_EV_UNKNOWN_SPI, pkt->key.family, pkt->saddr,
+			   cfg.event_interval_ms, now, &suppressed))
+		return;
 	ev = bpf_ringbuf_reserve(&ul_events, sizeof(*ev), 0);
 	if (!ev) {
 		note(XS_UL_EVENT_LOST);

@@ -22,6 +22,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "xfrm_steer.h"
+#include "events.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -390,33 +391,18 @@ static __always_inline void record_secpath(const struct bpf_xfrm_state *xs,
 	bpf_map_update_elem(&secpath, &key, &fresh, BPF_NOEXIST);
 }
 
-/* At most one event per (type, peer) per interval; the ones held back are
- * counted and reported with the next event that goes out. */
 static __always_inline void report_violation(struct __sk_buff *skb,
 					     const struct bpf_xfrm_state *xs,
 					     __u32 if_id, __u32 tenant,
 					     const struct inner *in, __u32 routed)
 {
-	struct event_rl_key rk = { .type = XS_EV_TENANT_VIOLATION, .family = xs->family };
 	__u64 now = bpf_ktime_get_ns();
-	struct event_rl_value *rv, first = { .last_ns = now };
 	struct xs_event *ev;
-	__u32 suppressed = 0;
+	__u32 suppressed;
 
-	__builtin_memcpy(rk.peer, xs->remote_ipv6, sizeof(rk.peer));
-	rv = bpf_map_lookup_elem(&event_rl, &rk);
-	if (rv) {
-		if (now - rv->last_ns < (__u64)cfg.event_interval_ms * 1000000) {
-			__sync_fetch_and_add(&rv->suppressed, 1);
-			return;
-		}
-		suppressed = rv->suppressed;
-		rv->suppressed = 0;
-		rv->last_ns = now;
-	} else {
-		bpf_map_update_elem(&event_rl, &rk, &first, BPF_ANY);
-	}
-
+	if (!event_allowed(&event_rl, XS_EV_TENANT_VIOLATION, xs->family, xs->remote_ipv6,
+			   cfg.event_interval_ms, now, &suppressed))
+		return;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev)
 		return;
