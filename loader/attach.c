@@ -264,7 +264,6 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv)
 	struct meta_value m = { 0 };
 	char dir[XS_DIR_MAX], path[PATH_MAX];
 	bool fresh, eg_new = false, in_new = false;
-	struct bpf_map *map;
 	uint32_t zero = 0;
 	int err, lock_fd = -1;
 
@@ -321,11 +320,10 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv)
 	bpf_map__set_max_entries(skel->maps.routes_v6, eff.max_routes);
 	bpf_map__set_max_entries(skel->maps.tunnels, eff.max_tunnels);
 	bpf_map__set_max_entries(skel->maps.tunnel_stats, eff.max_tunnels + 1);
-	bpf_object__for_each_map(map, skel->obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
-		bpf_map__set_pin_path(map, path);
+	err = xs_set_pin_paths(skel->obj, dir);
+	if (err) {
+		p_err(ctx, err, "cannot set pin paths under %s: %s", dir, strerror(-err));
+		goto fail;
 	}
 	/* Loading reuses the pinned maps of an attached device (an upgrade)
 	 * and pins new ones otherwise. */

@@ -109,6 +109,25 @@ static int lock_dir(struct xs_ctx *ctx, const char *dir, enum xs_lock lock)
 	return fd;
 }
 
+int xs_set_pin_paths(struct bpf_object *obj, const char *dir)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
+		    sizeof(path))
+			return -ENAMETOOLONG;
+		err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 		  struct xs_state *st)
 {

@@ -31,6 +31,11 @@ int xs_netns_dir(struct xs_ctx *ctx, char *buf, size_t len);
 /* mkdir -p with mode 0700 for the parts it creates; mounts bpffs if needed. */
 int xs_mkdir_pins(struct xs_ctx *ctx, const char *dir);
 
+/* Pin every map of obj as dir/<map name>: loading then reuses the maps an
+ * earlier attach pinned there (an upgrade) and pins the new ones. */
+struct bpf_object;
+int xs_set_pin_paths(struct bpf_object *obj, const char *dir);
+
 /* Lock the pin directory of ifname, then open its pinned maps. Fails with a
  * message naming the device when it is not attached. */
 int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,

@@ -444,8 +444,7 @@ static int do_ul_attach(struct xs_ctx *ctx, int argc, char **argv)
 	struct ul_meta_value m;
 	struct xs_link_info li;
 	struct sa_list sas = { 0 };
-	char dir[XS_DIR_MAX], path[PATH_MAX];
-	struct bpf_map *map;
+	char dir[XS_DIR_MAX];
 	uint32_t zero = 0;
 	bool fresh;
 	int err, lock_fd, calls;
@@ -485,11 +484,10 @@ static int do_ul_attach(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	skel->rodata->cfg.flags = a.flags;
 	skel->rodata->cfg.event_interval_ms = a.interval_ms;
-	bpf_object__for_each_map(map, skel->obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
-		bpf_map__set_pin_path(map, path);
+	err = xs_set_pin_paths(skel->obj, dir);
+	if (err) {
+		p_err(ctx, err, "cannot set pin paths under %s: %s", dir, strerror(-err));
+		goto fail;
 	}
 	err = xdp_underlay__load(skel);
 	if (err) {

@@ -38,11 +38,19 @@ topo_gateway() { # [tenant-key args...]
 }
 
 topo_peer() { # K IF_ID INNER4 INNER6
-	local k=$1 ifid=$2 in4=$3 in6=$4 ns gwa pa key sel
+	local key
+	key=$(peer_key "$1")
+	topo_peer_link "$1" "$3" "$4"
+	topo_peer_gateway_ipsec "$1" "$2" "$key"
+	topo_peer_ipsec "$1" "$3" "$4" "$key" "$key"
+}
+
+# Peer K's netns, its underlay to the gateway and its inner addresses.
+topo_peer_link() { # K INNER4 INNER6
+	local k=$1 in4=$2 in6=$3 ns gwa pa
 	ns=$(peer_ns "$k")
 	gwa=10.0.$k.1
 	pa=10.0.$k.2
-	key=$(peer_key "$k")
 
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
@@ -60,8 +68,14 @@ topo_peer() { # K IF_ID INNER4 INNER6
 	ip -n "$GW" neigh replace "$pa" dev "ul$k" nud permanent \
 		lladdr "$(ip -n "$ns" -j link show ul0 | jq -r '.[0].address')"
 	ip -n "$ns" addr add "$in6/128" dev lo nodad
+}
 
-	# Gateway: one SA pair and wildcard policies, all bound to the if_id.
+# Gateway side of peer K: one SA pair and wildcard policies, all bound to
+# the if_id, made with ip xfrm.
+topo_peer_gateway_ipsec() { # K IF_ID KEY
+	local k=$1 ifid=$2 key=$3 gwa pa sel
+	gwa=10.0.$k.1
+	pa=10.0.$k.2
 	ip -n "$GW" xfrm state add src "$gwa" dst "$pa" proto esp spi "$(spi_out "$k")" \
 		reqid "$k" mode tunnel if_id "$ifid" flag af-unspec aead "$AEAD_ALG" "$key" 128
 	ip -n "$GW" xfrm state add src "$pa" dst "$gwa" proto esp spi "$(spi_in "$k")" \
@@ -74,12 +88,19 @@ topo_peer() { # K IF_ID INNER4 INNER6
 		ip -n "$GW" xfrm policy add dir fwd src "$sel" dst "$sel" if_id "$ifid" \
 			tmpl src "$pa" dst "$gwa" proto esp reqid "$k" mode tunnel
 	done
+}
 
-	# Peer: classic policy-based IPsec for its inner addresses.
+# Peer K's side: classic policy-based IPsec for its inner addresses.
+# KEY_OUT is the key of the SA gateway -> peer, KEY_IN of peer -> gateway.
+topo_peer_ipsec() { # K INNER4 INNER6 KEY_OUT KEY_IN
+	local k=$1 in4=$2 in6=$3 kout=$4 kin=$5 ns gwa pa
+	ns=$(peer_ns "$k")
+	gwa=10.0.$k.1
+	pa=10.0.$k.2
 	ip -n "$ns" xfrm state add src "$gwa" dst "$pa" proto esp spi "$(spi_out "$k")" \
-		reqid "$k" mode tunnel flag af-unspec aead "$AEAD_ALG" "$key" 128
+		reqid "$k" mode tunnel flag af-unspec aead "$AEAD_ALG" "$kout" 128
 	ip -n "$ns" xfrm state add src "$pa" dst "$gwa" proto esp spi "$(spi_in "$k")" \
-		reqid "$k" mode tunnel flag af-unspec aead "$AEAD_ALG" "$key" 128
+		reqid "$k" mode tunnel flag af-unspec aead "$AEAD_ALG" "$kin" 128
 	ip -n "$ns" xfrm policy add dir out src "$in4/32" dst 10.255.0.0/16 \
 		tmpl src "$pa" dst "$gwa" proto esp reqid "$k" mode tunnel
 	ip -n "$ns" xfrm policy add dir in src 10.255.0.0/16 dst "$in4/32" \

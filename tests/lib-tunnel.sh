@@ -46,38 +46,8 @@ assert_same() { # A B WHAT
 # but only the peer's side: the gateway's comes from xfrm-steer. KEY_IN is
 # the key of the SA peer -> gateway, KEY_OUT of gateway -> peer.
 tun_peer() { # K INNER4 INNER6 KEY_IN KEY_OUT
-	local k=$1 in4=$2 in6=$3 kin=$4 kout=$5 ns gwa pa
-	ns=$(peer_ns "$k")
-	gwa=10.0.$k.1
-	pa=10.0.$k.2
-
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
-	ip link add "ul$k" netns "$GW" type veth peer name ul0 netns "$ns"
-	ip netns exec "$GW" sysctl -qw "net.ipv6.conf.ul$k.disable_ipv6=1"
-	ip -n "$GW" addr add "$gwa/24" dev "ul$k"
-	ip -n "$GW" link set "ul$k" up
-	ip -n "$ns" addr add "$pa/24" dev ul0
-	ip -n "$ns" link set ul0 up
-	ip -n "$ns" addr add "$in4/32" dev lo
-	ip -n "$ns" addr add "$in6/128" dev lo nodad
-	ip -n "$GW" neigh replace "$pa" dev "ul$k" nud permanent \
-		lladdr "$(ip -n "$ns" -j link show ul0 | jq -r '.[0].address')"
-
-	ip -n "$ns" xfrm state add src "$gwa" dst "$pa" proto esp spi "$(spi_out "$k")" \
-		reqid "$k" mode tunnel flag af-unspec aead "$AEAD_ALG" "$kout" 128
-	ip -n "$ns" xfrm state add src "$pa" dst "$gwa" proto esp spi "$(spi_in "$k")" \
-		reqid "$k" mode tunnel flag af-unspec aead "$AEAD_ALG" "$kin" 128
-	ip -n "$ns" xfrm policy add dir out src "$in4/32" dst 10.255.0.0/16 \
-		tmpl src "$pa" dst "$gwa" proto esp reqid "$k" mode tunnel
-	ip -n "$ns" xfrm policy add dir in src 10.255.0.0/16 dst "$in4/32" \
-		tmpl src "$gwa" dst "$pa" proto esp reqid "$k" mode tunnel
-	ip -n "$ns" xfrm policy add dir out src "$in6/128" dst fd00:255::/64 \
-		tmpl src "$pa" dst "$gwa" proto esp reqid "$k" mode tunnel
-	ip -n "$ns" xfrm policy add dir in src fd00:255::/64 dst "$in6/128" \
-		tmpl src "$gwa" dst "$pa" proto esp reqid "$k" mode tunnel
-	ip -n "$ns" route add 10.255.0.0/16 dev ul0 src "$in4"
-	ip -n "$ns" -6 route add fd00:255::/64 dev ul0 src "$in6"
+	topo_peer_link "$1" "$2" "$3"
+	topo_peer_ipsec "$1" "$2" "$3" "$5" "$4"
 }
 
 # 128-bit AES-GCM key and salt (20 bytes), one per K and direction.
