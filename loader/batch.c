@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "state.h"
 
 #define XS_BATCH_MAX_WORDS 256
 
@@ -59,6 +60,8 @@ int xs_run_batch(struct xs_ctx *ctx, const char *path, bool force, const struct 
 
 	if (!f)
 		return p_err(ctx, -errno, "cannot open batch file \"%s\": %s", path, strerror(errno));
+	/* Commands after the first reuse the maps of the device before. */
+	ctx->state_cache = xs_state_cache_new();
 	while (getline(&line, &cap, f) >= 0) {
 		int argc;
 
@@ -78,6 +81,8 @@ int xs_run_batch(struct xs_ctx *ctx, const char *path, bool force, const struct 
 			break;
 	}
 	free(line);
+	xs_state_cache_free(ctx->state_cache);
+	ctx->state_cache = NULL;
 	if (f != stdin)
 		fclose(f);
 	return failed ? -EINVAL : 0;

@@ -12,6 +12,8 @@
 
 #include "xfrm_steer.h"
 
+struct xs_state_cache;
+
 struct xs_ctx {
 	bool json; /* -j */
 	bool pretty; /* -p */
@@ -20,6 +22,7 @@ struct xs_ctx {
 	bool human; /* -h: human-readable numbers */
 	const char *netns; /* -n NETNS, already entered */
 	bool err_printed; /* an error was reported in JSON already */
+	struct xs_state_cache *state_cache; /* -batch: maps kept between commands */
 };
 
 /* One entry of a command table, bpftool style. */

@@ -128,6 +128,76 @@ int xs_set_pin_paths(struct bpf_object *obj, const char *dir)
 	return 0;
 }
 
+struct xs_state_cache {
+	struct xfrm_steer *skel; /* NULL: empty */
+	struct meta_value *meta;
+	char dir[XS_DIR_MAX];
+	ino_t meta_ino;
+	uint8_t *slot_used;
+	uint32_t slot_next;
+	uint64_t slot_gen; /* route_gen when slot_used was last right */
+};
+
+struct xs_state_cache *xs_state_cache_new(void)
+{
+	return calloc(1, sizeof(struct xs_state_cache));
+}
+
+static void cache_drop(struct xs_state_cache *c)
+{
+	if (c->meta)
+		munmap(c->meta, sizeof(struct meta_value));
+	xfrm_steer__destroy(c->skel);
+	free(c->slot_used);
+	memset(c, 0, sizeof(*c));
+}
+
+void xs_state_cache_free(struct xs_state_cache *c)
+{
+	if (!c)
+		return;
+	cache_drop(c);
+	free(c);
+}
+
+/* A detach and a new attach between two commands pin new maps: new inodes. */
+static int pinned_meta_ino(const char *dir, ino_t *ino)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	if (stat(path, &sb))
+		return -errno;
+	*ino = sb.st_ino;
+	return 0;
+}
+
+/* Hand the cached maps of st->dir to st (locked), if they are still the
+ * pinned ones. */
+static bool cache_take(struct xs_state_cache *c, struct xs_state *st)
+{
+	ino_t ino = 0;
+
+	if (!c->skel || strcmp(c->dir, st->dir) || pinned_meta_ino(st->dir, &ino) ||
+	    ino != c->meta_ino) {
+		cache_drop(c);
+		return false;
+	}
+	st->skel = c->skel;
+	st->meta = c->meta;
+	st->meta_ino = ino;
+	st->ifindex = (int)st->meta->ifindex;
+	if (c->slot_used && st->meta->route_gen == c->slot_gen) {
+		st->slot_used = c->slot_used;
+		st->slot_next = c->slot_next;
+	} else {
+		free(c->slot_used);
+	}
+	memset(c, 0, sizeof(*c));
+	return true;
+}
+
 int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 		  struct xs_state *st)
 {
@@ -155,6 +225,9 @@ int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 				     ifname, ifname);
 		return p_err(ctx, err, "cannot open %s: %s", st->dir, strerror(-err));
 	}
+	st->cache = ctx->state_cache;
+	if (st->cache && cache_take(st->cache, st))
+		return 0;
 
 	st->skel = xfrm_steer__open();
 	if (!st->skel) {
@@ -195,14 +268,36 @@ int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 		goto fail;
 	}
 	st->ifindex = (int)st->meta->ifindex;
+	if (st->cache && pinned_meta_ino(st->dir, &st->meta_ino))
+		st->cache = NULL; /* cannot tell it again later: do not keep it */
 	return 0;
 fail:
+	st->cache = NULL;
 	xs_state_close(st);
 	return err;
 }
 
 void xs_state_close(struct xs_state *st)
 {
+	struct xs_state_cache *c = st->cache;
+
+	if (c && st->skel && st->meta) {
+		/* Still locked: no one has changed the routes since ours. */
+		cache_drop(c);
+		c->skel = st->skel;
+		c->meta = st->meta;
+		snprintf(c->dir, sizeof(c->dir), "%s", st->dir);
+		c->meta_ino = st->meta_ino;
+		c->slot_used = st->slot_used;
+		c->slot_next = st->slot_next;
+		c->slot_gen = __atomic_load_n(&st->meta->route_gen, __ATOMIC_ACQUIRE);
+		st->skel = NULL;
+		st->meta = NULL;
+		st->slot_used = NULL;
+	}
+	st->cache = NULL;
+	free(st->slot_used);
+	st->slot_used = NULL;
 	if (st->meta)
 		munmap(st->meta, sizeof(struct meta_value));
 	st->meta = NULL;
@@ -257,14 +352,22 @@ void xs_routes_changed(struct xs_state *st)
 
 int xs_tunnel_remove(struct xs_state *st, uint32_t if_id)
 {
-	if (bpf_map_delete_elem(bpf_map__fd(st->skel->maps.tunnels), &if_id))
+	int fd = bpf_map__fd(st->skel->maps.tunnels);
+	struct tunnel_value tv;
+	bool known = st->slot_used && !bpf_map_lookup_elem(fd, &if_id, &tv);
+
+	if (bpf_map_delete_elem(fd, &if_id))
 		return -errno;
+	if (known && tv.tunnel_idx >= 1 && tv.tunnel_idx <= st->meta->max_tunnels) {
+		st->slot_used[tv.tunnel_idx] = 0;
+		if (tv.tunnel_idx < st->slot_next)
+			st->slot_next = tv.tunnel_idx;
+	}
 	return 0;
 }
 
-/* Lowest free slot in 1..max_tunnels. Reading all tunnels costs one batch
- * call per few thousand entries; route adds are rare next to packets. */
-static int alloc_slot(struct xs_state *st, uint32_t *slot)
+/* Which slots the tunnels use: one batch call per 1024 tunnels. */
+static int read_slots(struct xs_state *st)
 {
 	int fd = bpf_map__fd(st->skel->maps.tunnels);
 	uint32_t max = st->meta->max_tunnels;
@@ -272,9 +375,9 @@ static int alloc_slot(struct xs_state *st, uint32_t *slot)
 	struct tunnel_value vals[1024];
 	bool first = true;
 	uint8_t *used;
-	int err = 0;
+	int err;
 
-	used = calloc(max + 1, 1);
+	used = calloc((size_t)max + 1, 1);
 	if (!used)
 		return -ENOMEM;
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -285,26 +388,49 @@ static int alloc_slot(struct xs_state *st, uint32_t *slot)
 		first = false;
 		if (err && errno != ENOENT) {
 			err = -errno;
-			goto out;
+			free(used);
+			return err;
 		}
 		for (i = 0; i < count; i++)
 			if (vals[i].tunnel_idx <= max)
 				used[vals[i].tunnel_idx] = 1;
-		if (err) {
-			err = 0;
+		if (err)
 			break; /* ENOENT: that was the last batch */
-		}
 	}
-	for (i = 1; i <= max; i++) {
-		if (!used[i]) {
+	st->slot_used = used;
+	st->slot_next = 1;
+	return 0;
+}
+
+/* Lowest free slot in 1..max_tunnels. The tunnel table is read once per
+ * lock (or per batch), so adding n tunnels costs O(n), not O(n^2). */
+static int alloc_slot(struct xs_state *st, uint32_t *slot)
+{
+	uint32_t i, max = st->meta->max_tunnels;
+	int err;
+
+	if (!st->slot_used) {
+		err = read_slots(st);
+		if (err)
+			return err;
+	}
+	for (i = st->slot_next ? st->slot_next : 1; i <= max; i++) {
+		if (!st->slot_used[i]) {
+			st->slot_used[i] = 1;
+			st->slot_next = i + 1;
 			*slot = i;
-			goto out;
+			return 0;
 		}
 	}
-	err = -ENOSPC;
-out:
-	free(used);
-	return err;
+	st->slot_next = max + 1;
+	return -ENOSPC;
+}
+
+static void free_slot(struct xs_state *st, uint32_t slot)
+{
+	st->slot_used[slot] = 0;
+	if (slot < st->slot_next)
+		st->slot_next = slot;
 }
 
 int xs_tunnel_ensure(struct xs_ctx *ctx, struct xs_state *st, uint32_t if_id,
@@ -340,15 +466,21 @@ int xs_tunnel_ensure(struct xs_ctx *ctx, struct xs_state *st, uint32_t if_id,
 	/* A slot may have served a deleted tunnel: start from zero before the
 	 * datapath can find it. */
 	zero = calloc((size_t)xs_num_cpus(), sizeof(*zero));
-	if (!zero)
+	if (!zero) {
+		free_slot(st, tv.tunnel_idx);
 		return p_err(ctx, -ENOMEM, "out of memory");
-	err = bpf_map_update_elem(sfd, &tv.tunnel_idx, zero, BPF_ANY);
+	}
+	err = bpf_map_update_elem(sfd, &tv.tunnel_idx, zero, BPF_ANY) ? -errno : 0;
 	free(zero);
-	if (err)
-		return p_err(ctx, -errno, "cannot reset tunnel counters: %s", strerror(errno));
-	if (bpf_map_update_elem(tfd, &if_id, &tv, BPF_NOEXIST))
-		return p_err(ctx, -errno, "cannot add tunnel if_id %u: %s", if_id,
-			     strerror(errno));
+	if (err) {
+		free_slot(st, tv.tunnel_idx);
+		return p_err(ctx, err, "cannot reset tunnel counters: %s", strerror(-err));
+	}
+	if (bpf_map_update_elem(tfd, &if_id, &tv, BPF_NOEXIST)) {
+		err = -errno;
+		free_slot(st, tv.tunnel_idx);
+		return p_err(ctx, err, "cannot add tunnel if_id %u: %s", if_id, strerror(-err));
+	}
 	*idx = tv.tunnel_idx;
 	*created = true;
 	return 0;

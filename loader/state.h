@@ -5,6 +5,8 @@
 
 #include <limits.h>
 #include <net/if.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "common.h"
 
@@ -20,7 +22,21 @@ struct xs_state {
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	char dir[XS_DIR_MAX];
+	/* Tunnel slots in use, read once per lock (NULL until needed), and
+	 * the lowest slot that may be free. */
+	uint8_t *slot_used;
+	uint32_t slot_next;
+	ino_t meta_ino; /* of the pinned meta map, when cached */
+	struct xs_state_cache *cache; /* where close() leaves the maps */
 };
+
+/* A batch keeps the last device's opened maps between its commands:
+ * opening them costs an ELF parse and a syscall per map, more than a route
+ * update. The lock is still taken per command; the maps are reused only
+ * while the pins are the same, the slot map only while no other command
+ * changed the routes (every tunnel change comes with a route change). */
+struct xs_state_cache *xs_state_cache_new(void);
+void xs_state_cache_free(struct xs_state_cache *c);
 
 enum xs_lock { XS_LOCK_SHARED, XS_LOCK_EXCLUSIVE };
 
