@@ -2461,7 +2461,9 @@ static int exec_ops(struct run *r, struct op *ops, size_t n, bool best_effort)
 				note_fail(r, &ops[i], -ENOMEM, NULL, best_effort, &first);
 				break;
 			}
-			explicit_bzero(buf, sizeof(buf));
+			/* Keys: wipe what the request used (the rest is
+			 * still zero from xs_nl_msg()). */
+			explicit_bzero(buf, nlh->nlmsg_len);
 			i++;
 		}
 		if (i == start) {

@@ -349,7 +349,7 @@ void xs_nl_batch_free(struct xs_nl_batch *b)
 
 /* The answers of one chunk: requests first_seq .. first_seq + n - 1. */
 struct batch_run {
-	unsigned int first_seq, n, answered;
+	unsigned int first_seq, n;
 	unsigned int base; /* index of the chunk's first request in the batch */
 	int *errs;
 	char (*msgs)[128];
@@ -372,7 +372,6 @@ static int batch_error_cb(const struct nlmsghdr *nlh, void *arg)
 		offset += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
 	read_extack(nlh, offset, msg, sizeof(msg));
 	r->seen[i] = 1;
-	r->answered++;
 	r->errs[r->base + i] = e->error < 0 ? e->error : 0;
 	if (r->msgs)
 		snprintf(r->msgs[r->base + i], sizeof(r->msgs[0]), "%s", e->error < 0 ? msg : "");
@@ -397,6 +396,7 @@ int xs_nl_batch_run(struct xs_nl *nl, struct xs_nl_batch *b, int *errs,
 	char rx[XS_NL_RX_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	unsigned char seen[XS_NL_BATCH_MSGS];
 	struct batch_run r = { .errs = errs, .msgs = msgs, .seen = seen };
+	struct nlmsghdr *last = NULL;
 	size_t off = 0, start, end;
 	unsigned int i, done = 0;
 	ssize_t n;
@@ -420,7 +420,12 @@ int xs_nl_batch_run(struct xs_nl *nl, struct xs_nl_batch *b, int *errs,
 
 			if (r.n && end + len - start > XS_NL_BATCH_BYTES)
 				break;
-			nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+			/* Only errors are answered, but for the last
+			 * request: its ACK says the kernel has done the
+			 * chunk, so a request without an answer before it
+			 * succeeded. One recvmsg() per chunk, not one per
+			 * request. */
+			nlh->nlmsg_flags = (nlh->nlmsg_flags & ~NLM_F_ACK) | NLM_F_REQUEST;
 			nlh->nlmsg_seq = ++nl->seq;
 			/* Sequence numbers of a chunk must not wrap: the
 			 * answers are matched by their distance to the
@@ -432,16 +437,17 @@ int xs_nl_batch_run(struct xs_nl *nl, struct xs_nl_batch *b, int *errs,
 				r.first_seq = 1;
 			}
 			nlh->nlmsg_pid = 0;
+			last = nlh;
 			end += len;
 			r.n++;
 		}
-		r.answered = 0;
+		last->nlmsg_flags |= NLM_F_ACK;
 		memset(seen, 0, sizeof(seen));
 		if (mnl_socket_sendto(nl->sock, b->buf + start, end - start) < 0) {
 			err = -errno;
 			break;
 		}
-		while (r.answered < r.n) {
+		while (!seen[r.n - 1]) {
 			n = mnl_socket_recvfrom(nl->sock, rx, sizeof(rx));
 			if (n < 0) {
 				if (errno == EINTR)
@@ -457,6 +463,10 @@ int xs_nl_batch_run(struct xs_nl *nl, struct xs_nl_batch *b, int *errs,
 				break;
 			}
 		}
+		if (!err)
+			for (i = 0; i < r.n; i++)
+				if (!seen[i])
+					errs[done + i] = 0;
 		done += r.n;
 		off = end;
 	}

@@ -85,10 +85,11 @@ int xs_nl_parse_nested(const struct nlattr *nest,
  * XS_NL_BATCH_MSGS, so that the ACKs of a chunk fit the receive buffer:
  * each ACK is a small message, but costs the buffer a whole skb, some
  * 1 KiB, and the default buffer is some 200 KiB).
- * Each request gets NLM_F_ACK and its own sequence number; the kernel
- * handles them in order and answers each, so a failed one does not stop
- * the rest. Requests may carry key material: the buffer is wiped when
- * freed.
+ * Each request gets its own sequence number; the kernel handles them in
+ * order and answers every failed one, so a failure does not stop the rest.
+ * Only the last request of a chunk asks for an ACK: when it comes, every
+ * request before it without an answer has succeeded. Requests may carry
+ * key material: the buffer is wiped when freed.
  */
 #define XS_NL_BATCH_BYTES 32768
 #define XS_NL_BATCH_MSGS 64
