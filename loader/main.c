@@ -20,7 +20,7 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)argv;
 	fprintf(stderr,
 		"Usage: xfrm-steer [ OPTIONS ] OBJECT { COMMAND | help }\n"
-		"       xfrm-steer [ OPTIONS ] { -b | --batch } FILENAME [ -f | --force ]\n"
+		"       xfrm-steer [ OPTIONS ] { -b | -batch | --batch } FILENAME [ -f | --force ]\n"
 		"       xfrm-steer version\n"
 		"where  OBJECT := { link | attach | detach | route | stats | sa | policy | secpath |\n"
 		"                  exporter | underlay | monitor | tunnel | apply | show }\n"
@@ -118,10 +118,20 @@ int main(int argc, char **argv)
 	};
 	struct xs_ctx ctx = { 0 };
 	const char *netns = NULL, *batch = NULL;
+	char long_batch[] = "--batch";
 	bool force = false;
 	char vbuf[8];
 	int opt, err;
 
+	/* ip's spelling, -batch, would read as -b "atch": make it --batch.
+	 * Options come first; their arguments are not options. */
+	for (int i = 1; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "-batch"))
+			argv[i] = long_batch;
+		else if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--netns") ||
+			 !strcmp(argv[i], "-b") || !strcmp(argv[i], "--batch"))
+			i++;
+	}
 	/* Stop at the first non-option: the object's own words follow. */
 	while ((opt = getopt_long(argc, argv, "+jpn:shvVb:f", opts, NULL)) != -1) {
 		switch (opt) {
