@@ -87,6 +87,19 @@ $XS -n "$GW" -s -j tunnel show t1 | grep -q "$KEYHEX" || fail "tunnel show -s la
 $XS -n "$GW" --show-keys -j show | grep -q "$KEYHEX" || fail "show --show-keys lacks the key"
 echo "ok: keys shown only with -s or --show-keys"
 
+step "bash completion offers the tunnel names"
+# shellcheck source=completion/xfrm-steer.bash
+. completion/xfrm-steer.bash
+line="$XS -n $GW tunnel del "
+COMP_LINE=$line COMP_POINT=${#line}
+read -ra COMP_WORDS <<<"$line"
+COMP_WORDS+=("")
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+COMPREPLY=()
+_xfrm_steer
+assert_eq "$(printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ')" "t1 t2 " \
+	"completions of 'tunnel del '"
+
 step "a failing tunnel add leaves no SA, policy or route behind"
 before=$(snapshot "$GW")
 # t3 to peer 1's underlay again, with words each time making it fail.
