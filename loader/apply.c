@@ -2133,24 +2133,52 @@ static int plan_slots(struct run *r, size_t dev)
 
 /* Into the order of the phases, keeping the order of planning within one
  * (qsort() would not). */
+/* Order the ops by phase, stably, in place: a counting sort gives each op
+ * its place, then the permutation is applied cycle by cycle. Copying them
+ * into a new array instead cost a big apply more than its planning. Ops
+ * of no phase are dropped. */
 static int sort_ops(struct run *r)
 {
-	struct op *sorted;
-	size_t i, n = 0;
+	size_t next[PH_FINAL + 1] = { 0 }, *pos, i, j, n = 0, tail;
+	struct op tmp;
 	uint8_t ph;
 
-	sorted = malloc((r->nops + 1) * sizeof(*sorted));
-	if (!sorted)
+	pos = malloc((r->nops + 1) * sizeof(*pos));
+	if (!pos)
 		return -ENOMEM;
-	for (ph = PH_ROUTE_DEL; ph <= PH_FINAL; ph++)
-		for (i = 0; i < r->nops; i++)
-			if (r->ops[i].phase == ph)
-				sorted[n++] = r->ops[i];
-	if (r->nops)
-		explicit_bzero(r->ops, r->nops * sizeof(*r->ops));
-	free(r->ops);
-	r->ops = sorted;
-	r->capops = r->nops + 1;
+	for (i = 0; i < r->nops; i++) {
+		ph = r->ops[i].phase;
+		if (ph >= PH_ROUTE_DEL && ph <= PH_FINAL) {
+			next[ph]++;
+			n++;
+		}
+	}
+	for (ph = PH_ROUTE_DEL, j = 0; ph <= PH_FINAL; ph++) {
+		size_t count = next[ph];
+
+		next[ph] = j;
+		j += count;
+	}
+	tail = n;
+	for (i = 0; i < r->nops; i++) {
+		ph = r->ops[i].phase;
+		pos[i] = ph >= PH_ROUTE_DEL && ph <= PH_FINAL ? next[ph]++ : tail++;
+	}
+	for (i = 0; i < r->nops; i++) {
+		while (pos[i] != i) {
+			j = pos[i];
+			tmp = r->ops[j];
+			r->ops[j] = r->ops[i];
+			r->ops[i] = tmp;
+			pos[i] = pos[j];
+			pos[j] = j;
+		}
+	}
+	explicit_bzero(&tmp, sizeof(tmp));
+	if (n < r->nops)
+		explicit_bzero(r->ops + n, (r->nops - n) * sizeof(*r->ops));
+	r->nops = n;
+	free(pos);
 	return 0;
 }
 
@@ -2190,7 +2218,7 @@ static bool op_is_nl(const struct op *op)
 
 static struct nlmsghdr *enc_sa_del(void *buf, const struct xs_sa *sa)
 {
-	struct nlmsghdr *nlh = xs_nl_msg(buf, XFRM_MSG_DELSA, 0);
+	struct nlmsghdr *nlh = xs_nl_msg_zeroed(buf, XFRM_MSG_DELSA, 0);
 	struct xfrm_usersa_id *id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
 	xfrm_address_t src;
 
@@ -2206,7 +2234,7 @@ static struct nlmsghdr *enc_sa_del(void *buf, const struct xs_sa *sa)
 
 static struct nlmsghdr *enc_pol_del(void *buf, const struct xs_policy *p)
 {
-	struct nlmsghdr *nlh = xs_nl_msg(buf, XFRM_MSG_DELPOLICY, 0);
+	struct nlmsghdr *nlh = xs_nl_msg_zeroed(buf, XFRM_MSG_DELPOLICY, 0);
 	struct xfrm_userpolicy_id *id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
 
 	id->sel.family = (uint16_t)p->sel_src.family;
@@ -2412,6 +2440,8 @@ static int exec_ops(struct run *r, struct op *ops, size_t n, bool best_effort)
 	int *errs = NULL, first = 0;
 	char(*msgs)[128] = NULL;
 
+	/* The encoders want it all zero: kept so, request after request. */
+	memset(buf, 0, sizeof(buf));
 	xs_nl_batch_init(&b);
 	errs = calloc(XS_NL_BATCH_MSGS * 4, sizeof(*errs));
 	msgs = calloc(XS_NL_BATCH_MSGS * 4, sizeof(*msgs));
@@ -2461,8 +2491,8 @@ static int exec_ops(struct run *r, struct op *ops, size_t n, bool best_effort)
 				note_fail(r, &ops[i], -ENOMEM, NULL, best_effort, &first);
 				break;
 			}
-			/* Keys: wipe what the request used (the rest is
-			 * still zero from xs_nl_msg()). */
+			/* Keys: wipe what the request used; the buffer is
+			 * then all zero again for the next encoder. */
 			explicit_bzero(buf, nlh->nlmsg_len);
 			i++;
 		}

@@ -63,9 +63,14 @@ void xs_nl_close(struct xs_nl *nl)
 
 struct nlmsghdr *xs_nl_msg(void *buf, uint16_t type, uint16_t flags)
 {
+	memset(buf, 0, XS_NL_REQ_SIZE);
+	return xs_nl_msg_zeroed(buf, type, flags);
+}
+
+struct nlmsghdr *xs_nl_msg_zeroed(void *buf, uint16_t type, uint16_t flags)
+{
 	struct nlmsghdr *nlh;
 
-	memset(buf, 0, XS_NL_REQ_SIZE);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | flags;

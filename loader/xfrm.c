@@ -431,7 +431,7 @@ static bool put_alg(struct nlmsghdr *nlh, uint16_t type, enum xs_alg_kind kind,
 
 struct nlmsghdr *xs_sa_encode(void *buf, const struct xs_sa *sa)
 {
-	struct nlmsghdr *nlh = xs_nl_msg(buf, XFRM_MSG_NEWSA, 0);
+	struct nlmsghdr *nlh = xs_nl_msg_zeroed(buf, XFRM_MSG_NEWSA, 0);
 	struct xfrm_usersa_info *info;
 	bool ok = true;
 
@@ -628,6 +628,7 @@ int xs_sa_add(struct xs_ctx *ctx, struct xs_nl *nl, const struct xs_sa *sa)
 	 * get the same checks. */
 	if (xs_sa_check(sa, why, sizeof(why)))
 		return p_err(ctx, -EINVAL, "cannot add %s: %s", name, why);
+	memset(buf, 0, sizeof(buf));
 	nlh = xs_sa_encode(buf, sa);
 	if (!nlh) {
 		explicit_bzero(buf, sizeof(buf));
@@ -990,7 +991,7 @@ static void put_selector(struct xfrm_selector *sel, const struct xs_policy *pol)
 struct nlmsghdr *xs_policy_encode(void *buf, const struct xs_policy *pol)
 {
 	struct xfrm_user_tmpl ut[XS_TMPL_MAX];
-	struct nlmsghdr *nlh = xs_nl_msg(buf, XFRM_MSG_NEWPOLICY, 0);
+	struct nlmsghdr *nlh = xs_nl_msg_zeroed(buf, XFRM_MSG_NEWPOLICY, 0);
 	struct xfrm_userpolicy_info *pi;
 	unsigned int i, n = pol->ntmpl > XS_TMPL_MAX ? XS_TMPL_MAX : pol->ntmpl;
 
@@ -1118,6 +1119,7 @@ int xs_policy_add(struct xs_ctx *ctx, struct xs_nl *nl,
 	xs_policy_name(pol, name, sizeof(name));
 	if (xs_policy_check(pol, why, sizeof(why)))
 		return p_err(ctx, -EINVAL, "cannot add %s: %s", name, why);
+	memset(buf, 0, sizeof(buf));
 	nlh = xs_policy_encode(buf, pol);
 	if (!nlh)
 		return p_err(ctx, -EMSGSIZE, "cannot add %s: request too large",

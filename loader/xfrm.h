@@ -109,7 +109,8 @@ int xs_sa_check(const struct xs_sa *sa, char *why, size_t len);
 /* "SA src 10.0.0.1 dst 10.0.0.2 spi 0x00001000" for messages. */
 const char *xs_sa_name(const struct xs_sa *sa, char *buf, size_t len);
 
-/* Build an XFRM_MSG_NEWSA for sa into buf (XS_NL_REQ_SIZE bytes). Returns
+/* Build an XFRM_MSG_NEWSA for sa into buf (XS_NL_REQ_SIZE bytes, all zero:
+ * libmnl leaves attribute padding as it finds it). Returns
  * the message, NULL if sa cannot be encoded (a replay window beyond
  * XS_REPLAY_MAX; xs_sa_check() refuses that first). The buffer then holds
  * key material: zero it after use. */
@@ -169,6 +170,7 @@ const char *xs_policy_name(const struct xs_policy *pol, char *buf, size_t len);
 const char *xs_dir_name(uint8_t dir); /* "in", "out", "fwd" */
 const char *xs_mode_name(uint8_t mode); /* "tunnel", "transport" */
 
+/* An XFRM_MSG_NEWPOLICY into buf (XS_NL_REQ_SIZE bytes, all zero). */
 struct nlmsghdr *xs_policy_encode(void *buf, const struct xs_policy *pol);
 /* -ENOENT for what callers skip: socket and sub policies. */
 int xs_policy_decode(const struct nlmsghdr *nlh, struct xs_policy *pol);

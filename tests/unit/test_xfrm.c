@@ -378,7 +378,7 @@ static const enum mnl_attr_data_type any_attr[XFRMA_MAX + 1] = {
 
 static void test_sa_encode_aead(void **state)
 {
-	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8)));
+	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8))) = { 0 };
 	const struct nlattr *tb[XFRMA_MAX + 1];
 	struct xfrm_usersa_info info;
 	struct xfrm_algo_aead aead;
@@ -446,7 +446,7 @@ static void test_sa_encode_aead(void **state)
 
 static void test_sa_encode_alias_and_if_id0(void **state)
 {
-	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8)));
+	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8))) = { 0 };
 	const struct nlattr *tb[XFRMA_MAX + 1];
 	struct xfrm_algo_aead aead;
 	struct nlmsghdr *nlh;
@@ -470,7 +470,7 @@ static void test_sa_encode_alias_and_if_id0(void **state)
 
 static void test_sa_encode_cbc_esn_encap_v6(void **state)
 {
-	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8)));
+	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8))) = { 0 };
 	const struct nlattr *tb[XFRMA_MAX + 1];
 	struct xfrm_replay_state_esn rs;
 	struct xfrm_usersa_info info;
@@ -547,7 +547,7 @@ static void test_sa_encode_cbc_esn_encap_v6(void **state)
 
 static void test_sa_encode_wide_window(void **state)
 {
-	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8)));
+	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8))) = { 0 };
 	const struct nlattr *tb[XFRMA_MAX + 1];
 	struct xfrm_replay_state_esn rs;
 	struct xfrm_usersa_info info;
@@ -572,7 +572,7 @@ static void test_sa_encode_wide_window(void **state)
 
 static void test_sa_decode_skips(void **state)
 {
-	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8)));
+	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8))) = { 0 };
 	struct xfrm_usersa_info *info;
 	struct nlmsghdr *nlh;
 	struct xs_sa sa;
@@ -603,7 +603,7 @@ static void policy_out(struct xs_policy *pol, int family)
 
 static void test_policy_encode(void **state)
 {
-	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8)));
+	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8))) = { 0 };
 	const struct nlattr *tb[XFRMA_MAX + 1];
 	struct xfrm_userpolicy_info pi;
 	struct xfrm_user_tmpl ut;
