@@ -320,6 +320,9 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv)
 	bpf_map__set_max_entries(skel->maps.routes_v6, eff.max_routes);
 	bpf_map__set_max_entries(skel->maps.tunnels, eff.max_tunnels);
 	bpf_map__set_max_entries(skel->maps.tunnel_stats, eff.max_tunnels + 1);
+	/* apply's records: one per tunnel, one per route it owns. */
+	bpf_map__set_max_entries(skel->maps.tunnel_names, eff.max_tunnels);
+	bpf_map__set_max_entries(skel->maps.apply_routes, eff.max_routes);
 	err = xs_set_pin_paths(skel->obj, dir);
 	if (err) {
 		p_err(ctx, err, "cannot set pin paths under %s: %s", dir, strerror(-err));

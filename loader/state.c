@@ -113,15 +113,28 @@ int xs_set_pin_paths(struct bpf_object *obj, const char *dir)
 {
 	char path[PATH_MAX];
 	struct bpf_map *map;
-	int err;
+	int err, fd;
 
 	bpf_object__for_each_map(map, obj) {
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+
 		if (bpf_map__is_internal(map))
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
 		    sizeof(path))
 			return -ENAMETOOLONG;
 		err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+		/* A pinned map is reused only if its size matches: keep
+		 * the size it was created with. */
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (!bpf_map_get_info_by_fd(fd, &info, &len))
+			err = bpf_map__set_max_entries(map, info.max_entries);
+		close(fd);
 		if (err)
 			return err;
 	}

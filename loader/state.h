@@ -48,7 +48,8 @@ int xs_netns_dir(struct xs_ctx *ctx, char *buf, size_t len);
 int xs_mkdir_pins(struct xs_ctx *ctx, const char *dir);
 
 /* Pin every map of obj as dir/<map name>: loading then reuses the maps an
- * earlier attach pinned there (an upgrade) and pins the new ones. */
+ * earlier attach pinned there (an upgrade), with the sizes they have, and
+ * pins the new ones. */
 struct bpf_object;
 int xs_set_pin_paths(struct bpf_object *obj, const char *dir);
 
