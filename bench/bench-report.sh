@@ -89,8 +89,8 @@ END {
 			continue
 		if (((t, n, "ip-sa", m, i) in run) && ((t, n, "attach", m, i) in run) &&
 		    ((t, n, "external", m, i) in run)) {
-			v = run[t, n, "ip-sa", m, i] + run[t, n, "attach", m, i] +
-			    run[t, n, "external", m, i]
+			v = run[t, n, "ip-sa", m, i] + run[t, n, "attach", m, i]
+			v += run[t, n, "external", m, i]
 			add("setup", n, "ip-batch", m, i, v)
 			add("scale", n, "external-whole", m, i, v)
 			add("scale", n, "external-all", m, i,
