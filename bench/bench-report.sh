@@ -64,6 +64,14 @@ function mb(t, n, s,   k) {
 function ratio(a, b) {
 	return b > 0 ? sprintf("%.1fx", a / b) : "-"
 }
+# A row of the scale table: classic subject c against external subject e.
+function scale_row(n, part, c, e, fmt) {
+	printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", num(n), part,
+	       fig("scale", n, c, "wall", fmt), fig("scale", n, e, "wall", fmt),
+	       ratio(M("scale", n, c, "wall"), M("scale", n, e, "wall")),
+	       mb("scale", n, c), mb("scale", n, e),
+	       ratio(M("scale", n, c, "kmem"), M("scale", n, e, "kmem"))
+}
 # 10000 -> 10,000
 function num(n,   s) {
 	s = sprintf("%d", n)
@@ -144,22 +152,9 @@ END {
 	print "|---:|---|---:|---:|---:|---:|---:|---:|"
 	for (i = 1; i <= nn; i++) {
 		n = nlist[i]
-		printf "| %s | per tunnel | %s | %s | %s | %s | %s | %s |\n", num(n),
-		       fig("scale", n, "classic", "wall", "%.3f"), fig("scale", n, "external", "wall", "%.3f"),
-		       ratio(M("scale", n, "classic", "wall"), M("scale", n, "external", "wall")),
-		       mb("scale", n, "classic"), mb("scale", n, "external"),
-		       ratio(M("scale", n, "classic", "kmem"), M("scale", n, "external", "kmem"))
-		printf "| %s | + once | %s | %s | %s | %s | %s | %s |\n", num(n),
-		       fig("scale", n, "classic", "wall", "%.3f"), fig("scale", n, "external-all", "wall", "%.3f"),
-		       ratio(M("scale", n, "classic", "wall"), M("scale", n, "external-all", "wall")),
-		       mb("scale", n, "classic"), mb("scale", n, "external-all"),
-		       ratio(M("scale", n, "classic", "kmem"), M("scale", n, "external-all", "kmem"))
-		printf "| %s | whole | %s | %s | %s | %s | %s | %s |\n", num(n),
-		       fig("scale", n, "classic-whole", "wall", "%.2f"),
-		       fig("scale", n, "external-whole", "wall", "%.2f"),
-		       ratio(M("scale", n, "classic-whole", "wall"), M("scale", n, "external-whole", "wall")),
-		       mb("scale", n, "classic-whole"), mb("scale", n, "external-whole"),
-		       ratio(M("scale", n, "classic-whole", "kmem"), M("scale", n, "external-whole", "kmem"))
+		scale_row(n, "per tunnel", "classic", "external", "%.3f")
+		scale_row(n, "+ once", "classic", "external-all", "%.3f")
+		scale_row(n, "whole", "classic-whole", "external-whole", "%.2f")
 	}
 
 	dn = 0
