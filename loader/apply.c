@@ -2132,11 +2132,10 @@ static int plan_slots(struct run *r, size_t dev)
 }
 
 /* Into the order of the phases, keeping the order of planning within one
- * (qsort() would not). */
-/* Order the ops by phase, stably, in place: a counting sort gives each op
- * its place, then the permutation is applied cycle by cycle. Copying them
- * into a new array instead cost a big apply more than its planning. Ops
- * of no phase are dropped. */
+ * (qsort() would not), in place: a counting sort gives each op its place,
+ * then the permutation is applied cycle by cycle. Copying the ops into a
+ * new array cost a big apply more than its planning. Ops of no phase are
+ * dropped. */
 static int sort_ops(struct run *r)
 {
 	size_t next[PH_FINAL + 1] = { 0 }, *pos, i, j, n = 0, tail;

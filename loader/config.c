@@ -898,13 +898,40 @@ static void put_addr(uint8_t *at, const struct xs_prefix *p, bool with_len)
 	memcpy(at + 2, p->addr, 16);
 }
 
+/* An SA as the kernel keys it: SPI and destination. */
+static void add_sa_key(struct dup_keys *d, size_t owner, uint32_t spi, const struct xs_prefix *dst)
+{
+	struct dup_key *key = dup_add(d, DUP_SA, owner);
+
+	memcpy(key->b + 1, &spi, 4);
+	put_addr(key->b + 5, dst, false);
+}
+
+/* A route, a tunnel's prefix or a loose one: device, tenant, prefix. */
+static void add_route_key(struct dup_keys *d, size_t owner, const char *dev,
+			  const struct xs_cfg_tenant *tenant, const struct xs_prefix *prefix)
+{
+	struct dup_key *key = dup_add(d, DUP_ROUTE, owner);
+
+	put_str(key->b + 1, dev, XS_IFNAME_LEN);
+	put_tenant(key->b + 1 + XS_IFNAME_LEN, tenant);
+	put_addr(key->b + 2 + 2 * XS_IFNAME_LEN, prefix, true);
+}
+
+static void add_dev_if_id_key(struct dup_keys *d, size_t owner, const char *dev, uint32_t if_id)
+{
+	struct dup_key *key = dup_add(d, DUP_DEV_IF_ID, owner);
+
+	put_str(key->b + 1, dev, XS_IFNAME_LEN);
+	memcpy(key->b + 1 + XS_IFNAME_LEN, &if_id, 4);
+}
+
 /* The first entry that clashes with one before it, in *owner (SIZE_MAX:
  * none). */
 static int first_clash(const struct xs_config_file *cfg, size_t *owner)
 {
 	size_t i, k, n = 0, first, nt = cfg->ntunnels;
 	struct dup_keys d = { 0 };
-	struct dup_key *key;
 
 	for (i = 0; i < nt; i++)
 		n += 5 + cfg->tunnels[i].nprefixes;
@@ -920,32 +947,17 @@ static int first_clash(const struct xs_config_file *cfg, size_t *owner)
 
 		put_str(dup_add(&d, DUP_NAME, i)->b + 1, t->name, XS_TUNNEL_NAME_LEN);
 		memcpy(dup_add(&d, DUP_IF_ID, i)->b + 1, &t->if_id, 4);
-		key = dup_add(&d, DUP_SA, i);
-		memcpy(key->b + 1, &t->spi_in, 4);
-		put_addr(key->b + 5, &t->local, false);
-		key = dup_add(&d, DUP_SA, i);
-		memcpy(key->b + 1, &t->spi_out, 4);
-		put_addr(key->b + 5, &t->remote, false);
-		key = dup_add(&d, DUP_DEV_IF_ID, i);
-		put_str(key->b + 1, t->dev, XS_IFNAME_LEN);
-		memcpy(key->b + 1 + XS_IFNAME_LEN, &t->if_id, 4);
-		for (k = 0; k < t->nprefixes; k++) {
-			key = dup_add(&d, DUP_ROUTE, i);
-			put_str(key->b + 1, t->dev, XS_IFNAME_LEN);
-			put_tenant(key->b + 1 + XS_IFNAME_LEN, &t->tenant);
-			put_addr(key->b + 2 + 2 * XS_IFNAME_LEN, &t->prefixes[k], true);
-		}
+		add_sa_key(&d, i, t->spi_in, &t->local);
+		add_sa_key(&d, i, t->spi_out, &t->remote);
+		add_dev_if_id_key(&d, i, t->dev, t->if_id);
+		for (k = 0; k < t->nprefixes; k++)
+			add_route_key(&d, i, t->dev, &t->tenant, &t->prefixes[k]);
 	}
 	for (i = 0; i < cfg->nroutes; i++) {
 		const struct xs_cfg_route *r = &cfg->routes[i];
 
-		key = dup_add(&d, DUP_ROUTE, nt + i);
-		put_str(key->b + 1, r->dev, XS_IFNAME_LEN);
-		put_tenant(key->b + 1 + XS_IFNAME_LEN, &r->tenant);
-		put_addr(key->b + 2 + 2 * XS_IFNAME_LEN, &r->prefix, true);
-		key = dup_add(&d, DUP_DEV_IF_ID, nt + i);
-		put_str(key->b + 1, r->dev, XS_IFNAME_LEN);
-		memcpy(key->b + 1 + XS_IFNAME_LEN, &r->if_id, 4);
+		add_route_key(&d, nt + i, r->dev, &r->tenant, &r->prefix);
+		add_dev_if_id_key(&d, nt + i, r->dev, r->if_id);
 	}
 	qsort(d.k, d.n, sizeof(*d.k), dup_key_cmp);
 	/* In a run of equal keys the first owner is the earliest; each later
@@ -968,33 +980,17 @@ static int first_clash(const struct xs_config_file *cfg, size_t *owner)
 
 static int check_duplicates(struct perr *pe, const struct xs_config_file *cfg)
 {
-	size_t i, owner;
+	size_t owner;
 	int err;
 
 	err = first_clash(cfg, &owner);
-	if (err)
-		return err;
-	if (owner < cfg->ntunnels)
+	if (!err && owner < cfg->ntunnels)
 		err = tunnel_clash(pe, cfg, owner);
-	else if (owner != SIZE_MAX)
+	else if (!err && owner != SIZE_MAX)
 		err = route_clash(pe, cfg, owner - cfg->ntunnels);
-	if (err || owner == SIZE_MAX) {
-		pe->entry[0] = err ? pe->entry[0] : '\0';
-		return err;
-	}
-	/* Not reached unless the keys above miss a rule: check the slow way. */
-	for (i = 0; i < cfg->ntunnels; i++) {
-		err = tunnel_clash(pe, cfg, i);
-		if (err)
-			return err;
-	}
-	for (i = 0; i < cfg->nroutes; i++) {
-		err = route_clash(pe, cfg, i);
-		if (err)
-			return err;
-	}
-	pe->entry[0] = '\0';
-	return 0;
+	if (!err)
+		pe->entry[0] = '\0';
+	return err;
 }
 
 /* Parse the array under key with fn into a new array of n elements. */
