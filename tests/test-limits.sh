@@ -34,6 +34,19 @@ assert_eq "$(xsj "$GW" route show dev ipsec0 | jq '[.[] | select(.prefix == "12.
 	"the route kept its tunnel"
 assert_eq "$(xsj "$GW" stats dev ipsec0 | jq length)" 2 "tunnels after the refused add"
 
+step "apply's record maps follow the device's size; a re-attach keeps a pinned map's size"
+mapinfo() { bpftool -j map show pinned "$pin/$1"; }
+assert_eq "$(mapinfo tunnel_names | jq .max_entries)" 2 "tunnel_names entries (tunnels 2)"
+assert_eq "$(mapinfo apply_routes | jq .max_entries)" 3 "apply_routes entries (routes 3)"
+# State pinned by a version that made tunnel_names 65,536 entries: an
+# upgrade must reuse it as it is, not fail on the size.
+info=$(mapinfo tunnel_names)
+rm "$pin/tunnel_names"
+bpftool map create "$pin/tunnel_names" type hash key "$(jq .bytes_key <<<"$info")" \
+	value "$(jq .bytes_value <<<"$info")" entries 65536 name tunnel_names flags 1
+$XS -n "$GW" attach dev ipsec0 || fail "re-attach over a pinned map of another size failed"
+assert_eq "$(mapinfo tunnel_names | jq .max_entries)" 65536 "tunnel_names kept its pinned size"
+
 step "unprivileged caller"
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups $XS route show 2>&1) &&
 	fail "an unprivileged route show succeeded"
