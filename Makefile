@@ -53,7 +53,7 @@ LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test unit demo clean
+.PHONY: all deps test unit demo clean prev
 all: $(BIN) $(BPF_OBJS)
 
 # Installs what is missing; quick when everything is there.
@@ -91,7 +91,13 @@ unit: $(UNIT_TESTS)
 test: deps
 	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)$(MAKE) --no-print-directory test-asan-build
+	$(Q)$(MAKE) --no-print-directory prev
 	$(Q)tests/run-all.sh $(T)
+
+# The CLI of the version named in tests/upgrade-from (the previous main),
+# for the test that upgrades a gateway it attached.
+prev:
+	$(Q)scripts/build-prev.sh $(OUT)/prev $(shell cat tests/upgrade-from)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

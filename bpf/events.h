@@ -37,4 +37,27 @@ static __always_inline bool event_allowed(void *rl_map, __u32 type, __u16 family
 	return true;
 }
 
+/* The inner map of the event_readers arrays: one reader's ring buffer. */
+struct xs_event_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XS_EVENT_RING_SIZE);
+};
+
+/* Copy ev into the ring buffer of every reader (include/xfrm_steer.h).
+ * Events are rate limited before they get here, so the bounded walk over
+ * the slots is off the per-packet path. Returns how many readers could not
+ * take it (their ring buffer full). */
+static __always_inline __u32 event_send(void *readers, const struct xs_event *ev)
+{
+	__u32 i, lost = 0;
+
+	for (i = 0; i < XS_EVENT_READERS; i++) {
+		void *rb = bpf_map_lookup_elem(readers, &i);
+
+		if (rb && bpf_ringbuf_output(rb, (void *)ev, sizeof(*ev), 0))
+			lost++;
+	}
+	return lost;
+}
+
 #endif /* XS_BPF_EVENTS_H */

@@ -118,11 +118,14 @@ struct {
 	__uint(max_entries, XS_UL_REASON_MAX);
 } ul_reasons SEC(".maps");
 
-/* Unknown-SPI events for `xfrm-steer monitor`. */
+/* Unknown-SPI events for `xfrm-steer monitor`, one ring buffer per reader
+ * (events.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} ul_events SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, XS_EVENT_READERS);
+	__array(values, struct xs_event_ring);
+} ul_event_readers SEC(".maps");
 
 /* Per-peer rate limit of events. */
 struct {
@@ -363,28 +366,23 @@ static __always_inline bool routed_onwards(struct xdp_md *ctx, const struct esp_
 static __always_inline void report_unknown(struct xdp_md *ctx, const struct esp_pkt *pkt)
 {
 	__u64 now = bpf_ktime_get_ns();
-	struct xs_event *ev;
+	struct xs_event ev = {};
 	__u32 suppressed;
 
 	if (!event_allowed(&ul_event_rl, XS_EV_UNKNOWN_SPI, pkt->key.family, pkt->saddr,
 			   cfg.event_interval_ms, now, &suppressed))
 		return;
-	ev = bpf_ringbuf_reserve(&ul_events, sizeof(*ev), 0);
-	if (!ev) {
+	ev.ts_ns = now;
+	ev.type = XS_EV_UNKNOWN_SPI;
+	ev.ifindex = ctx->ingress_ifindex;
+	ev.spi = pkt->key.spi;
+	ev.family = pkt->key.family;
+	ev.inner_family = pkt->key.family;
+	__builtin_memcpy(ev.peer, pkt->saddr, sizeof(ev.peer));
+	__builtin_memcpy(ev.inner_src, pkt->key.daddr, sizeof(ev.inner_src));
+	ev.suppressed = suppressed;
+	if (event_send(&ul_event_readers, &ev))
 		note(XS_UL_EVENT_LOST);
-		return;
-	}
-	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->ts_ns = now;
-	ev->type = XS_EV_UNKNOWN_SPI;
-	ev->ifindex = ctx->ingress_ifindex;
-	ev->spi = pkt->key.spi;
-	ev->family = pkt->key.family;
-	ev->inner_family = pkt->key.family;
-	__builtin_memcpy(ev->peer, pkt->saddr, sizeof(ev->peer));
-	__builtin_memcpy(ev->inner_src, pkt->key.daddr, sizeof(ev->inner_src));
-	ev->suppressed = suppressed;
-	bpf_ringbuf_submit(ev, 0);
 }
 
 SEC("xdp.frags")

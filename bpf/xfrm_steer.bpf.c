@@ -117,11 +117,14 @@ struct {
 	__uint(max_entries, XS_DEFAULT_SECPATH);
 } secpath SEC(".maps");
 
-/* Events for `xfrm-steer monitor`: tenant violations seen by ingress. */
+/* Events for `xfrm-steer monitor`: tenant violations seen by ingress, one
+ * ring buffer per reader, put in a slot by that reader (events.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
-} events SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, XS_EVENT_READERS);
+	__array(values, struct xs_event_ring);
+} event_readers SEC(".maps");
 
 /* Per-(type, peer) rate limit of events. */
 struct {
@@ -333,6 +336,7 @@ struct inner {
 	__u64 len; /* L3 length from the header itself */
 	__u16 family;
 	__be32 src[4];
+	__be32 dst[4]; /* IPv6 only: for v6_link_scoped() */
 };
 
 /* On ingress skb->data may start at a copy of the underlay's link-layer
@@ -360,6 +364,7 @@ static __always_inline int parse_inner(struct __sk_buff *skb, struct inner *in)
 		in->len = sizeof(ip6h) + bpf_ntohs(ip6h.payload_len);
 		in->family = AF_INET6;
 		__builtin_memcpy(in->src, ip6h.saddr.in6_u.u6_addr32, sizeof(in->src));
+		__builtin_memcpy(in->dst, ip6h.daddr.in6_u.u6_addr32, sizeof(in->dst));
 		return 0;
 	}
 	return -1;
@@ -397,28 +402,40 @@ static __always_inline void report_violation(struct __sk_buff *skb,
 					     const struct inner *in, __u32 routed)
 {
 	__u64 now = bpf_ktime_get_ns();
-	struct xs_event *ev;
+	struct xs_event ev = {};
 	__u32 suppressed;
 
 	if (!event_allowed(&event_rl, XS_EV_TENANT_VIOLATION, xs->family, xs->remote_ipv6,
 			   cfg.event_interval_ms, now, &suppressed))
 		return;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev)
-		return;
-	ev->ts_ns = now;
-	ev->type = XS_EV_TENANT_VIOLATION;
-	ev->ifindex = skb->ifindex;
-	ev->if_id = if_id;
-	ev->spi = xs->spi;
-	ev->family = xs->family;
-	ev->inner_family = in->family;
-	ev->tenant = tenant;
-	__builtin_memcpy(ev->peer, xs->remote_ipv6, sizeof(ev->peer));
-	__builtin_memcpy(ev->inner_src, in->src, sizeof(ev->inner_src));
-	ev->routed_if_id = routed;
-	ev->suppressed = suppressed;
-	bpf_ringbuf_submit(ev, 0);
+	ev.ts_ns = now;
+	ev.type = XS_EV_TENANT_VIOLATION;
+	ev.ifindex = skb->ifindex;
+	ev.if_id = if_id;
+	ev.spi = xs->spi;
+	ev.family = xs->family;
+	ev.inner_family = in->family;
+	ev.tenant = tenant;
+	__builtin_memcpy(ev.peer, xs->remote_ipv6, sizeof(ev.peer));
+	__builtin_memcpy(ev.inner_src, in->src, sizeof(ev.inner_src));
+	ev.routed_if_id = routed;
+	ev.suppressed = suppressed;
+	event_send(&event_readers, &ev);
+}
+
+/* IPv6 traffic that never leaves a link: a peer's router solicitations,
+ * MLD reports and DAD probes (source fe80::/10 or ::, destination ff02::
+ * and the other link-scope groups, or fe80::/10). A classic xfrm interface
+ * at the far end sends them into the tunnel by itself; they mean nothing
+ * to this gateway and are no attempt to speak for another tenant. */
+static __always_inline bool v6_link_scoped(const struct inner *in)
+{
+	const __u8 *s = (const __u8 *)in->src, *d = (const __u8 *)in->dst;
+
+	if ((s[0] == 0xfe && (s[1] & 0xc0) == 0x80) ||
+	    !(in->src[0] | in->src[1] | in->src[2] | in->src[3]))
+		return true;
+	return (d[0] == 0xfe && (d[1] & 0xc0) == 0x80) || (d[0] == 0xff && (d[1] & 0x0f) == 2);
 }
 
 SEC("tcx/ingress")
@@ -439,15 +456,26 @@ int xs_ingress(struct __sk_buff *skb)
 	if (!bpf_ksym_exists(bpf_skb_get_xfrm_info) ||
 	    bpf_skb_get_xfrm_info(skb, &info))
 		return count_drop(XS_DROP_NO_XFRM_INFO);
-	if (parse_inner(skb, &in))
-		return count_drop(XS_DROP_RX_PARSE);
-	have_xs = !bpf_skb_get_xfrm_state(skb, 0, &xs, sizeof(xs), 0);
 
+	/* From here on every packet is counted to its tunnel once, passed or
+	 * dropped: rx_packets + rx_dropped is what its SAs decrypted. */
 	tv = bpf_map_lookup_elem(&tunnels, &info.if_id);
 	if (tv) {
 		tenant = tv->tenant;
 		st = bpf_map_lookup_elem(&tunnel_stats, &tv->tunnel_idx);
 	}
+	if (parse_inner(skb, &in)) {
+		if (st)
+			st->rx_dropped += 1;
+		return count_drop(XS_DROP_RX_PARSE);
+	}
+
+	if ((cfg.flags & XS_CFG_RPF) && in.family == AF_INET6 && v6_link_scoped(&in)) {
+		if (st)
+			st->rx_dropped += 1;
+		return count_drop(XS_DROP_RX_V6_LINK);
+	}
+	have_xs = !bpf_skb_get_xfrm_state(skb, 0, &xs, sizeof(xs), 0);
 
 	if (cfg.flags & XS_CFG_RPF) {
 		/* Tenant isolation: the inner source must be routed, in the

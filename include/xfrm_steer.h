@@ -44,6 +44,11 @@ enum xs_reason {
 	XS_DROP_RPF = 8, /* ingress: inner source not routed to the tunnel
 			  * the packet arrived on (tenant isolation) */
 	XS_DROP_RX_PARSE = 9, /* ingress: decrypted packet without an IP header */
+	XS_DROP_RX_V6_LINK = 10, /* ingress, rpf strict: the peer's own IPv6
+				  * link-scoped traffic (router solicitations,
+				  * MLD, DAD: source fe80::/10 or ::, or
+				  * destination fe80::/10 or link-scope
+				  * multicast). Dropped, never an event. */
 	XS_REASON_MAX,
 };
 
@@ -95,14 +100,18 @@ struct tunnel_value {
 	__u32 tenant;
 };
 
-/* tunnel_stats: per-CPU array indexed by tunnel_idx. Slot 0 is reserved. */
+/* tunnel_stats: per-CPU array indexed by tunnel_idx. Slot 0 is reserved.
+ * Every packet a tunnel's inbound SAs decrypt and the kernel hands to the
+ * interface is counted once, in rx_packets (passed) or rx_dropped (dropped
+ * by ingress: rpf, link-scoped IPv6, no IP header), so their sum equals
+ * what the SAs' own packet counters added. Bytes are L3 lengths. */
 struct tunnel_stats {
 	__u64 tx_packets;
 	__u64 tx_bytes;
 	__u64 rx_packets;
-	__u64 rx_bytes;
+	__u64 rx_bytes; /* of the rx_packets */
 	__u64 tx_dropped; /* route found but the kfunc failed */
-	__u64 rx_dropped; /* reserved for ingress policy drops */
+	__u64 rx_dropped; /* decrypted, then dropped by ingress */
 };
 
 /* secpath: per-CPU hash of what ingress learnt from the decrypting SA. */
@@ -151,7 +160,17 @@ struct xs_config {
 	__u32 event_interval_ms; /* at most one event per peer and type per interval */
 };
 
-/* Events, sent to user space through a ring buffer (`xfrm-steer monitor`). */
+/* Events go to every reader at once: each reader (a `monitor`) makes a ring
+ * buffer of its own and puts it in a free slot of the program's pinned
+ * array of maps (event_readers, ul_event_readers); the programs copy each
+ * event into every slot that holds one. A reader owns its slot while it
+ * holds the abstract unix socket named by XS_EVENT_SLOT_FMT (outer map id,
+ * slot) in the namespace: the kernel frees the name when the reader dies,
+ * however it dies, so a dead reader's slot is taken again. */
+#define XS_EVENT_READERS 8
+#define XS_EVENT_RING_SIZE (256 * 1024)
+#define XS_EVENT_SLOT_FMT "xfrm-steer/events/%u/%u"
+
 enum xs_event_type {
 	XS_EV_TENANT_VIOLATION = 1, /* ingress RPF drop */
 	XS_EV_UNKNOWN_SPI = 2, /* underlay XDP: ESP for an SPI with no SA */
@@ -237,7 +256,7 @@ enum xs_ul_reason {
 	XS_UL_TRUNCATED = 5, /* ESP or UDP header cut short (passed) */
 	XS_UL_FRAGMENT = 6, /* fragment of ESP or UDP (passed, not counted) */
 	XS_UL_V6_EXT = 7, /* IPv6 with extension headers (passed, not parsed) */
-	XS_UL_EVENT_LOST = 8, /* ring buffer full: event not sent */
+	XS_UL_EVENT_LOST = 8, /* a reader's ring buffer full: event not sent to it */
 	XS_UL_REASON_MAX,
 };
 

@@ -205,6 +205,7 @@ static void remove_pins(const char *dir, struct xfrm_steer *skel)
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 		unlink(path);
 	}
+	xs_remove_retired_pins(dir);
 	rmdir(dir);
 }
 
@@ -262,6 +263,7 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv)
 	struct xs_link_info li;
 	struct xfrm_steer *skel = NULL;
 	struct meta_value m = { 0 };
+	struct xs_pin_plan plan = { 0 };
 	char dir[XS_DIR_MAX], path[PATH_MAX];
 	bool fresh, eg_new = false, in_new = false;
 	uint32_t zero = 0;
@@ -323,10 +325,12 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv)
 	/* apply's records: one per tunnel, one per route it owns. */
 	bpf_map__set_max_entries(skel->maps.tunnel_names, eff.max_tunnels);
 	bpf_map__set_max_entries(skel->maps.apply_routes, eff.max_routes);
-	err = xs_set_pin_paths(skel->obj, dir);
-	if (err) {
-		p_err(ctx, err, "cannot set pin paths under %s: %s", dir, strerror(-err));
-		goto fail;
+	{
+		struct bpf_map *const fixed[] = { skel->maps.drop_stats, NULL };
+
+		err = xs_set_pin_paths(ctx, skel->obj, dir, a.dev, fixed, &plan);
+		if (err)
+			goto fail;
 	}
 	/* Loading reuses the pinned maps of an attached device (an upgrade)
 	 * and pins new ones otherwise. */
@@ -384,12 +388,14 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv)
 			 &eg_new);
 	if (err)
 		goto fail;
+	xs_pins_commit(&plan, dir);
 	if (ctx->verbose)
 		p_info(ctx, "%s %s: programs %s, state in %s", fresh ? "attached" : "upgraded",
 		       a.dev, fresh ? "attached" : "replaced", dir);
 	goto out;
 
 fail:
+	xs_pins_abort(&plan);
 	if (fresh) {
 		remove_pins(dir, skel);
 	} else {

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * xfrm-steer monitor: the datapath's events as they happen. Every attached
- * device of the namespace has a ring buffer in its pin directory (the tc
- * programs' for tenant violations, the underlay program's for unknown
- * SPIs); the monitor reads them all through one libbpf ring_buffer, and
- * watches the pin directories (inotify, with a rescan every second as a
- * safety net) to pick up devices attached later and report attach and
- * detach.
+ * program (the tc programs for tenant violations, the underlay program for
+ * unknown SPIs) has an array of reader slots in its pin directory; the
+ * monitor puts a ring buffer of its own in one slot of each (events.c), so
+ * that every monitor sees every event, and reads them all through one
+ * libbpf ring_buffer. It watches the pin directories (inotify, with a
+ * rescan every second as a safety net) to pick up devices attached later
+ * and to report attach, detach and upgrade (a new program behind the same
+ * pinned link).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -26,6 +28,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "events.h"
 #include "state.h"
 #include "xdp_underlay.skel.h"
 #include "xfrm_steer.skel.h"
@@ -36,14 +39,16 @@ enum src_kind { SRC_TC, SRC_XDP, SRC_KINDS };
 
 static const char *const kind_names[SRC_KINDS] = { "tc", "xdp" };
 
-/* One program's ring buffer: a device and kind, while its link is pinned. */
+/* One program's events: a device and kind, while its link is pinned. */
 struct source {
 	struct source *next;
 	struct monitor *mon;
 	char dev[IF_NAMESIZE];
 	enum src_kind kind;
-	int map_fd; /* -1 while the ring buffer is not pinned (yet) */
+	int map_fd; /* the pinned reader slots; -1 while not pinned (yet) */
 	__u32 map_id;
+	struct xs_event_reader reader; /* our slot in map_fd */
+	__u32 prog_id; /* behind the pinned link; a change is an upgrade */
 	bool present; /* set by the current scan */
 };
 
@@ -53,6 +58,7 @@ struct monitor {
 	uint64_t limit; /* exit after this many events; 0: never */
 	uint64_t printed;
 	bool done;
+	int err; /* a scan's fatal error */
 	__u64 start_ns; /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns() */
 	char ns_dir[XS_DIR_MAX];
 	/* Pin names of the link and the ring buffer of each kind. */
@@ -73,10 +79,12 @@ static int monitor_help(struct xs_ctx *ctx, int argc, char **argv)
 		"Usage: xfrm-steer [ -j ] monitor [ dev NAME ] [ count N ]\n"
 		"Prints the datapath's events as they happen, one line (with -j one\n"
 		"JSON object) each: unknown_spi (underlay programs), tenant_violation\n"
-		"(tc ingress), attach and detach of programs. Runs until interrupted,\n"
-		"or until N events were printed. Events are rate limited at the\n"
-		"source, one per peer per interval; \"suppressed\" counts those held\n"
-		"back since the previous one.\n");
+		"(tc ingress), attach, detach and upgrade of programs. Runs until\n"
+		"interrupted, or until N events were printed. Events are rate limited\n"
+		"at the source, one per peer per interval; \"suppressed\" counts those\n"
+		"held back since the previous one. Every monitor sees every event, up\n"
+		"to %d monitors at once per program.\n",
+		XS_EVENT_READERS);
 	return 0;
 }
 
@@ -223,14 +231,16 @@ static int on_event(void *data, void *raw, size_t size)
 	return mon->done ? -ECANCELED : 0;
 }
 
-static void report_attach(struct monitor *mon, const struct source *src, bool attached)
+static void report_attach(struct monitor *mon, const struct source *src, const char *what)
 {
 	struct line l;
 
 	if (mon->done)
 		return;
-	line_start(mon, &l, 0, attached ? "attach" : "detach", src->dev);
+	line_start(mon, &l, 0, what, src->dev);
 	put_str(&l, "program", kind_names[src->kind]);
+	if (src->prog_id)
+		put_u64(&l, "prog_id", src->prog_id, false);
 	line_end(mon, &l);
 }
 
@@ -262,6 +272,30 @@ static __u32 map_id(int fd)
 	return info.id;
 }
 
+/* The program behind a pinned link, 0 if it cannot be read. */
+static __u32 link_prog_id(const char *path)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	if (bpf_link_get_info_by_fd(fd, &info, &len))
+		info.prog_id = 0;
+	close(fd);
+	return info.prog_id;
+}
+
+static void drop_reader(struct source *s)
+{
+	xs_event_reader_close(&s->reader, s->map_fd);
+	if (s->map_fd >= 0)
+		close(s->map_fd);
+	s->map_fd = -1;
+}
+
 /* Look at one device directory: which programs are attached (their link
  * pinned) and which ring buffers they have. Returns whether the set of ring
  * buffers changed. */
@@ -275,11 +309,13 @@ static bool scan_dev(struct monitor *mon, const char *dev, bool initial)
 	watch(mon, dir, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
 	for (k = 0; k < SRC_KINDS; k++) {
 		struct source *s;
-		int fd;
+		__u32 prog;
+		int fd, err;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, mon->link_pin[k]);
 		if (access(path, F_OK))
 			continue;
+		prog = link_prog_id(path);
 		s = find_source(mon, dev, (enum src_kind)k);
 		if (!s) {
 			s = calloc(1, sizeof(*s));
@@ -289,10 +325,18 @@ static bool scan_dev(struct monitor *mon, const char *dev, bool initial)
 			snprintf(s->dev, sizeof(s->dev), "%s", dev);
 			s->kind = (enum src_kind)k;
 			s->map_fd = -1;
+			s->reader.ring_fd = s->reader.sock_fd = -1;
+			s->prog_id = prog;
 			s->next = mon->sources;
 			mon->sources = s;
 			if (!initial)
-				report_attach(mon, s, true);
+				report_attach(mon, s, "attach");
+		} else if (prog && prog != s->prog_id) {
+			/* What the old program said comes first. */
+			if (mon->rb)
+				ring_buffer__consume(mon->rb);
+			s->prog_id = prog;
+			report_attach(mon, s, "upgrade");
 		}
 		s->present = true;
 		snprintf(path, sizeof(path), "%s/%s", dir, mon->ring_pin[k]);
@@ -302,13 +346,29 @@ static bool scan_dev(struct monitor *mon, const char *dev, bool initial)
 		/* Detached and attached again between two scans: new maps. */
 		if (s->map_fd >= 0 && map_id(fd) == s->map_id) {
 			close(fd);
+			if (!xs_event_reader_live(&s->reader, s->map_fd) && !mon->err)
+				mon->err = p_err(mon->ctx, -ESTALE,
+						 "events of \"%s\" (%s): this monitor's reader slot was emptied by someone else; start the monitor again",
+						 dev, kind_names[k]);
 			continue;
 		}
-		if (s->map_fd >= 0)
-			close(s->map_fd);
+		drop_reader(s);
+		changed = true;
+		err = xs_event_reader_open(fd, &s->reader);
+		if (err) {
+			close(fd);
+			if (!mon->err)
+				mon->err = err == -EBUSY ?
+					p_err(mon->ctx, err,
+					      "events of \"%s\" (%s): all %d reader slots are held by running monitors; stop one of them",
+					      dev, kind_names[k], XS_EVENT_READERS) :
+					p_err(mon->ctx, err,
+					      "events of \"%s\" (%s): cannot add a reader: %s", dev,
+					      kind_names[k], strerror(-err));
+			continue;
+		}
 		s->map_fd = fd;
 		s->map_id = map_id(fd);
-		changed = true;
 	}
 	return changed;
 }
@@ -331,13 +391,13 @@ static int rebuild_rb(struct monitor *mon)
 		if (s->map_fd < 0)
 			continue;
 		if (!rb) {
-			rb = ring_buffer__new(s->map_fd, on_event, s, NULL);
+			rb = ring_buffer__new(s->reader.ring_fd, on_event, s, NULL);
 			if (!rb)
 				return p_err(mon->ctx, -errno, "cannot read the events of \"%s\": %s",
 					     s->dev, strerror(errno));
 			continue;
 		}
-		err = ring_buffer__add(rb, s->map_fd, on_event, s);
+		err = ring_buffer__add(rb, s->reader.ring_fd, on_event, s);
 		if (err) {
 			ring_buffer__free(rb);
 			return p_err(mon->ctx, err, "cannot read the events of \"%s\": %s", s->dev,
@@ -392,7 +452,7 @@ static int scan(struct monitor *mon, bool initial)
 		 * its detach. */
 		if (!gone && mon->rb)
 			ring_buffer__consume(mon->rb);
-		report_attach(mon, s, false);
+		report_attach(mon, s, "detach");
 		*pp = s->next;
 		s->next = gone;
 		gone = s;
@@ -404,11 +464,10 @@ static int scan(struct monitor *mon, bool initial)
 	/* Only now does no ring buffer refer to them. */
 	while ((s = gone)) {
 		gone = s->next;
-		if (s->map_fd >= 0)
-			close(s->map_fd);
+		drop_reader(s);
 		free(s);
 	}
-	return err;
+	return mon->err ? mon->err : err;
 }
 
 static int parse_monitor(struct xs_ctx *ctx, int argc, char **argv, struct monitor *mon)
@@ -446,9 +505,9 @@ static int pin_names(struct monitor *mon)
 		err = p_err(mon->ctx, -errno, "cannot open the BPF objects: %s", strerror(errno));
 	} else {
 		snprintf(mon->ring_pin[SRC_TC], sizeof(mon->ring_pin[SRC_TC]), "%s",
-			 bpf_map__name(tc->maps.events));
+			 bpf_map__name(tc->maps.event_readers));
 		snprintf(mon->ring_pin[SRC_XDP], sizeof(mon->ring_pin[SRC_XDP]), "%s",
-			 bpf_map__name(ul->maps.ul_events));
+			 bpf_map__name(ul->maps.ul_event_readers));
 	}
 	mon->link_pin[SRC_TC] = XS_PIN_INGRESS_LINK;
 	mon->link_pin[SRC_XDP] = XS_PIN_XDP_LINK;
@@ -560,8 +619,7 @@ out:
 		ring_buffer__free(mon.rb);
 	while ((s = mon.sources)) {
 		mon.sources = s->next;
-		if (s->map_fd >= 0)
-			close(s->map_fd);
+		drop_reader(s);
 		free(s);
 	}
 	if (mon.epfd >= 0)

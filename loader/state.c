@@ -109,12 +109,37 @@ static int lock_dir(struct xs_ctx *ctx, const char *dir, enum xs_lock lock)
 	return fd;
 }
 
-int xs_set_pin_paths(struct bpf_object *obj, const char *dir)
+/* Pins earlier versions made and this one no longer has: the single ring
+ * buffers of events before each reader had its own. */
+static const char *const retired_pins[] = { "events", "ul_events" };
+
+void xs_remove_retired_pins(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(retired_pins) / sizeof(retired_pins[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, retired_pins[i]);
+		unlink(path);
+	}
+}
+
+static bool in_list(const struct bpf_map *map, struct bpf_map *const *list)
+{
+	for (; list && *list; list++)
+		if (*list == map)
+			return true;
+	return false;
+}
+
+int xs_set_pin_paths(struct xs_ctx *ctx, struct bpf_object *obj, const char *dir,
+		     const char *dev, struct bpf_map *const *fixed, struct xs_pin_plan *plan)
 {
 	char path[PATH_MAX];
 	struct bpf_map *map;
 	int err, fd;
 
+	memset(plan, 0, sizeof(*plan));
 	bpf_object__for_each_map(map, obj) {
 		struct bpf_map_info info = { 0 };
 		__u32 len = sizeof(info);
@@ -123,22 +148,110 @@ int xs_set_pin_paths(struct bpf_object *obj, const char *dir)
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
 		    sizeof(path))
-			return -ENAMETOOLONG;
+			return p_err(ctx, -ENAMETOOLONG, "pin path %s/%s is too long", dir,
+				     bpf_map__name(map));
 		err = bpf_map__set_pin_path(map, path);
 		if (err)
-			return err;
-		/* A pinned map is reused only if its size matches: keep
-		 * the size it was created with. */
+			return p_err(ctx, err, "cannot set the pin path %s: %s", path,
+				     strerror(-err));
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
-		if (!bpf_map_get_info_by_fd(fd, &info, &len))
-			err = bpf_map__set_max_entries(map, info.max_entries);
+		err = bpf_map_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+		if (err) {
+			close(fd);
+			return p_err(ctx, err, "cannot read pinned map %s: %s", path,
+				     strerror(-err));
+		}
+		if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+		    info.value_size != bpf_map__value_size(map) ||
+		    info.map_flags != bpf_map__map_flags(map)) {
+			close(fd);
+			return p_err(ctx, -EPROTO,
+				     "pinned map %s has a layout this version cannot take over; run \"detach dev %s\" and attach again (its state is lost)",
+				     path, dev);
+		}
+		if (in_list(map, fixed) && info.max_entries != bpf_map__max_entries(map)) {
+			/* A counter array sized by another version's enum:
+			 * a new one is made and pinned, the old one's counts
+			 * are added to it once the new programs run. */
+			struct xs_pin_grow *g = &plan->grow[plan->n];
+
+			if (plan->n >= XS_PIN_GROW_MAX ||
+			    info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.value_size != 8 ||
+			    info.max_entries > bpf_map__max_entries(map)) {
+				close(fd);
+				return p_err(ctx, -EPROTO,
+					     "pinned map %s has %u entries where this version has %u; run \"detach dev %s\" and attach again",
+					     path, info.max_entries, bpf_map__max_entries(map),
+					     dev);
+			}
+			if (unlink(path)) {
+				err = -errno;
+				close(fd);
+				return p_err(ctx, err, "cannot replace %s: %s", path,
+					     strerror(-err));
+			}
+			g->old_fd = fd;
+			g->old_max = info.max_entries;
+			g->map = map;
+			snprintf(g->path, sizeof(g->path), "%s", path);
+			plan->n++;
+			continue;
+		}
+		/* A pinned map is reused only if its size matches: keep
+		 * the size it was created with. */
+		err = bpf_map__set_max_entries(map, info.max_entries);
 		close(fd);
 		if (err)
-			return err;
+			return p_err(ctx, err, "cannot size %s: %s", path, strerror(-err));
 	}
 	return 0;
+}
+
+void xs_pins_commit(struct xs_pin_plan *plan, const char *dir)
+{
+	int ncpu = xs_num_cpus(), i;
+	__u64 *old, *cur;
+	__u32 k;
+
+	old = calloc((size_t)ncpu, sizeof(*old));
+	cur = calloc((size_t)ncpu, sizeof(*cur));
+	for (i = 0; i < plan->n; i++) {
+		struct xs_pin_grow *g = &plan->grow[i];
+		int nfd = bpf_map__fd(g->map), c;
+
+		/* The old programs are gone from the links: what they
+		 * counted is final. */
+		for (k = 0; old && cur && k < g->old_max; k++) {
+			if (bpf_map_lookup_elem(g->old_fd, &k, old) ||
+			    bpf_map_lookup_elem(nfd, &k, cur))
+				continue;
+			for (c = 0; c < ncpu; c++)
+				cur[c] += old[c];
+			bpf_map_update_elem(nfd, &k, cur, BPF_ANY);
+		}
+		close(g->old_fd);
+	}
+	free(old);
+	free(cur);
+	plan->n = 0;
+	xs_remove_retired_pins(dir);
+}
+
+void xs_pins_abort(struct xs_pin_plan *plan)
+{
+	int i;
+
+	/* The old programs still run with the old maps: pin them back. */
+	for (i = 0; i < plan->n; i++) {
+		struct xs_pin_grow *g = &plan->grow[i];
+
+		unlink(g->path);
+		bpf_obj_pin(g->old_fd, g->path);
+		close(g->old_fd);
+	}
+	plan->n = 0;
 }
 
 struct xs_state_cache {
@@ -255,8 +368,9 @@ int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 		fd = bpf_obj_get(path);
 		if (fd < 0) {
 			err = -errno;
-			p_err(ctx, err, "device \"%s\": pinned map %s missing: %s (re-run attach)",
-			      ifname, path, strerror(-err));
+			p_err(ctx, err,
+			      "device \"%s\": pinned map %s missing (attached by another version?); run \"xfrm-steer attach dev %s\" to upgrade it",
+			      ifname, path, ifname);
 			goto fail;
 		}
 		err = bpf_map__reuse_fd(map, fd);

@@ -49,9 +49,31 @@ int xs_mkdir_pins(struct xs_ctx *ctx, const char *dir);
 
 /* Pin every map of obj as dir/<map name>: loading then reuses the maps an
  * earlier attach pinned there (an upgrade), with the sizes they have, and
- * pins the new ones. */
+ * pins the new ones. A pinned map of another type or entry size is refused
+ * with a message naming dev. The maps in fixed (NULL-terminated) are sized
+ * by this build (counters by reason): a pinned one of another version's
+ * size is unpinned and kept in plan, so that xs_pins_commit() adds its
+ * counts to the new one once the new programs are attached, or
+ * xs_pins_abort() pins it back when the upgrade fails. */
 struct bpf_object;
-int xs_set_pin_paths(struct bpf_object *obj, const char *dir);
+struct bpf_map;
+#define XS_PIN_GROW_MAX 2
+struct xs_pin_grow {
+	int old_fd;
+	__u32 old_max;
+	struct bpf_map *map;
+	char path[PATH_MAX];
+};
+struct xs_pin_plan {
+	struct xs_pin_grow grow[XS_PIN_GROW_MAX];
+	int n;
+};
+int xs_set_pin_paths(struct xs_ctx *ctx, struct bpf_object *obj, const char *dir,
+		     const char *dev, struct bpf_map *const *fixed, struct xs_pin_plan *plan);
+/* Also removes the pins of earlier versions that this one retired. */
+void xs_pins_commit(struct xs_pin_plan *plan, const char *dir);
+void xs_pins_abort(struct xs_pin_plan *plan);
+void xs_remove_retired_pins(const char *dir);
 
 /* Lock the pin directory of ifname, then open its pinned maps. Fails with a
  * message naming the device when it is not attached. */

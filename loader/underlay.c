@@ -169,8 +169,8 @@ static int ul_open_pinned(struct xs_ctx *ctx, const char *dev, const char *dir,
 		fd = bpf_obj_get(path);
 		if (fd < 0) {
 			err = p_err(ctx, -errno,
-				    "device \"%s\": pinned map %s missing: %s (run \"underlay attach\" again)",
-				    dev, path, strerror(errno));
+				    "device \"%s\": pinned map %s missing (attached by another version?); run \"xfrm-steer underlay attach dev %s\" to upgrade it",
+				    dev, path, dev);
 			goto fail;
 		}
 		err = bpf_map__reuse_fd(map, fd);
@@ -389,6 +389,7 @@ static void unpin_all(const char *dir, struct xdp_underlay *skel)
 		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 		unlink(path);
 	}
+	xs_remove_retired_pins(dir);
 }
 
 /* Replace the program behind the pinned link, or attach anew. A pinned
@@ -444,6 +445,7 @@ static int do_ul_attach(struct xs_ctx *ctx, int argc, char **argv)
 	struct ul_meta_value m;
 	struct xs_link_info li;
 	struct sa_list sas = { 0 };
+	struct xs_pin_plan plan = { 0 };
 	char dir[XS_DIR_MAX];
 	uint32_t zero = 0;
 	bool fresh;
@@ -484,10 +486,12 @@ static int do_ul_attach(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	skel->rodata->cfg.flags = a.flags;
 	skel->rodata->cfg.event_interval_ms = a.interval_ms;
-	err = xs_set_pin_paths(skel->obj, dir);
-	if (err) {
-		p_err(ctx, err, "cannot set pin paths under %s: %s", dir, strerror(-err));
-		goto fail;
+	{
+		struct bpf_map *const fixed[] = { skel->maps.ul_reasons, NULL };
+
+		err = xs_set_pin_paths(ctx, skel->obj, dir, a.dev, fixed, &plan);
+		if (err)
+			goto fail;
 	}
 	err = xdp_underlay__load(skel);
 	if (err) {
@@ -529,6 +533,7 @@ static int do_ul_attach(struct xs_ctx *ctx, int argc, char **argv)
 	err = attach_link(ctx, dir, skel->progs.xs_underlay, li.ifindex, a.dev);
 	if (err)
 		goto fail;
+	xs_pins_commit(&plan, dir);
 	if (ctx->verbose)
 		p_info(ctx, "%s %s: SA lookup by %s, %zu SAs listed, state in %s",
 		       fresh ? "attached" : "upgraded", a.dev, calls ? "kfunc" : "map", sas.n,
@@ -536,6 +541,7 @@ static int do_ul_attach(struct xs_ctx *ctx, int argc, char **argv)
 	goto out;
 fail:
 	/* A failed upgrade leaves the running program and its maps alone. */
+	xs_pins_abort(&plan);
 	if (fresh) {
 		char ns[XS_DIR_MAX];
 

@@ -202,7 +202,7 @@ step "a device attached by a version without named tunnels is upgraded by apply"
 pins=/sys/fs/bpf/xfrm-steer/$(ip netns exec "$GW3" stat -L -c %i /proc/self/ns/net)/ipsec0
 rm "$pins/tunnel_names" "$pins/apply_routes"
 out=$($XS -n "$GW3" route show 2>&1) && fail "route show without the pins of named tunnels"
-grep -q 'tunnel_names missing.*re-run attach' <<<"$out" || fail "message: $out"
+grep -q 'tunnel_names missing.*xfrm-steer attach dev' <<<"$out" || fail "message: $out"
 $XS -n "$GW3" apply "$tmp/example.json"
 [ -e "$pins/tunnel_names" ] && [ -e "$pins/apply_routes" ] || fail "apply did not upgrade the pinned state"
 assert_eq "$(nstates "$GW3") $(npolicies "$GW3") $(nroutes "$GW3")" "6 18 6" "the example after the upgrade"

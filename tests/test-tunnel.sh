@@ -23,7 +23,7 @@ $XS -n "$GW" attach dev ipsec0 tenant-key mark 0xff00
 pins=/sys/fs/bpf/xfrm-steer/$(ip netns exec "$GW" stat -L -c %i /proc/self/ns/net)/ipsec0
 rm "$pins/tunnel_names" "$pins/apply_routes"
 out=$($XS -n "$GW" tunnel show 2>&1) && fail "tunnel show without the pin of tunnel_names"
-grep -q 'tunnel_names missing.*re-run attach' <<<"$out" || fail "message: $out"
+grep -q 'tunnel_names missing.*xfrm-steer attach dev' <<<"$out" || fail "message: $out"
 $XS -n "$GW" attach dev ipsec0
 [ -e "$pins/tunnel_names" ] && [ -e "$pins/apply_routes" ] || fail "attach did not create the pins"
 echo "ok: attach upgrades a device without the maps of named tunnels"

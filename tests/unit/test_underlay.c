@@ -35,6 +35,7 @@
 #include <cmocka.h>
 
 #include "common.h"
+#include "events.h"
 #include "xdp_underlay.skel.h"
 
 #define PEER4 "198.51.100.2"
@@ -45,9 +46,13 @@
 struct fixture {
 	struct xdp_underlay *skel;
 	struct ring_buffer *rb;
+	/* Two readers, as two monitors would be: each must get every event. */
+	struct xs_event_reader rd[2];
 	int ncpu;
 	struct xs_event ev[16];
 	int nev;
+	struct xs_event ev2[16]; /* what the second reader got */
+	int nev2;
 };
 
 struct pkt {
@@ -69,6 +74,17 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static int on_event2(void *ctx, void *data, size_t size)
+{
+	struct fixture *f = ctx;
+
+	assert_int_equal(size, sizeof(struct xs_event));
+	if (f->nev2 < 16)
+		memcpy(&f->ev2[f->nev2], data, sizeof(struct xs_event));
+	f->nev2++;
+	return 0;
+}
+
 static int load(struct fixture *f, uint32_t flags, uint32_t interval_ms)
 {
 	f->skel = xdp_underlay__open();
@@ -79,8 +95,13 @@ static int load(struct fixture *f, uint32_t flags, uint32_t interval_ms)
 	bpf_map__set_max_entries(f->skel->maps.ul_known_spis, 64);
 	if (xdp_underlay__load(f->skel))
 		return -1;
-	f->rb = ring_buffer__new(bpf_map__fd(f->skel->maps.ul_events), on_event, f, NULL);
-	return f->rb ? 0 : -1;
+	if (xs_event_reader_open(bpf_map__fd(f->skel->maps.ul_event_readers), &f->rd[0]) ||
+	    xs_event_reader_open(bpf_map__fd(f->skel->maps.ul_event_readers), &f->rd[1]))
+		return -1;
+	f->rb = ring_buffer__new(f->rd[0].ring_fd, on_event, f, NULL);
+	if (!f->rb || ring_buffer__add(f->rb, f->rd[1].ring_fd, on_event2, f))
+		return -1;
+	return 0;
 }
 
 static int setup_flags(void **state, uint32_t flags, uint32_t interval_ms)
@@ -90,6 +111,7 @@ static int setup_flags(void **state, uint32_t flags, uint32_t interval_ms)
 	if (!f)
 		return -1;
 	f->ncpu = libbpf_num_possible_cpus();
+	f->rd[0].ring_fd = f->rd[1].ring_fd = -1;
 	if (load(f, flags, interval_ms)) {
 		fprintf(stderr, "cannot load the underlay program: %s\n", strerror(errno));
 		ring_buffer__free(f->rb);
@@ -126,6 +148,13 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	ring_buffer__free(f->rb);
+	/* Every event either reader got, the other got too, in order. */
+	assert_int_equal(f->nev2, f->nev);
+	if (f->nev)
+		assert_memory_equal(f->ev2, f->ev,
+				    (size_t)(f->nev < 16 ? f->nev : 16) * sizeof(f->ev[0]));
+	xs_event_reader_close(&f->rd[0], bpf_map__fd(f->skel->maps.ul_event_readers));
+	xs_event_reader_close(&f->rd[1], bpf_map__fd(f->skel->maps.ul_event_readers));
 	xdp_underlay__destroy(f->skel);
 	free(f);
 	return 0;
@@ -671,6 +700,29 @@ static void test_kfunc_asks_the_kernel(void **state)
 	assert_int_equal(spi_stats(f, false, AF_INET6, LOCAL6, 0xb002).packets, 1);
 }
 
+/* Reader slots: XS_EVENT_READERS living readers at most, the next one is
+ * told so; a slot whose reader is gone is taken again. */
+static void test_reader_slots(void **state)
+{
+	struct fixture *f = *state;
+	int outer = bpf_map__fd(f->skel->maps.ul_event_readers);
+	struct xs_event_reader r[XS_EVENT_READERS], extra;
+	int i;
+
+	/* The fixture holds two slots already. */
+	for (i = 0; i < XS_EVENT_READERS - 2; i++)
+		assert_int_equal(xs_event_reader_open(outer, &r[i]), 0);
+	assert_int_equal(xs_event_reader_open(outer, &extra), -EBUSY);
+	assert_true(xs_event_reader_live(&f->rd[0], outer));
+	xs_event_reader_close(&r[1], outer);
+	assert_int_equal(xs_event_reader_open(outer, &extra), 0);
+	assert_int_equal(extra.slot, r[1].slot);
+	assert_true(xs_event_reader_live(&extra, outer));
+	xs_event_reader_close(&extra, outer);
+	for (i = 0; i < XS_EVENT_READERS - 2; i++)
+		xs_event_reader_close(&r[i], outer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +740,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup_map_short_interval,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_kfunc_asks_the_kernel, setup_auto, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_slots, setup_map, teardown),
 	};
 
 	/* A namespace of our own: no SA, no route, nothing forwarded, so
