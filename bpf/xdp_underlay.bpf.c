@@ -35,6 +35,7 @@
 #endif
 
 #define ESP_IN_UDP_PORT 4500
+#define IKE_HDR_LEN 28
 #define IP_MF 0x2000
 #define IP_OFFMASK 0x1fff
 #define NEXTHDR_HOP 0
@@ -175,28 +176,36 @@ static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto,
 		if (udp->dest != bpf_htons(ESP_IN_UDP_PORT))
 			return 0;
 		ulen = bpf_ntohs(udp->len);
-		/* RFC 3948: one 0xff byte is a NAT keepalive, a zero first
-		 * word the non-ESP marker (IKE); the kernel's UDP encap
-		 * receive takes ESP only beyond its 8-byte header. */
-		if (ulen == sizeof(*udp) + 1) {
-			if ((void *)(payload + 1) > data_end) {
+		/* What RFC 3948 (2.2, 2.3) allows on port 4500, decided by the
+		 * UDP length (the frame may carry Ethernet padding beyond it)
+		 * as the kernel's UDP encap receive decides:
+		 * - one 0xff byte: a NAT keepalive;
+		 * - the non-ESP marker, four zero bytes, and an IKE header
+		 *   (28 bytes, RFC 7296 3.1) at least: IKE;
+		 * - a non-zero SPI and more than SPI and sequence number:
+		 *   ESP (the kernel wants more than those 8 bytes too);
+		 * - anything else, a bad UDP length included, is cut short:
+		 *   the kernel hands it to the IKE socket, but it is neither
+		 *   IKE nor ESP. */
+		if (ulen < sizeof(*udp) + 4) {
+			if (ulen == sizeof(*udp) + 1 && (void *)(payload + 1) <= data_end &&
+			    payload[0] == 0xff)
+				note(XS_UL_KEEPALIVE);
+			else
 				note(XS_UL_TRUNCATED);
-				return 0;
-			}
-			note(payload[0] == 0xff ? XS_UL_KEEPALIVE : XS_UL_IKE);
-			return 0;
-		}
-		if (ulen <= sizeof(*udp) + 8) {
-			note(XS_UL_IKE);
 			return 0;
 		}
 		spi = (void *)payload;
-		if ((void *)(spi + 2) > data_end) {
+		if ((void *)(spi + 1) > data_end) {
 			note(XS_UL_TRUNCATED);
 			return 0;
 		}
 		if (*spi == 0) {
-			note(XS_UL_IKE);
+			note(ulen >= sizeof(*udp) + 4 + IKE_HDR_LEN ? XS_UL_IKE : XS_UL_TRUNCATED);
+			return 0;
+		}
+		if (ulen <= sizeof(*udp) + 8 || (void *)(spi + 2) > data_end) {
+			note(XS_UL_TRUNCATED);
 			return 0;
 		}
 		pkt->key.spi = *spi;

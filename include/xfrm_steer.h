@@ -232,9 +232,11 @@ enum xs_ul_reason {
 	XS_UL_UNKNOWN_SPI = 0, /* ESP to a local address, no SA for its SPI */
 	XS_UL_DROPPED = 1, /* of those, dropped (drop-unknown) */
 	XS_UL_TRANSIT = 2, /* ESP without an SA here, routed onwards (passed) */
-	XS_UL_IKE = 3, /* UDP 4500 with the non-ESP marker: IKE (passed) */
+	XS_UL_IKE = 3, /* UDP 4500 with the non-ESP marker and at least an
+			* IKE header: IKE (passed) */
 	XS_UL_KEEPALIVE = 4, /* UDP 4500 NAT keepalive, one 0xff byte (passed) */
-	XS_UL_TRUNCATED = 5, /* ESP or UDP header cut short (passed) */
+	XS_UL_TRUNCATED = 5, /* ESP or UDP header cut short, or UDP 4500 too
+			      * short for any of ESP, IKE and keepalive (passed) */
 	XS_UL_FRAGMENT = 6, /* fragment of ESP or UDP (passed, not counted) */
 	XS_UL_V6_EXT = 7, /* IPv6 with extension headers (passed, not parsed) */
 	XS_UL_EVENT_LOST = 8, /* ring buffer full: event not sent */

@@ -466,11 +466,6 @@ static void test_ike_and_keepalive(void **state)
 	pl[0] = 0xff;
 	assert_int_equal(run(f, &p), XDP_PASS);
 	assert_int_equal(reason(f, XS_UL_KEEPALIVE), 1);
-	/* Too short to be ESP (the kernel hands it to the IKE socket). */
-	pl = udp4(&p, 4500, 8);
-	memset(pl, 0x22, 8);
-	assert_int_equal(run(f, &p), XDP_PASS);
-	assert_int_equal(reason(f, XS_UL_IKE), 2);
 	/* IKE on port 500 and other UDP: not even looked at. */
 	pl = udp4(&p, 500, 32);
 	esp(pl, 0x5555);
@@ -478,8 +473,68 @@ static void test_ike_and_keepalive(void **state)
 
 	assert_int_equal(all_spi_entries(f), 0);
 	assert_int_equal(reason(f, XS_UL_UNKNOWN_SPI), 0);
-	assert_int_equal(reasons_total(f), 3);
+	assert_int_equal(reasons_total(f), 2);
 	assert_int_equal(f->nev, 0);
+}
+
+/* UDP 4500 with a payload of len bytes, all of them fill, but for a UDP
+ * length of ulen (which may say less than the frame holds). */
+static void udp4500(struct pkt *p, uint32_t len, uint8_t fill, uint16_t ulen)
+{
+	uint8_t *pl = udp4(p, 4500, len);
+
+	memset(pl, fill, len);
+	((struct udphdr *)pl - 1)->len = htons(ulen);
+}
+
+/* A UDP 4500 payload that is no keepalive (one 0xff byte), no IKE (the
+ * four zero bytes of the non-ESP marker and an IKE header of 28 bytes)
+ * and too short for ESP (more than SPI and sequence number, SPI not 0) is
+ * cut short, not IKE. The frames are long enough: the UDP length says. */
+static void test_udp4500_short(void **state)
+{
+	struct fixture *f = *state;
+	struct pkt p;
+
+	/* Only an ESP header, no payload: the kernel does not take it for
+	 * ESP (it wants more than 8 bytes), and it is not IKE either. */
+	udp4500(&p, 8, 0x22, 8 + 8);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 1);
+	/* One byte that is not 0xff */
+	udp4500(&p, 8, 0x22, 8 + 1);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 2);
+	/* No payload at all, and three bytes */
+	udp4500(&p, 8, 0x22, 8);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	udp4500(&p, 8, 0x22, 8 + 3);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 4);
+	/* The non-ESP marker and less than an IKE header, up to one byte
+	 * short of it */
+	udp4500(&p, 32, 0, 8 + 4);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	udp4500(&p, 32, 0, 8 + 4 + 27);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 6);
+	/* A UDP length shorter than the UDP header */
+	udp4500(&p, 32, 0x22, 4);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 7);
+	assert_int_equal(reason(f, XS_UL_IKE), 0);
+
+	/* The edges on the other side: a full IKE header, and ESP with
+	 * one byte beyond its header (dropped: an unknown SPI). */
+	udp4500(&p, 32, 0, 8 + 32);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_IKE), 1);
+	udp4500(&p, 9, 0x22, 8 + 9);
+	assert_int_equal(run(f, &p), XDP_DROP);
+	assert_int_equal(spi_stats(f, false, AF_INET, LOCAL4, 0x22222222).packets, 1);
+	assert_int_equal(reason(f, XS_UL_UNKNOWN_SPI), 1);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 7);
+	assert_int_equal(reason(f, XS_UL_KEEPALIVE), 0);
 }
 
 static void test_truncated(void **state)
@@ -680,6 +735,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_esp6, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_esp_in_udp, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_ike_and_keepalive, setup_map_drop, teardown),
+		cmocka_unit_test_setup_teardown(test_udp4500_short, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_not_esp_untouched, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_vlan_and_options, setup_map, teardown),
