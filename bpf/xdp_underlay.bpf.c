@@ -279,7 +279,9 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 		struct ipv6hdr *ip6h = l3;
 		__u8 nh;
 
-		if ((void *)(ip6h + 1) > data_end)
+		/* Not IPv6 unless complete and of version 6, as IPv4 above:
+		 * only then does nexthdr mean anything. */
+		if ((void *)(ip6h + 1) > data_end || ip6h->version != 6)
 			return 0;
 		nh = ip6h->nexthdr;
 		if (nh != IPPROTO_ESP && nh != IPPROTO_UDP) {
@@ -289,8 +291,6 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 				note(XS_UL_V6_EXT);
 			return 0;
 		}
-		if (ip6h->version != 6)
-			return 0;
 		if (!parse_l4(ip6h + 1, data_end, nh, pkt))
 			return 0;
 		pkt->key.family = AF_INET6;

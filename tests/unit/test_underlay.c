@@ -652,6 +652,48 @@ static void test_fragments_and_v6_ext(void **state)
 	assert_int_equal(f->nev, 0);
 }
 
+/* An IP header with a bad version is not IP: IPv4 with version 5 or a
+ * header length below 5 words passes uncounted, and so does an IPv6
+ * header that does not say 6, whatever its next header says. */
+static void test_bad_ip_header(void **state)
+{
+	struct fixture *f = *state;
+	struct iphdr *iph;
+	struct pkt p;
+	uint8_t nh[] = { IPPROTO_ESP, 0, 43, 44, 60 };
+	size_t i;
+
+	for (i = 0; i < sizeof(nh); i++) {
+		esp(ip6(&p, nh[i], ESP_LEN), 0xc001);
+		p.buf[ETH_HLEN] = 0x40; /* version 4 */
+		assert_int_equal(run(f, &p), XDP_PASS);
+		p.buf[ETH_HLEN] = 0x70;
+		assert_int_equal(run(f, &p), XDP_PASS);
+	}
+	/* An IPv6 header cut short is not looked at either. */
+	ip6(&p, 0, 8);
+	p.len = ETH_HLEN + 39;
+	assert_int_equal(run(f, &p), XDP_PASS);
+	/* IPv4: version 5, and header lengths 0 to 4 */
+	esp4(&p, 0xc002);
+	iph = (struct iphdr *)(p.buf + ETH_HLEN);
+	iph->version = 5;
+	assert_int_equal(run(f, &p), XDP_PASS);
+	iph->version = 4;
+	for (i = 0; i < 5; i++) {
+		iph->ihl = (uint8_t)i;
+		assert_int_equal(run(f, &p), XDP_PASS);
+	}
+
+	assert_int_equal(reasons_total(f), 0);
+	assert_int_equal(all_spi_entries(f), 0);
+	assert_int_equal(f->nev, 0);
+	/* The same IPv6 header with version 6 is noted. */
+	ip6(&p, 0, 8 + ESP_LEN);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_V6_EXT), 1);
+}
+
 static void set_saddr4(struct pkt *p, const char *saddr)
 {
 	struct iphdr *iph = (struct iphdr *)(p->buf + ETH_HLEN);
@@ -741,6 +783,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vlan_and_options, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments_and_v6_ext, setup_map_drop,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_ip_header, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup_map_short_interval,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_kfunc_asks_the_kernel, setup_auto, teardown),
