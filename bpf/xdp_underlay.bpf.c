@@ -391,7 +391,7 @@ static __always_inline void report_unknown(struct xdp_md *ctx, const struct esp_
 	ev->family = pkt->key.family;
 	ev->inner_family = pkt->key.family;
 	__builtin_memcpy(ev->peer, pkt->saddr, sizeof(ev->peer));
-	__builtin_memcpy(ev->inner_src, pkt->key.daddr, sizeof(ev->inner_src));
+	__builtin_memcpy(ev->dst, pkt->key.daddr, sizeof(ev->dst));
 	ev->suppressed = suppressed;
 	bpf_ringbuf_submit(ev, 0);
 }

@@ -218,6 +218,13 @@ static uint8_t *udp4(struct pkt *p, uint16_t dport, uint32_t len)
 	return (uint8_t *)(udp + 1);
 }
 
+static void set_saddr4(struct pkt *p, const char *saddr)
+{
+	struct iphdr *iph = (struct iphdr *)(p->buf + ETH_HLEN);
+
+	assert_int_equal(inet_pton(AF_INET, saddr, &iph->saddr), 1);
+}
+
 /* ---- Running and reading back ---- */
 
 static int run(struct fixture *f, struct pkt *p)
@@ -363,10 +370,57 @@ static void test_esp4_unknown(void **state)
 	assert_int_equal(ntohl(f->ev[0].spi), 0x2002);
 	assert_int_equal(f->ev[0].family, AF_INET);
 	assert_string_equal(format_addr(AF_INET, f->ev[0].peer, a, sizeof(a)), PEER4);
-	assert_string_equal(format_addr(AF_INET, f->ev[0].inner_src, a, sizeof(a)), LOCAL4);
+	assert_string_equal(format_addr(AF_INET, f->ev[0].dst, a, sizeof(a)), LOCAL4);
 	assert_int_equal(f->ev[0].ifindex, 1); /* the test run's loopback */
 	assert_int_equal(f->ev[0].suppressed, 0);
 	assert_int_equal(f->ev[0].if_id, 0);
+}
+
+/* The unknown-SPI event's dst is the outer destination, all 16 bytes of
+ * it (an IPv4 address and zeros), wherever the IP header lies and however
+ * the ESP came; its family is the event's family, and inner_family says
+ * the same for readers of the layout before dst had its name. */
+static void check_dst(const struct xs_event *ev, int family, const char *daddr)
+{
+	__be32 want[4] = { 0 };
+
+	assert_int_equal(ev->type, XS_EV_UNKNOWN_SPI);
+	assert_int_equal(ev->family, family);
+	assert_int_equal(ev->inner_family, family);
+	assert_int_equal(inet_pton(family, daddr, want), 1);
+	assert_memory_equal(ev->dst, want, sizeof(want));
+}
+
+static void test_event_dst(void **state)
+{
+	struct fixture *f = *state;
+	struct udphdr *udp;
+	struct iphdr *iph;
+	struct pkt p;
+
+	/* Peers of their own, so that the rate limit lets every event out. */
+	esp(ip4(&p, IPPROTO_ESP, ESP_LEN, true, true), 0xd001);
+	iph = (struct iphdr *)(p.buf + ETH_HLEN + 4);
+	inet_pton(AF_INET, "203.0.113.9", &iph->daddr);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	esp(udp4(&p, 4500, ESP_LEN), 0xd002);
+	set_saddr4(&p, "198.51.100.3");
+	assert_int_equal(run(f, &p), XDP_PASS);
+	esp(ip6(&p, IPPROTO_ESP, ESP_LEN), 0xd003);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	udp = (struct udphdr *)ip6(&p, IPPROTO_UDP, 8 + ESP_LEN);
+	udp->dest = htons(4500);
+	udp->len = htons(8 + ESP_LEN);
+	esp((uint8_t *)(udp + 1), 0xd004);
+	((struct ipv6hdr *)(p.buf + ETH_HLEN))->saddr.s6_addr[15] = 3;
+	assert_int_equal(run(f, &p), XDP_PASS);
+
+	assert_int_equal(f->nev, 4);
+	check_dst(&f->ev[0], AF_INET, "203.0.113.9");
+	check_dst(&f->ev[1], AF_INET, LOCAL4);
+	check_dst(&f->ev[2], AF_INET6, LOCAL6);
+	check_dst(&f->ev[3], AF_INET6, LOCAL6);
+	assert_int_equal(ntohl(f->ev[3].spi), 0xd004);
 }
 
 static void test_drop_unknown(void **state)
@@ -410,7 +464,7 @@ static void test_esp6(void **state)
 	assert_int_equal(f->nev, 1);
 	assert_int_equal(f->ev[0].family, AF_INET6);
 	assert_string_equal(format_addr(AF_INET6, f->ev[0].peer, a, sizeof(a)), PEER6);
-	assert_string_equal(format_addr(AF_INET6, f->ev[0].inner_src, a, sizeof(a)), LOCAL6);
+	assert_string_equal(format_addr(AF_INET6, f->ev[0].dst, a, sizeof(a)), LOCAL6);
 }
 
 static void test_esp_in_udp(void **state)
@@ -694,13 +748,6 @@ static void test_bad_ip_header(void **state)
 	assert_int_equal(reason(f, XS_UL_V6_EXT), 1);
 }
 
-static void set_saddr4(struct pkt *p, const char *saddr)
-{
-	struct iphdr *iph = (struct iphdr *)(p->buf + ETH_HLEN);
-
-	assert_int_equal(inet_pton(AF_INET, saddr, &iph->saddr), 1);
-}
-
 /* One event per peer per interval; what was held back is counted in the
  * next one. The fixture's interval is 100 ms. */
 static void test_rate_limit(void **state)
@@ -773,6 +820,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_esp4_known, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_esp4_unknown, setup_map, teardown),
+		cmocka_unit_test_setup_teardown(test_event_dst, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_drop_unknown, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_esp6, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_esp_in_udp, setup_map, teardown),
