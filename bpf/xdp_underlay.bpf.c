@@ -156,10 +156,12 @@ static __always_inline void note(__u32 reason)
 		*cnt += 1;
 }
 
-/* Parse the L4 part of an ESP candidate at l4 (protocol proto). Returns 1
- * with the SPI in pkt when it is ESP, 0 when it is something else (noted
- * if it is IKE, a keepalive or cut short), and the packet passes then. */
-static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto,
+/* Parse the L4 part of an ESP candidate at l4 (protocol proto), l4len
+ * bytes long by its IP header. Returns 1 with the SPI in pkt when it is
+ * ESP, 0 when it is something else (noted if it is IKE, a keepalive or cut
+ * short), and the packet passes then. The IP length, not the frame, says
+ * where the packet ends: the frame may hold Ethernet padding. */
+static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto, __u32 l4len,
 				    struct esp_pkt *pkt)
 {
 	__be32 *spi;
@@ -186,7 +188,11 @@ static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto,
 		 *   ESP (the kernel wants more than those 8 bytes too);
 		 * - anything else, a bad UDP length included, is cut short:
 		 *   the kernel hands it to the IKE socket, but it is neither
-		 *   IKE nor ESP. */
+		 *   IKE nor ESP; one longer than the IP packet it drops. */
+		if (ulen > l4len) {
+			note(XS_UL_TRUNCATED);
+			return 0;
+		}
 		if (ulen < sizeof(*udp) + 4) {
 			if (ulen == sizeof(*udp) + 1 && (void *)(payload + 1) <= data_end &&
 			    payload[0] == 0xff)
@@ -212,9 +218,10 @@ static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto,
 		return 1;
 	}
 
-	/* ESP: SPI and sequence number. */
+	/* ESP: SPI and sequence number. That much is enough for the kernel
+	 * to look the SA up. */
 	spi = l4;
-	if ((void *)(spi + 2) > data_end) {
+	if (l4len < 8 || (void *)(spi + 2) > data_end) {
 		note(XS_UL_TRUNCATED);
 		return 0;
 	}
@@ -246,7 +253,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *iph = l3;
-		__u32 hlen;
+		__u32 hlen, tot_len;
 
 		if ((void *)(iph + 1) > data_end)
 			return 0;
@@ -266,12 +273,15 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 			note(XS_UL_TRUNCATED);
 			return 0;
 		}
-		if (!parse_l4(l3 + hlen, data_end, iph->protocol, pkt))
+		/* A total length below the header's leaves no L4 at all. */
+		tot_len = bpf_ntohs(iph->tot_len);
+		if (!parse_l4(l3 + hlen, data_end, iph->protocol,
+			      tot_len > hlen ? tot_len - hlen : 0, pkt))
 			return 0;
 		pkt->key.family = AF_INET;
 		pkt->key.daddr[0] = iph->daddr;
 		pkt->saddr[0] = iph->saddr;
-		pkt->len = bpf_ntohs(iph->tot_len);
+		pkt->len = tot_len;
 		return 1;
 	}
 
@@ -291,7 +301,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 				note(XS_UL_V6_EXT);
 			return 0;
 		}
-		if (!parse_l4(ip6h + 1, data_end, nh, pkt))
+		if (!parse_l4(ip6h + 1, data_end, nh, bpf_ntohs(ip6h->payload_len), pkt))
 			return 0;
 		pkt->key.family = AF_INET6;
 		__builtin_memcpy(pkt->key.daddr, ip6h->daddr.in6_u.u6_addr32,

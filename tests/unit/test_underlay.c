@@ -630,6 +630,54 @@ static void test_truncated(void **state)
 	assert_int_equal(f->nev, 0);
 }
 
+/* The IP length says where the packet ends, not the frame, which may
+ * carry Ethernet padding (up to 60 bytes) or other trailing bytes: ESP or
+ * a UDP datagram that ends early by the IP length is cut short. */
+static void test_ip_length(void **state)
+{
+	struct fixture *f = *state;
+	struct ipv6hdr *ip6h;
+	struct iphdr *iph;
+	struct pkt p;
+
+	/* An IPv4 header alone, padded to the Ethernet minimum: the zeros
+	 * behind it are no ESP header of SPI 0. */
+	ip4(&p, IPPROTO_ESP, 26, false, false);
+	iph = (struct iphdr *)(p.buf + ETH_HLEN);
+	iph->tot_len = htons(20);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 1);
+	/* ESP of 7 bytes by the IP length, a whole packet in the frame */
+	esp4(&p, 0xe001);
+	iph->tot_len = htons(20 + 7);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	/* A total length shorter than the header */
+	iph->tot_len = htons(12);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 3);
+	/* IPv6: a payload length of 4 */
+	esp(ip6(&p, IPPROTO_ESP, ESP_LEN), 0xe002);
+	ip6h = (struct ipv6hdr *)(p.buf + ETH_HLEN);
+	ip6h->payload_len = htons(4);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 4);
+	/* A UDP length beyond the IP packet: the kernel drops the datagram. */
+	esp(udp4(&p, 4500, ESP_LEN), 0xe003);
+	iph->tot_len = htons(20 + 8 + 16);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 5);
+
+	assert_int_equal(all_spi_entries(f), 0);
+	assert_int_equal(reason(f, XS_UL_UNKNOWN_SPI), 0);
+	assert_int_equal(f->nev, 0);
+	/* Exactly SPI and sequence number by the IP length is ESP: the
+	 * kernel looks its SA up before it finds there is no payload. */
+	esp4(&p, 0xe004);
+	iph->tot_len = htons(20 + 8);
+	assert_int_equal(run(f, &p), XDP_DROP);
+	assert_int_equal(spi_stats(f, false, AF_INET, LOCAL4, 0xe004).bytes, 28);
+}
+
 static void test_not_esp_untouched(void **state)
 {
 	struct fixture *f = *state;
@@ -827,6 +875,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ike_and_keepalive, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_udp4500_short, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup_map_drop, teardown),
+		cmocka_unit_test_setup_teardown(test_ip_length, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_not_esp_untouched, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_vlan_and_options, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments_and_v6_ext, setup_map_drop,
