@@ -35,6 +35,7 @@
 #endif
 
 #define ESP_IN_UDP_PORT 4500
+#define IKE_HDR_LEN 28
 #define IP_MF 0x2000
 #define IP_OFFMASK 0x1fff
 #define NEXTHDR_HOP 0
@@ -158,10 +159,12 @@ static __always_inline void note(__u32 reason)
 		*cnt += 1;
 }
 
-/* Parse the L4 part of an ESP candidate at l4 (protocol proto). Returns 1
- * with the SPI in pkt when it is ESP, 0 when it is something else (noted
- * if it is IKE, a keepalive or cut short), and the packet passes then. */
-static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto,
+/* Parse the L4 part of an ESP candidate at l4 (protocol proto), l4len
+ * bytes long by its IP header. Returns 1 with the SPI in pkt when it is
+ * ESP, 0 when it is something else (noted if it is IKE, a keepalive or cut
+ * short), and the packet passes then. The IP length, not the frame, says
+ * where the packet ends: the frame may hold Ethernet padding. */
+static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto, __u32 l4len,
 				    struct esp_pkt *pkt)
 {
 	__be32 *spi;
@@ -178,37 +181,50 @@ static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto,
 		if (udp->dest != bpf_htons(ESP_IN_UDP_PORT))
 			return 0;
 		ulen = bpf_ntohs(udp->len);
-		/* RFC 3948: one 0xff byte is a NAT keepalive, a zero first
-		 * word the non-ESP marker (IKE); the kernel's UDP encap
-		 * receive takes ESP only beyond its 8-byte header. */
-		if (ulen == sizeof(*udp) + 1) {
-			if ((void *)(payload + 1) > data_end) {
-				note(XS_UL_TRUNCATED);
-				return 0;
-			}
-			note(payload[0] == 0xff ? XS_UL_KEEPALIVE : XS_UL_IKE);
+		/* What RFC 3948 (2.2, 2.3) allows on port 4500, decided by the
+		 * UDP length (the frame may carry Ethernet padding beyond it)
+		 * as the kernel's UDP encap receive decides:
+		 * - one 0xff byte: a NAT keepalive;
+		 * - the non-ESP marker, four zero bytes, and an IKE header
+		 *   (28 bytes, RFC 7296 3.1) at least: IKE;
+		 * - a non-zero SPI and more than SPI and sequence number:
+		 *   ESP (the kernel wants more than those 8 bytes too);
+		 * - anything else, a bad UDP length included, is cut short:
+		 *   the kernel hands it to the IKE socket, but it is neither
+		 *   IKE nor ESP; one longer than the IP packet it drops. */
+		if (ulen > l4len) {
+			note(XS_UL_TRUNCATED);
 			return 0;
 		}
-		if (ulen <= sizeof(*udp) + 8) {
-			note(XS_UL_IKE);
+		if (ulen < sizeof(*udp) + 4) {
+			if (ulen == sizeof(*udp) + 1 && (void *)(payload + 1) <= data_end &&
+			    payload[0] == 0xff)
+				note(XS_UL_KEEPALIVE);
+			else
+				note(XS_UL_TRUNCATED);
 			return 0;
 		}
 		spi = (void *)payload;
-		if ((void *)(spi + 2) > data_end) {
+		if ((void *)(spi + 1) > data_end) {
 			note(XS_UL_TRUNCATED);
 			return 0;
 		}
 		if (*spi == 0) {
-			note(XS_UL_IKE);
+			note(ulen >= sizeof(*udp) + 4 + IKE_HDR_LEN ? XS_UL_IKE : XS_UL_TRUNCATED);
+			return 0;
+		}
+		if (ulen <= sizeof(*udp) + 8 || (void *)(spi + 2) > data_end) {
+			note(XS_UL_TRUNCATED);
 			return 0;
 		}
 		pkt->key.spi = *spi;
 		return 1;
 	}
 
-	/* ESP: SPI and sequence number. */
+	/* ESP: SPI and sequence number. That much is enough for the kernel
+	 * to look the SA up. */
 	spi = l4;
-	if ((void *)(spi + 2) > data_end) {
+	if (l4len < 8 || (void *)(spi + 2) > data_end) {
 		note(XS_UL_TRUNCATED);
 		return 0;
 	}
@@ -240,7 +256,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *iph = l3;
-		__u32 hlen;
+		__u32 hlen, tot_len;
 
 		if ((void *)(iph + 1) > data_end)
 			return 0;
@@ -260,12 +276,15 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 			note(XS_UL_TRUNCATED);
 			return 0;
 		}
-		if (!parse_l4(l3 + hlen, data_end, iph->protocol, pkt))
+		/* A total length below the header's leaves no L4 at all. */
+		tot_len = bpf_ntohs(iph->tot_len);
+		if (!parse_l4(l3 + hlen, data_end, iph->protocol,
+			      tot_len > hlen ? tot_len - hlen : 0, pkt))
 			return 0;
 		pkt->key.family = AF_INET;
 		pkt->key.daddr[0] = iph->daddr;
 		pkt->saddr[0] = iph->saddr;
-		pkt->len = bpf_ntohs(iph->tot_len);
+		pkt->len = tot_len;
 		return 1;
 	}
 
@@ -273,7 +292,9 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 		struct ipv6hdr *ip6h = l3;
 		__u8 nh;
 
-		if ((void *)(ip6h + 1) > data_end)
+		/* Not IPv6 unless complete and of version 6, as IPv4 above:
+		 * only then does nexthdr mean anything. */
+		if ((void *)(ip6h + 1) > data_end || ip6h->version != 6)
 			return 0;
 		nh = ip6h->nexthdr;
 		if (nh != IPPROTO_ESP && nh != IPPROTO_UDP) {
@@ -283,9 +304,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 				note(XS_UL_V6_EXT);
 			return 0;
 		}
-		if (ip6h->version != 6)
-			return 0;
-		if (!parse_l4(ip6h + 1, data_end, nh, pkt))
+		if (!parse_l4(ip6h + 1, data_end, nh, bpf_ntohs(ip6h->payload_len), pkt))
 			return 0;
 		pkt->key.family = AF_INET6;
 		__builtin_memcpy(pkt->key.daddr, ip6h->daddr.in6_u.u6_addr32,
@@ -379,7 +398,7 @@ static __always_inline void report_unknown(struct xdp_md *ctx, const struct esp_
 	ev.family = pkt->key.family;
 	ev.inner_family = pkt->key.family;
 	__builtin_memcpy(ev.peer, pkt->saddr, sizeof(ev.peer));
-	__builtin_memcpy(ev.inner_src, pkt->key.daddr, sizeof(ev.inner_src));
+	__builtin_memcpy(ev.dst, pkt->key.daddr, sizeof(ev.dst));
 	ev.suppressed = suppressed;
 	if (event_send(&ul_event_readers, &ev))
 		note(XS_UL_EVENT_LOST);

@@ -182,15 +182,26 @@ struct xs_event {
 	__u32 ifindex; /* device the packet was seen on */
 	__u32 if_id; /* tunnel it arrived on (violation) */
 	__be32 spi;
-	__u16 family; /* of peer, AF_INET or AF_INET6 */
-	__u16 inner_family; /* of inner_src (violation) */
+	__u16 family; /* of peer (and of dst), AF_INET or AF_INET6 */
+	__u16 inner_family; /* of inner_src (violation); unknown SPI: family */
 	__u32 tenant; /* tenant of the tunnel (violation) */
 	__be32 peer[4]; /* outer source: the SA's peer or the ESP sender */
-	__be32 inner_src[4]; /* violation: the inner source address */
+	/* One address, named by event type. The two share their bytes so
+	 * that the layout stays the one readers of either know. */
+	union {
+		__be32 inner_src[4]; /* violation: the inner source address */
+		__be32 dst[4]; /* unknown SPI: the outer destination */
+	};
 	__u32 routed_if_id; /* violation: where inner_src is routed, 0 if nowhere */
 	__u32 suppressed; /* events of this key dropped by the rate limit since
 			   * the last one sent */
 };
+
+/* Ring buffer readers built before dst had its name read these offsets. */
+_Static_assert(sizeof(struct xs_event) == 72, "xs_event size");
+_Static_assert(__builtin_offsetof(struct xs_event, inner_src) == 48, "xs_event inner_src");
+_Static_assert(__builtin_offsetof(struct xs_event, dst) == 48, "xs_event dst");
+_Static_assert(__builtin_offsetof(struct xs_event, routed_if_id) == 64, "xs_event routed_if_id");
 
 /* Rate-limit state per (type, peer). */
 struct event_rl_key {
@@ -213,9 +224,10 @@ struct event_rl_value {
  * so that they never meet the tc object's.
  *
  * Its unknown-SPI events are struct xs_event with type XS_EV_UNKNOWN_SPI:
- * ifindex (the underlay), spi, family and peer (the ESP sender); for these
- * events inner_src holds the outer destination address and inner_family
- * its family; if_id, tenant and routed_if_id are 0.
+ * ifindex (the underlay), spi, family and peer (the ESP sender), dst (the
+ * outer destination, of the same family as peer). inner_family is set to
+ * family too, as it was when dst was read through inner_src, which is the
+ * same bytes; if_id, tenant and routed_if_id are 0.
  */
 #define XS_PIN_XDP_LINK "link_xdp"
 
@@ -251,9 +263,11 @@ enum xs_ul_reason {
 	XS_UL_UNKNOWN_SPI = 0, /* ESP to a local address, no SA for its SPI */
 	XS_UL_DROPPED = 1, /* of those, dropped (drop-unknown) */
 	XS_UL_TRANSIT = 2, /* ESP without an SA here, routed onwards (passed) */
-	XS_UL_IKE = 3, /* UDP 4500 with the non-ESP marker: IKE (passed) */
+	XS_UL_IKE = 3, /* UDP 4500 with the non-ESP marker and at least an
+			* IKE header: IKE (passed) */
 	XS_UL_KEEPALIVE = 4, /* UDP 4500 NAT keepalive, one 0xff byte (passed) */
-	XS_UL_TRUNCATED = 5, /* ESP or UDP header cut short (passed) */
+	XS_UL_TRUNCATED = 5, /* ESP or UDP header cut short, or UDP 4500 too
+			      * short for any of ESP, IKE and keepalive (passed) */
 	XS_UL_FRAGMENT = 6, /* fragment of ESP or UDP (passed, not counted) */
 	XS_UL_V6_EXT = 7, /* IPv6 with extension headers (passed, not parsed) */
 	XS_UL_EVENT_LOST = 8, /* a reader's ring buffer full: event not sent to it */

@@ -210,7 +210,7 @@ static int on_event(void *data, void *raw, size_t size)
 		line_start(mon, &l, ev->ts_ns, "unknown_spi", src->dev);
 		put_spi(&l, ev->spi);
 		put_addr(&l, "peer", ev->family, ev->peer);
-		put_addr(&l, "dst", ev->inner_family, ev->inner_src);
+		put_addr(&l, "dst", ev->family, ev->dst);
 		break;
 	case XS_EV_TENANT_VIOLATION:
 		line_start(mon, &l, ev->ts_ns, "tenant_violation", src->dev);

@@ -247,6 +247,13 @@ static uint8_t *udp4(struct pkt *p, uint16_t dport, uint32_t len)
 	return (uint8_t *)(udp + 1);
 }
 
+static void set_saddr4(struct pkt *p, const char *saddr)
+{
+	struct iphdr *iph = (struct iphdr *)(p->buf + ETH_HLEN);
+
+	assert_int_equal(inet_pton(AF_INET, saddr, &iph->saddr), 1);
+}
+
 /* ---- Running and reading back ---- */
 
 static int run(struct fixture *f, struct pkt *p)
@@ -392,10 +399,57 @@ static void test_esp4_unknown(void **state)
 	assert_int_equal(ntohl(f->ev[0].spi), 0x2002);
 	assert_int_equal(f->ev[0].family, AF_INET);
 	assert_string_equal(format_addr(AF_INET, f->ev[0].peer, a, sizeof(a)), PEER4);
-	assert_string_equal(format_addr(AF_INET, f->ev[0].inner_src, a, sizeof(a)), LOCAL4);
+	assert_string_equal(format_addr(AF_INET, f->ev[0].dst, a, sizeof(a)), LOCAL4);
 	assert_int_equal(f->ev[0].ifindex, 1); /* the test run's loopback */
 	assert_int_equal(f->ev[0].suppressed, 0);
 	assert_int_equal(f->ev[0].if_id, 0);
+}
+
+/* The unknown-SPI event's dst is the outer destination, all 16 bytes of
+ * it (an IPv4 address and zeros), wherever the IP header lies and however
+ * the ESP came; its family is the event's family, and inner_family says
+ * the same for readers of the layout before dst had its name. */
+static void check_dst(const struct xs_event *ev, int family, const char *daddr)
+{
+	__be32 want[4] = { 0 };
+
+	assert_int_equal(ev->type, XS_EV_UNKNOWN_SPI);
+	assert_int_equal(ev->family, family);
+	assert_int_equal(ev->inner_family, family);
+	assert_int_equal(inet_pton(family, daddr, want), 1);
+	assert_memory_equal(ev->dst, want, sizeof(want));
+}
+
+static void test_event_dst(void **state)
+{
+	struct fixture *f = *state;
+	struct udphdr *udp;
+	struct iphdr *iph;
+	struct pkt p;
+
+	/* Peers of their own, so that the rate limit lets every event out. */
+	esp(ip4(&p, IPPROTO_ESP, ESP_LEN, true, true), 0xd001);
+	iph = (struct iphdr *)(p.buf + ETH_HLEN + 4);
+	inet_pton(AF_INET, "203.0.113.9", &iph->daddr);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	esp(udp4(&p, 4500, ESP_LEN), 0xd002);
+	set_saddr4(&p, "198.51.100.3");
+	assert_int_equal(run(f, &p), XDP_PASS);
+	esp(ip6(&p, IPPROTO_ESP, ESP_LEN), 0xd003);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	udp = (struct udphdr *)ip6(&p, IPPROTO_UDP, 8 + ESP_LEN);
+	udp->dest = htons(4500);
+	udp->len = htons(8 + ESP_LEN);
+	esp((uint8_t *)(udp + 1), 0xd004);
+	((struct ipv6hdr *)(p.buf + ETH_HLEN))->saddr.s6_addr[15] = 3;
+	assert_int_equal(run(f, &p), XDP_PASS);
+
+	assert_int_equal(f->nev, 4);
+	check_dst(&f->ev[0], AF_INET, "203.0.113.9");
+	check_dst(&f->ev[1], AF_INET, LOCAL4);
+	check_dst(&f->ev[2], AF_INET6, LOCAL6);
+	check_dst(&f->ev[3], AF_INET6, LOCAL6);
+	assert_int_equal(ntohl(f->ev[3].spi), 0xd004);
 }
 
 static void test_drop_unknown(void **state)
@@ -439,7 +493,7 @@ static void test_esp6(void **state)
 	assert_int_equal(f->nev, 1);
 	assert_int_equal(f->ev[0].family, AF_INET6);
 	assert_string_equal(format_addr(AF_INET6, f->ev[0].peer, a, sizeof(a)), PEER6);
-	assert_string_equal(format_addr(AF_INET6, f->ev[0].inner_src, a, sizeof(a)), LOCAL6);
+	assert_string_equal(format_addr(AF_INET6, f->ev[0].dst, a, sizeof(a)), LOCAL6);
 }
 
 static void test_esp_in_udp(void **state)
@@ -495,11 +549,6 @@ static void test_ike_and_keepalive(void **state)
 	pl[0] = 0xff;
 	assert_int_equal(run(f, &p), XDP_PASS);
 	assert_int_equal(reason(f, XS_UL_KEEPALIVE), 1);
-	/* Too short to be ESP (the kernel hands it to the IKE socket). */
-	pl = udp4(&p, 4500, 8);
-	memset(pl, 0x22, 8);
-	assert_int_equal(run(f, &p), XDP_PASS);
-	assert_int_equal(reason(f, XS_UL_IKE), 2);
 	/* IKE on port 500 and other UDP: not even looked at. */
 	pl = udp4(&p, 500, 32);
 	esp(pl, 0x5555);
@@ -507,8 +556,68 @@ static void test_ike_and_keepalive(void **state)
 
 	assert_int_equal(all_spi_entries(f), 0);
 	assert_int_equal(reason(f, XS_UL_UNKNOWN_SPI), 0);
-	assert_int_equal(reasons_total(f), 3);
+	assert_int_equal(reasons_total(f), 2);
 	assert_int_equal(f->nev, 0);
+}
+
+/* UDP 4500 with a payload of len bytes, all of them fill, but for a UDP
+ * length of ulen (which may say less than the frame holds). */
+static void udp4500(struct pkt *p, uint32_t len, uint8_t fill, uint16_t ulen)
+{
+	uint8_t *pl = udp4(p, 4500, len);
+
+	memset(pl, fill, len);
+	((struct udphdr *)pl - 1)->len = htons(ulen);
+}
+
+/* A UDP 4500 payload that is no keepalive (one 0xff byte), no IKE (the
+ * four zero bytes of the non-ESP marker and an IKE header of 28 bytes)
+ * and too short for ESP (more than SPI and sequence number, SPI not 0) is
+ * cut short, not IKE. The frames are long enough: the UDP length says. */
+static void test_udp4500_short(void **state)
+{
+	struct fixture *f = *state;
+	struct pkt p;
+
+	/* Only an ESP header, no payload: the kernel does not take it for
+	 * ESP (it wants more than 8 bytes), and it is not IKE either. */
+	udp4500(&p, 8, 0x22, 8 + 8);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 1);
+	/* One byte that is not 0xff */
+	udp4500(&p, 8, 0x22, 8 + 1);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 2);
+	/* No payload at all, and three bytes */
+	udp4500(&p, 8, 0x22, 8);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	udp4500(&p, 8, 0x22, 8 + 3);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 4);
+	/* The non-ESP marker and less than an IKE header, up to one byte
+	 * short of it */
+	udp4500(&p, 32, 0, 8 + 4);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	udp4500(&p, 32, 0, 8 + 4 + 27);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 6);
+	/* A UDP length shorter than the UDP header */
+	udp4500(&p, 32, 0x22, 4);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 7);
+	assert_int_equal(reason(f, XS_UL_IKE), 0);
+
+	/* The edges on the other side: a full IKE header, and ESP with
+	 * one byte beyond its header (dropped: an unknown SPI). */
+	udp4500(&p, 32, 0, 8 + 32);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_IKE), 1);
+	udp4500(&p, 9, 0x22, 8 + 9);
+	assert_int_equal(run(f, &p), XDP_DROP);
+	assert_int_equal(spi_stats(f, false, AF_INET, LOCAL4, 0x22222222).packets, 1);
+	assert_int_equal(reason(f, XS_UL_UNKNOWN_SPI), 1);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 7);
+	assert_int_equal(reason(f, XS_UL_KEEPALIVE), 0);
 }
 
 static void test_truncated(void **state)
@@ -548,6 +657,54 @@ static void test_truncated(void **state)
 	assert_int_equal(all_spi_entries(f), 0);
 	assert_int_equal(reason(f, XS_UL_UNKNOWN_SPI), 0);
 	assert_int_equal(f->nev, 0);
+}
+
+/* The IP length says where the packet ends, not the frame, which may
+ * carry Ethernet padding (up to 60 bytes) or other trailing bytes: ESP or
+ * a UDP datagram that ends early by the IP length is cut short. */
+static void test_ip_length(void **state)
+{
+	struct fixture *f = *state;
+	struct ipv6hdr *ip6h;
+	struct iphdr *iph;
+	struct pkt p;
+
+	/* An IPv4 header alone, padded to the Ethernet minimum: the zeros
+	 * behind it are no ESP header of SPI 0. */
+	ip4(&p, IPPROTO_ESP, 26, false, false);
+	iph = (struct iphdr *)(p.buf + ETH_HLEN);
+	iph->tot_len = htons(20);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 1);
+	/* ESP of 7 bytes by the IP length, a whole packet in the frame */
+	esp4(&p, 0xe001);
+	iph->tot_len = htons(20 + 7);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	/* A total length shorter than the header */
+	iph->tot_len = htons(12);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 3);
+	/* IPv6: a payload length of 4 */
+	esp(ip6(&p, IPPROTO_ESP, ESP_LEN), 0xe002);
+	ip6h = (struct ipv6hdr *)(p.buf + ETH_HLEN);
+	ip6h->payload_len = htons(4);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 4);
+	/* A UDP length beyond the IP packet: the kernel drops the datagram. */
+	esp(udp4(&p, 4500, ESP_LEN), 0xe003);
+	iph->tot_len = htons(20 + 8 + 16);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 5);
+
+	assert_int_equal(all_spi_entries(f), 0);
+	assert_int_equal(reason(f, XS_UL_UNKNOWN_SPI), 0);
+	assert_int_equal(f->nev, 0);
+	/* Exactly SPI and sequence number by the IP length is ESP: the
+	 * kernel looks its SA up before it finds there is no payload. */
+	esp4(&p, 0xe004);
+	iph->tot_len = htons(20 + 8);
+	assert_int_equal(run(f, &p), XDP_DROP);
+	assert_int_equal(spi_stats(f, false, AF_INET, LOCAL4, 0xe004).bytes, 28);
 }
 
 static void test_not_esp_untouched(void **state)
@@ -626,11 +783,46 @@ static void test_fragments_and_v6_ext(void **state)
 	assert_int_equal(f->nev, 0);
 }
 
-static void set_saddr4(struct pkt *p, const char *saddr)
+/* An IP header with a bad version is not IP: IPv4 with version 5 or a
+ * header length below 5 words passes uncounted, and so does an IPv6
+ * header that does not say 6, whatever its next header says. */
+static void test_bad_ip_header(void **state)
 {
-	struct iphdr *iph = (struct iphdr *)(p->buf + ETH_HLEN);
+	struct fixture *f = *state;
+	struct iphdr *iph;
+	struct pkt p;
+	uint8_t nh[] = { IPPROTO_ESP, 0, 43, 44, 60 };
+	size_t i;
 
-	assert_int_equal(inet_pton(AF_INET, saddr, &iph->saddr), 1);
+	for (i = 0; i < sizeof(nh); i++) {
+		esp(ip6(&p, nh[i], ESP_LEN), 0xc001);
+		p.buf[ETH_HLEN] = 0x40; /* version 4 */
+		assert_int_equal(run(f, &p), XDP_PASS);
+		p.buf[ETH_HLEN] = 0x70;
+		assert_int_equal(run(f, &p), XDP_PASS);
+	}
+	/* An IPv6 header cut short is not looked at either. */
+	ip6(&p, 0, 8);
+	p.len = ETH_HLEN + 39;
+	assert_int_equal(run(f, &p), XDP_PASS);
+	/* IPv4: version 5, and header lengths 0 to 4 */
+	esp4(&p, 0xc002);
+	iph = (struct iphdr *)(p.buf + ETH_HLEN);
+	iph->version = 5;
+	assert_int_equal(run(f, &p), XDP_PASS);
+	iph->version = 4;
+	for (i = 0; i < 5; i++) {
+		iph->ihl = (uint8_t)i;
+		assert_int_equal(run(f, &p), XDP_PASS);
+	}
+
+	assert_int_equal(reasons_total(f), 0);
+	assert_int_equal(all_spi_entries(f), 0);
+	assert_int_equal(f->nev, 0);
+	/* The same IPv6 header with version 6 is noted. */
+	ip6(&p, 0, 8 + ESP_LEN);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_V6_EXT), 1);
 }
 
 /* One event per peer per interval; what was held back is counted in the
@@ -728,15 +920,19 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_esp4_known, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_esp4_unknown, setup_map, teardown),
+		cmocka_unit_test_setup_teardown(test_event_dst, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_drop_unknown, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_esp6, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_esp_in_udp, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_ike_and_keepalive, setup_map_drop, teardown),
+		cmocka_unit_test_setup_teardown(test_udp4500_short, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup_map_drop, teardown),
+		cmocka_unit_test_setup_teardown(test_ip_length, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_not_esp_untouched, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_vlan_and_options, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments_and_v6_ext, setup_map_drop,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_ip_header, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup_map_short_interval,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_kfunc_asks_the_kernel, setup_auto, teardown),
