@@ -491,6 +491,12 @@ int xs_cfg_tunnel_check(const struct xs_cfg_tunnel *t, char *why, size_t len)
 			 t->replay_window, XS_REPLAY_MAX);
 		return -EINVAL;
 	}
+	if (t->esn && !t->replay_window) {
+		snprintf(why, len,
+			 "esn needs a replay_window of 1..%u, the kernel refuses an ESN SA without one (leave replay_window out for %u, or set esn false)",
+			 XS_REPLAY_MAX, XS_REPLAY_ESN_DEFAULT);
+		return -EINVAL;
+	}
 	if (t->aead.name[0] && (t->enc.name[0] || t->auth.name[0])) {
 		snprintf(why, len, "aead already provides encryption and integrity: no enc or auth with it");
 		return -EINVAL;
@@ -655,7 +661,9 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 	}
 	if ((v = get(o, "esn")) && (err = get_bool(pe, v, "esn", &t->esn)))
 		return err;
-	t->replay_window = XS_REPLAY_DEFAULT;
+	/* No anti-replay unless asked for (see XS_REPLAY_DEFAULT); ESN
+	 * cannot do without. */
+	t->replay_window = t->esn ? XS_REPLAY_ESN_DEFAULT : XS_REPLAY_DEFAULT;
 	if ((v = get(o, "replay_window")) &&
 	    (err = get_u32(pe, v, "replay_window", &t->replay_window)))
 		return err;

@@ -12,7 +12,7 @@
  *     "tunnels": [ { "name": "branch1", "dev": "ipsec0", "if_id": 101,
  *                    "tenant": "0x100", "local": "10.0.1.1", "remote": "10.0.1.2",
  *                    "spi_in": "0x2001", "spi_out": "0x1001", "reqid": 1,
- *                    "mode": "tunnel", "replay_window": 32, "esn": false,
+ *                    "mode": "tunnel", "replay_window": 0, "esn": false,
  *                    "aead": { "name": "rfc4106(gcm(aes))", "icv_bits": 128,
  *                              "key": "@/etc/xfrm-steer/branch1.key" },
  *                    "encap": { "type": "espinudp", "sport": 4500, "dport": 4500 },

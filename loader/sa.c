@@ -83,8 +83,15 @@ static int sa_help(struct xs_ctx *ctx, int argc, char **argv)
 	print_alg_lines(XS_ALG_AUTH);
 	fprintf(stderr,
 		"Notes: A tunnel-mode SA gets flag af-unspec, so that one SA carries inner\n"
-		"       IPv4 and IPv6 alike. replay-window defaults to 32 packets (0..%u);\n"
-		"       with flag esn, or above 32, the kernel's ESN replay state holds it.\n"
+		"       IPv4 and IPv6 alike. replay-window (0..%u packets) defaults to 0,\n"
+		"       no anti-replay, as for \"ip xfrm\" and as RFC 4303 assumes for\n"
+		"       manual keys: a restarted sender starts again at sequence number 1,\n"
+		"       and with a window the receiver drops everything until its counter\n"
+		"       passes the old top. replay-window N turns anti-replay on. flag esn\n"
+		"       needs a window (the kernel refuses 0) and defaults to 32; such an\n"
+		"       SA does not survive a restart of its sender unless both sides'\n"
+		"       SAs are made again with new keys. With flag esn, or above 32, the\n"
+		"       kernel's ESN replay state holds the window.\n"
 		"       The SA's selector is the wildcard: policies and the if_id decide\n"
 		"       what it carries. Keys are shown only with -s or --show-keys.\n"
 		"       del checks src (and if_id if given) before deleting: the kernel\n"
@@ -176,6 +183,7 @@ static int parse_sa_add(struct xs_ctx *ctx, int argc, char **argv,
 			struct xs_sa *sa)
 {
 	bool have_src = false, have_dst = false, have_spi = false;
+	bool have_replay = false;
 	uint8_t flags = 0;
 	uint32_t v;
 	char why[256];
@@ -228,6 +236,7 @@ static int parse_sa_add(struct xs_ctx *ctx, int argc, char **argv,
 					     "invalid replay-window \"%s\" (0..%u packets)",
 					     argv[0], XS_REPLAY_MAX);
 			sa->replay_window = v;
+			have_replay = true;
 		} else if (matches(argv[0], "flag")) {
 			NEXT_ARG_VALUE(ctx);
 			if (!strcmp(argv[0], "esn"))
@@ -289,6 +298,10 @@ static int parse_sa_add(struct xs_ctx *ctx, int argc, char **argv,
 	sa->flags = flags;
 	if (sa->mode == XFRM_MODE_TUNNEL)
 		sa->flags |= XFRM_STATE_AF_UNSPEC;
+	/* No anti-replay unless asked for (see XS_REPLAY_DEFAULT); ESN
+	 * cannot do without. */
+	if ((flags & XFRM_STATE_ESN) && !have_replay)
+		sa->replay_window = XS_REPLAY_ESN_DEFAULT;
 	if (xs_sa_check(sa, why, sizeof(why)))
 		return p_err(ctx, -EINVAL, "%s", why);
 	return 0;

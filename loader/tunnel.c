@@ -58,7 +58,14 @@ static int tunnel_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       that fails takes back what was made. The tunnel is kept with the\n"
 		"       device's pinned state; del removes exactly what it is made of.\n"
 		"       show lists its SAs with their counters, its policies, prefixes and\n"
-		"       per-tunnel counters; keys only with -s (--show-keys).\n");
+		"       per-tunnel counters; keys only with -s (--show-keys).\n"
+		"       replay-window defaults to 0, no anti-replay (as for \"ip xfrm\"): a\n"
+		"       restarted side starts again at sequence number 1, and with a window\n"
+		"       its peer drops everything until its counter passes the old top, so\n"
+		"       a manually keyed tunnel with one dies when either side restarts.\n"
+		"       replay-window N turns anti-replay on. flag esn needs a window (the\n"
+		"       kernel refuses 0) and defaults to 32: a manual ESN tunnel survives a\n"
+		"       restart only if both sides are made again with new keys.\n");
 	return 0;
 }
 
@@ -143,7 +150,7 @@ static int parse_u32_word(struct xs_ctx *ctx, const char *word, const char *s, u
 static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs_cfg_tunnel *t)
 {
 	bool have_if_id = false, have_local = false, have_remote = false;
-	bool have_in = false, have_out = false;
+	bool have_in = false, have_out = false, have_replay = false;
 	char *out_key = NULL, *out_auth_key = NULL;
 	const char *dev = NULL;
 	char why[384];
@@ -208,7 +215,7 @@ static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs
 		} else if (!strcmp(argv[0], "replay-window")) {
 			NEXT_ARG_VALUE(ctx);
 			err = parse_u32_word(ctx, "replay-window", argv[0], &t->replay_window,
-					     NULL);
+					     &have_replay);
 			if (!err && t->replay_window > XS_REPLAY_MAX)
 				err = p_err(ctx, -EINVAL, "invalid replay-window %u (0..%u packets)",
 					    t->replay_window, XS_REPLAY_MAX);
@@ -262,6 +269,16 @@ static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs
 	}
 	if (err)
 		goto out;
+	/* No anti-replay unless asked for (see XS_REPLAY_DEFAULT); ESN
+	 * cannot do without. */
+	if (t->esn && !have_replay)
+		t->replay_window = XS_REPLAY_ESN_DEFAULT;
+	if (t->esn && !t->replay_window) {
+		err = p_err(ctx, -EINVAL,
+			    "flag esn needs a replay-window of 1..%u, the kernel refuses an ESN SA without one (leave replay-window out for %u, or drop flag esn)",
+			    XS_REPLAY_MAX, XS_REPLAY_ESN_DEFAULT);
+		goto out;
+	}
 	if (!have_if_id || !have_local || !have_remote || !have_in || !have_out || !dev) {
 		err = p_err(ctx, -EINVAL, "tunnel add: missing \"%s\"",
 			    !have_if_id ? "if_id ID" :

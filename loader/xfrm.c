@@ -331,6 +331,12 @@ int xs_sa_check(const struct xs_sa *sa, char *why, size_t len)
 			 sa->replay_window, XS_REPLAY_MAX);
 		return -EINVAL;
 	}
+	if ((sa->flags & XFRM_STATE_ESN) && !sa->replay_window) {
+		snprintf(why, len,
+			 "flag esn needs a replay-window of 1..%u, the kernel refuses an ESN SA without one (leave replay-window out for %u, or drop flag esn)",
+			 XS_REPLAY_MAX, XS_REPLAY_ESN_DEFAULT);
+		return -EINVAL;
+	}
 	if (sa->flags & ~(XFRM_STATE_AF_UNSPEC | XFRM_STATE_ESN)) {
 		snprintf(why, len, "unsupported SA flags 0x%x", sa->flags);
 		return -EINVAL;

@@ -33,7 +33,14 @@
 /* Replay window in packets: the kernel's bitmap limit (XFRMA_REPLAY_ESN_MAX
  * bits). Above 32, or with ESN, it travels in XFRMA_REPLAY_ESN_VAL. */
 #define XS_REPLAY_MAX 4096
-#define XS_REPLAY_DEFAULT 32
+/* Manually keyed SAs get no anti-replay by default (RFC 4303 3.3.3, RFC
+ * 4302 3.3.2; "ip xfrm" does the same): a re-created SA, after a restart of
+ * either side, sends from sequence number 1 again, and a receiver with a
+ * window would drop everything until the counter passes its old top. The
+ * kernel refuses an ESN SA without a window (xfrm_init_replay(), unless it
+ * is marked outbound, which ours are not), so ESN keeps one. */
+#define XS_REPLAY_DEFAULT 0
+#define XS_REPLAY_ESN_DEFAULT 32
 
 enum xs_alg_kind {
 	XS_ALG_AEAD, /* XFRMA_ALG_AEAD: encryption and integrity in one */
@@ -99,7 +106,9 @@ struct xs_sa {
 	uint32_t replay_drops, integrity_failures;
 };
 
-/* Start an SA as the CLI does: tunnel mode, replay window 32. */
+/* Start an SA as the CLI does: tunnel mode, replay window
+ * XS_REPLAY_DEFAULT (0; a caller that sets XFRM_STATE_ESN and was given no
+ * window sets XS_REPLAY_ESN_DEFAULT). */
 void xs_sa_init(struct xs_sa *sa);
 /* Everything the kernel would refuse with a bare EINVAL, and what it would
  * accept but is wrong anyway (SPI 0..255, key lengths). 0, or -EINVAL with

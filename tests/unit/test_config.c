@@ -80,7 +80,8 @@ static void test_valid(void **state)
 	assert_int_equal(t->spi_out, 0x1001);
 	assert_int_equal(t->reqid, 1);
 	assert_int_equal(t->mode, XFRM_MODE_TUNNEL);
-	assert_int_equal(t->replay_window, XS_REPLAY_DEFAULT);
+	/* Manual keys: no anti-replay unless the file asks for it. */
+	assert_int_equal(t->replay_window, 0);
 	/* Aliases become the kernel's name. */
 	assert_string_equal(t->aead.name, "rfc4106(gcm(aes))");
 	assert_int_equal(t->aead.bits, 128);
@@ -130,6 +131,24 @@ static char *edit(const char *from, const char *to)
 	return out;
 }
 
+/* Without "replay_window": 0 (no anti-replay, as RFC 4303 assumes for
+ * manual keys), but 32 with ESN, which the kernel refuses without one. */
+static void test_replay_default(void **state)
+{
+	struct xs_config_file cfg;
+	char *text = edit(", \"replay_window\": 128", "");
+	char why[512];
+
+	(void)state;
+	assert_int_equal(xs_config_parse(text, strlen(text), &cfg, why, sizeof(why)), 0);
+	assert_true(cfg.tunnels[1].esn);
+	assert_int_equal(cfg.tunnels[1].replay_window, 32);
+	assert_false(cfg.tunnels[0].esn);
+	assert_int_equal(cfg.tunnels[0].replay_window, 0);
+	xs_config_free(&cfg);
+	free(text);
+}
+
 struct bad {
 	const char *from, *to; /* an edit of the valid file; from NULL: to is the file */
 	const char *why; /* what the message must contain */
@@ -170,6 +189,7 @@ static const struct bad bad[] = {
 	{ "\"reqid\": 1", "\"reqid\": true", "tunnels[0] (\"branch1\"): reqid: expected a number, got a boolean" },
 	{ "\"mode\": \"transport\"", "\"mode\": \"beet\"", "tunnels[2] (\"host3\"): mode: \"beet\" is not tunnel or transport" },
 	{ "\"replay_window\": 128", "\"replay_window\": 5000", "tunnels[1] (\"branch-2.v6\"): replay_window: 5000 is above the kernel's limit" },
+	{ "\"replay_window\": 128", "\"replay_window\": 0", "tunnels[1] (\"branch-2.v6\"): esn needs a replay_window of 1..4096, the kernel refuses an ESN SA without one (leave replay_window out for 32, or set esn false)" },
 	{ "\"esn\": true", "\"esn\": \"yes\"", "tunnels[1] (\"branch-2.v6\"): esn: expected true or false, got a string" },
 	{ "\"prefixes\": [ \"192.168.1.0/24\"", "\"prefixes\": [ \"192.168.1.1/24\"", "tunnels[0] (\"branch1\"): prefixes[0]: \"192.168.1.1/24\" has host bits set beyond its length" },
 	{ "\"2001:db8:1::/64\" ]", "\"2001:db8:1::/64\", \"fe80::/129\" ]", "tunnels[0] (\"branch1\"): prefixes[2]: \"fe80::/129\" is not a prefix" },
@@ -372,6 +392,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_replay_default),
 		cmocka_unit_test(test_bad_entries),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_round_trip),
