@@ -51,8 +51,12 @@ static __always_inline __u32 event_send(void *readers, const struct xs_event *ev
 {
 	__u32 i, lost = 0;
 
+	/* Unrolled: with the slot's key on the stack, older verifiers (6.12)
+	 * lose track of a loop counter and call the loop infinite. */
+#pragma unroll
 	for (i = 0; i < XS_EVENT_READERS; i++) {
-		void *rb = bpf_map_lookup_elem(readers, &i);
+		__u32 key = i;
+		void *rb = bpf_map_lookup_elem(readers, &key);
 
 		if (rb && bpf_ringbuf_output(rb, (void *)ev, sizeof(*ev), 0))
 			lost++;

@@ -126,7 +126,7 @@ struct {
 	__type(key, __u32);
 	__uint(max_entries, XS_EVENT_READERS);
 	__array(values, struct xs_event_ring);
-} ul_event_readers SEC(".maps");
+} ul_ev_readers SEC(".maps");
 
 /* Per-peer rate limit of events. */
 struct {
@@ -400,7 +400,7 @@ static __always_inline void report_unknown(struct xdp_md *ctx, const struct esp_
 	__builtin_memcpy(ev.peer, pkt->saddr, sizeof(ev.peer));
 	__builtin_memcpy(ev.dst, pkt->key.daddr, sizeof(ev.dst));
 	ev.suppressed = suppressed;
-	if (event_send(&ul_event_readers, &ev))
+	if (event_send(&ul_ev_readers, &ev))
 		note(XS_UL_EVENT_LOST);
 }
 

@@ -162,7 +162,7 @@ struct xs_config {
 
 /* Events go to every reader at once: each reader (a `monitor`) makes a ring
  * buffer of its own and puts it in a free slot of the program's pinned
- * array of maps (event_readers, ul_event_readers); the programs copy each
+ * array of maps (event_readers, ul_ev_readers); the programs copy each
  * event into every slot that holds one. A reader owns its slot while it
  * holds the abstract unix socket named by XS_EVENT_SLOT_FMT (outer map id,
  * slot) in the namespace: the kernel frees the name when the reader dies,

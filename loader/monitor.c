@@ -63,7 +63,7 @@ struct monitor {
 	char ns_dir[XS_DIR_MAX];
 	/* Pin names of the link and the ring buffer of each kind. */
 	const char *link_pin[SRC_KINDS];
-	char ring_pin[SRC_KINDS][BPF_OBJ_NAME_LEN];
+	char ring_pin[SRC_KINDS][64]; /* map names may be longer than the kernel keeps */
 	struct source *sources;
 	struct ring_buffer *rb;
 	int rb_epfd; /* the rb's own epoll fd, as added to epfd */
@@ -507,7 +507,7 @@ static int pin_names(struct monitor *mon)
 		snprintf(mon->ring_pin[SRC_TC], sizeof(mon->ring_pin[SRC_TC]), "%s",
 			 bpf_map__name(tc->maps.event_readers));
 		snprintf(mon->ring_pin[SRC_XDP], sizeof(mon->ring_pin[SRC_XDP]), "%s",
-			 bpf_map__name(ul->maps.ul_event_readers));
+			 bpf_map__name(ul->maps.ul_ev_readers));
 	}
 	mon->link_pin[SRC_TC] = XS_PIN_INGRESS_LINK;
 	mon->link_pin[SRC_XDP] = XS_PIN_XDP_LINK;

@@ -100,7 +100,7 @@ tmp=$(mktemp -d)
 prom_equals_json $XS -n "$GW" stats --prometheus || fail "prometheus samples differ from stats -j"
 cat "$tmp/prom"
 check_exposition "$tmp/prom"
-assert_eq "$(wc -l <"$tmp/got")" $((2 * 6 + 10 + 1)) "number of samples"
+assert_eq "$(wc -l <"$tmp/got")" $((2 * 6 + 11 + 1)) "number of samples"
 # (but for the drop reasons, which may move in between)
 no_reasons() { grep -v '^xfrm_steer_\(drops\|notes\)_total{' "$@"; }
 $XS -n "$GW" stats prometheus >"$tmp/prom2"

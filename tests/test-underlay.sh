@@ -80,7 +80,7 @@ ip netns exec "$p1" ping -q -c 3 -i 0.2 -W 2 10.0.1.1
 np0=$(udp_noports)
 # IKE behind the non-ESP marker, a NAT keepalive: both reach UDP (no socket
 # here, so they end as NoPorts), noted and not counted per SPI.
-ip netns exec "$p1" bash -c 'printf "\0\0\0\0ikeikeikeikeikeike" >/dev/udp/10.0.1.1/4500'
+ip netns exec "$p1" bash -c 'printf "\0\0\0\0ike-header-of-28-bytes-here." >/dev/udp/10.0.1.1/4500'
 ip netns exec "$p1" bash -c 'printf "\377" >/dev/udp/10.0.1.1/4500'
 ip netns exec "$p1" bash -c 'printf "hello" >/dev/udp/10.0.1.1/5000'
 sleep 0.5

@@ -95,8 +95,8 @@ static int load(struct fixture *f, uint32_t flags, uint32_t interval_ms)
 	bpf_map__set_max_entries(f->skel->maps.ul_known_spis, 64);
 	if (xdp_underlay__load(f->skel))
 		return -1;
-	if (xs_event_reader_open(bpf_map__fd(f->skel->maps.ul_event_readers), &f->rd[0]) ||
-	    xs_event_reader_open(bpf_map__fd(f->skel->maps.ul_event_readers), &f->rd[1]))
+	if (xs_event_reader_open(bpf_map__fd(f->skel->maps.ul_ev_readers), &f->rd[0]) ||
+	    xs_event_reader_open(bpf_map__fd(f->skel->maps.ul_ev_readers), &f->rd[1]))
 		return -1;
 	f->rb = ring_buffer__new(f->rd[0].ring_fd, on_event, f, NULL);
 	if (!f->rb || ring_buffer__add(f->rb, f->rd[1].ring_fd, on_event2, f))
@@ -153,8 +153,8 @@ static int teardown(void **state)
 	if (f->nev)
 		assert_memory_equal(f->ev2, f->ev,
 				    (size_t)(f->nev < 16 ? f->nev : 16) * sizeof(f->ev[0]));
-	xs_event_reader_close(&f->rd[0], bpf_map__fd(f->skel->maps.ul_event_readers));
-	xs_event_reader_close(&f->rd[1], bpf_map__fd(f->skel->maps.ul_event_readers));
+	xs_event_reader_close(&f->rd[0], bpf_map__fd(f->skel->maps.ul_ev_readers));
+	xs_event_reader_close(&f->rd[1], bpf_map__fd(f->skel->maps.ul_ev_readers));
 	xdp_underlay__destroy(f->skel);
 	free(f);
 	return 0;
@@ -897,7 +897,7 @@ static void test_kfunc_asks_the_kernel(void **state)
 static void test_reader_slots(void **state)
 {
 	struct fixture *f = *state;
-	int outer = bpf_map__fd(f->skel->maps.ul_event_readers);
+	int outer = bpf_map__fd(f->skel->maps.ul_ev_readers);
 	struct xs_event_reader r[XS_EVENT_READERS], extra;
 	int i;
 
