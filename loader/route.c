@@ -169,6 +169,13 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 	err = route_begin(ctx, argc, argv, true, &a, &st, &tenant, &key, &fd);
 	if (err)
 		return err;
+	struct route_value old;
+	bool replaced;
+
+	replaced = !bpf_map_lookup_elem(fd, &key, &old);
+	/* Counted before the change; without the count (no memory) the
+	 * slot of a route replaced here stays, as it did before. */
+	xs_tunnel_refs_load(&st);
 	err = xs_tunnel_ensure(ctx, &st, a.if_id, tenant, &val.tunnel_idx, &created);
 	if (err)
 		goto out;
@@ -188,6 +195,13 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 			      format_prefix(&a.prefix, buf, sizeof(buf)), strerror(-err));
 		goto out;
 	}
+	if (!replaced || old.if_id != val.if_id) {
+		int e = xs_tunnel_ref(&st, val.if_id, val.tunnel_idx, 1);
+
+		if (!e && replaced)
+			e = xs_tunnel_ref(&st, old.if_id, old.tunnel_idx, -1);
+		st.refs_kept = !e;
+	}
 	xs_routes_changed(&st);
 out:
 	xs_state_close(&st);
@@ -203,9 +217,14 @@ static int route_del(struct xs_ctx *ctx, int argc, char **argv)
 	char buf[64];
 	int err, fd;
 
+	struct route_value old;
+	bool had;
+
 	err = route_begin(ctx, argc, argv, false, &a, &st, &tenant, &key, &fd);
 	if (err)
 		return err;
+	had = !bpf_map_lookup_elem(fd, &key, &old);
+	xs_tunnel_refs_load(&st);
 	if (bpf_map_delete_elem(fd, &key)) {
 		err = -errno;
 		if (err == -ENOENT)
@@ -216,6 +235,10 @@ static int route_del(struct xs_ctx *ctx, int argc, char **argv)
 			      format_prefix(&a.prefix, buf, sizeof(buf)), strerror(-err));
 		goto out;
 	}
+	/* The route is gone whatever follows; a slot that cannot be freed
+	 * now is found again by the next count. */
+	if (had)
+		st.refs_kept = !xs_tunnel_ref(&st, old.if_id, old.tunnel_idx, -1);
 	xs_routes_changed(&st);
 out:
 	xs_state_close(&st);

@@ -27,15 +27,89 @@ int xs_num_cpus(void)
 	return n > 0 ? n : 1;
 }
 
+static bool is_bpffs(const char *path)
+{
+	struct statfs sfs;
+
+	return !statfs(path, &sfs) && sfs.f_type == BPF_FS_MAGIC;
+}
+
+static bool same_ns(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+/* Where the BPF file system that holds the state is. `ip netns exec`
+ * runs its command in a mount namespace of its own with /sys mounted
+ * again, so /sys/fs/bpf there is empty or not a bpffs at all: the state
+ * is then reached through the first process's root, which is the same file
+ * system `-n` sees, so both give the same answers. A bpffs mounted in such
+ * a private namespace would vanish with the command and everything pinned
+ * in it: never mount one there. Elsewhere bpffs is usually mounted by
+ * systemd; in a bare namespace or VM it may not be, and it is mounted, as
+ * bpftool does. */
+static const char *bpffs_base(struct xs_ctx *ctx)
+{
+	static const char *const sys = "/sys/fs/bpf", *const init = "/proc/1/root/sys/fs/bpf";
+
+	if (ctx->bpffs[0])
+		return ctx->bpffs;
+	if (same_ns("/proc/self/ns/mnt", "/proc/1/ns/mnt")) {
+		if (!is_bpffs(sys) && mount("bpf", sys, "bpf", 0, "mode=0700")) {
+			p_err(ctx, -errno, "no BPF file system at %s and mounting one failed: %s",
+			      sys, strerror(errno));
+			return NULL;
+		}
+		snprintf(ctx->bpffs, sizeof(ctx->bpffs), "%s", sys);
+		return ctx->bpffs;
+	}
+	/* A mount namespace of our own (ip netns exec, a container): a
+	 * bpffs here that holds xfrm-steer's state is the one, else the
+	 * first process's. */
+	if (is_bpffs(sys) && !access("/sys/fs/bpf/xfrm-steer", F_OK)) {
+		snprintf(ctx->bpffs, sizeof(ctx->bpffs), "%s", sys);
+		return ctx->bpffs;
+	}
+	if (is_bpffs(init)) {
+		snprintf(ctx->bpffs, sizeof(ctx->bpffs), "%s", init);
+		return ctx->bpffs;
+	}
+	if (is_bpffs(sys)) {
+		snprintf(ctx->bpffs, sizeof(ctx->bpffs), "%s", sys);
+		return ctx->bpffs;
+	}
+	p_err(ctx, -ENOENT,
+	      "no BPF file system at %s in this mount namespace (ip netns exec remounts /sys); run \"xfrm-steer -n NETNS ...\" instead",
+	      sys);
+	return NULL;
+}
+
+int xs_pin_root(struct xs_ctx *ctx, char *buf, size_t len)
+{
+	const char *base = bpffs_base(ctx);
+
+	if (!base)
+		return -ENOENT;
+	/* XS_PIN_ROOT is /sys/fs/bpf/xfrm-steer: keep its last part. */
+	snprintf(buf, len, "%s%s", base, XS_PIN_ROOT + strlen("/sys/fs/bpf"));
+	return 0;
+}
+
 int xs_netns_dir(struct xs_ctx *ctx, char *buf, size_t len)
 {
+	char root[XS_DIR_MAX];
 	uint64_t ino;
 	int err = xs_netns_id(&ino);
 
 	if (err)
 		return p_err(ctx, err, "cannot identify the network namespace: %s",
 			     strerror(-err));
-	snprintf(buf, len, "%s/%llu", XS_PIN_ROOT, (unsigned long long)ino);
+	err = xs_pin_root(ctx, root, sizeof(root));
+	if (err)
+		return err;
+	snprintf(buf, len, "%s/%llu", root, (unsigned long long)ino);
 	return 0;
 }
 
@@ -51,32 +125,19 @@ int xs_pin_dir(struct xs_ctx *ctx, const char *ifname, char *buf, size_t len)
 	return 0;
 }
 
-/* bpffs is usually mounted by systemd; in a bare namespace or VM it may not
- * be, and bpftool mounts it too rather than failing. */
-static int ensure_bpffs(struct xs_ctx *ctx)
-{
-	const char *base = "/sys/fs/bpf";
-	struct statfs sfs;
-
-	if (!statfs(base, &sfs) && sfs.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", base, "bpf", 0, "mode=0700"))
-		return p_err(ctx, -errno, "no BPF file system at %s and mounting one failed: %s",
-			     base, strerror(errno));
-	return 0;
-}
-
 int xs_mkdir_pins(struct xs_ctx *ctx, const char *dir)
 {
 	char path[PATH_MAX];
 	char *p;
-	int err;
 
-	err = ensure_bpffs(ctx);
-	if (err)
-		return err;
+	const char *base = bpffs_base(ctx);
+
+	if (!base)
+		return -ENOENT;
+	if (strncmp(dir, base, strlen(base)) || dir[strlen(base)] != '/')
+		return p_err(ctx, -EINVAL, "%s is not under %s", dir, base);
 	snprintf(path, sizeof(path), "%s", dir);
-	for (p = path + strlen("/sys/fs/bpf/"); ; p++) {
+	for (p = path + strlen(base) + 1;; p++) {
 		char c = *p;
 
 		if (c != '/' && c != '\0')
@@ -261,6 +322,7 @@ struct xs_state_cache {
 	ino_t meta_ino;
 	uint8_t *slot_used;
 	uint32_t slot_next;
+	uint32_t *slot_refs;
 	uint64_t slot_gen; /* route_gen when slot_used was last right */
 };
 
@@ -275,6 +337,7 @@ static void cache_drop(struct xs_state_cache *c)
 		munmap(c->meta, sizeof(struct meta_value));
 	xfrm_steer__destroy(c->skel);
 	free(c->slot_used);
+	free(c->slot_refs);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -317,8 +380,10 @@ static bool cache_take(struct xs_state_cache *c, struct xs_state *st)
 	if (c->slot_used && st->meta->route_gen == c->slot_gen) {
 		st->slot_used = c->slot_used;
 		st->slot_next = c->slot_next;
+		st->slot_refs = c->slot_refs;
 	} else {
 		free(c->slot_used);
+		free(c->slot_refs);
 	}
 	memset(c, 0, sizeof(*c));
 	return true;
@@ -336,10 +401,8 @@ int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 	if (!*ifname || strlen(ifname) >= IF_NAMESIZE || strchr(ifname, '/'))
 		return p_err(ctx, -EINVAL, "invalid device name \"%s\"", ifname);
 	snprintf(st->ifname, sizeof(st->ifname), "%s", ifname);
+	/* Also finds (or mounts) the BPF file system. */
 	err = xs_pin_dir(ctx, ifname, st->dir, sizeof(st->dir));
-	if (err)
-		return err;
-	err = ensure_bpffs(ctx);
 	if (err)
 		return err;
 	st->lock_fd = lock_dir(ctx, st->dir, lock);
@@ -417,14 +480,20 @@ void xs_state_close(struct xs_state *st)
 		c->meta_ino = st->meta_ino;
 		c->slot_used = st->slot_used;
 		c->slot_next = st->slot_next;
+		c->slot_refs = st->slot_used ? st->slot_refs : NULL;
+		if (!st->slot_used)
+			free(st->slot_refs);
 		c->slot_gen = __atomic_load_n(&st->meta->route_gen, __ATOMIC_ACQUIRE);
 		st->skel = NULL;
 		st->meta = NULL;
 		st->slot_used = NULL;
+		st->slot_refs = NULL;
 	}
 	st->cache = NULL;
 	free(st->slot_used);
 	st->slot_used = NULL;
+	free(st->slot_refs);
+	st->slot_refs = NULL;
 	if (st->meta)
 		munmap(st->meta, sizeof(struct meta_value));
 	st->meta = NULL;
@@ -475,6 +544,73 @@ void xs_routes_changed(struct xs_state *st)
 	/* Release: the route update above must be visible before a reader
 	 * can see the new generation and cache what it looked up. */
 	__atomic_add_fetch(&st->meta->route_gen, 1, __ATOMIC_RELEASE);
+	/* Only route add and del keep the reference counts up to date. */
+	if (!st->refs_kept) {
+		free(st->slot_refs);
+		st->slot_refs = NULL;
+	}
+	st->refs_kept = false;
+}
+
+/* Count what refers to each tunnel slot: routes of both families and
+ * named tunnels. Read once per lock (or per batch, like slot_used). */
+int xs_tunnel_refs_load(struct xs_state *st)
+{
+	uint32_t max = st->meta->max_tunnels, *refs;
+	struct tunnel_name_key nk, *prev_nk = NULL;
+	struct route_key_v4 k4, *p4 = NULL;
+	struct route_key_v6 k6, *p6 = NULL;
+	int fd, tfd = bpf_map__fd(st->skel->maps.tunnels);
+	struct route_value rv;
+	struct tunnel_rec rec;
+	struct tunnel_value tv;
+
+	if (st->slot_refs)
+		return 0;
+	refs = calloc((size_t)max + 1, sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	fd = bpf_map__fd(st->skel->maps.routes_v4);
+	while (!bpf_map_get_next_key(fd, p4, &k4)) {
+		p4 = &k4;
+		if (!bpf_map_lookup_elem(fd, &k4, &rv) && rv.tunnel_idx <= max)
+			refs[rv.tunnel_idx]++;
+	}
+	fd = bpf_map__fd(st->skel->maps.routes_v6);
+	while (!bpf_map_get_next_key(fd, p6, &k6)) {
+		p6 = &k6;
+		if (!bpf_map_lookup_elem(fd, &k6, &rv) && rv.tunnel_idx <= max)
+			refs[rv.tunnel_idx]++;
+	}
+	fd = bpf_map__fd(st->skel->maps.tunnel_names);
+	while (!bpf_map_get_next_key(fd, prev_nk, &nk)) {
+		prev_nk = &nk;
+		if (!bpf_map_lookup_elem(fd, &nk, &rec) && !bpf_map_lookup_elem(tfd, &rec.if_id, &tv) &&
+		    tv.tunnel_idx <= max)
+			refs[tv.tunnel_idx]++;
+	}
+	st->slot_refs = refs;
+	return 0;
+}
+
+int xs_tunnel_ref(struct xs_state *st, uint32_t if_id, uint32_t idx, int delta)
+{
+	if (!st->slot_refs)
+		return -ESTALE; /* not counted before the change */
+	if (idx < 1 || idx > st->meta->max_tunnels)
+		return 0;
+	if (delta > 0) {
+		st->slot_refs[idx]++;
+		return 0;
+	}
+	if (st->slot_refs[idx])
+		st->slot_refs[idx]--;
+	/* Nothing leads to the if_id any more: its slot, counters and
+	 * tenant binding go, so that a table of N serves any number of
+	 * if_ids over time, N at once. */
+	if (!st->slot_refs[idx])
+		return xs_tunnel_remove(st, if_id);
+	return 0;
 }
 
 int xs_tunnel_remove(struct xs_state *st, uint32_t if_id)

@@ -26,6 +26,11 @@ struct xs_state {
 	 * the lowest slot that may be free. */
 	uint8_t *slot_used;
 	uint32_t slot_next;
+	/* What refers to each slot (routes, named tunnels), read when first
+	 * needed; kept by route add and del (refs_kept), dropped by every
+	 * other route change. */
+	uint32_t *slot_refs;
+	bool refs_kept;
 	ino_t meta_ino; /* of the pinned meta map, when cached */
 	struct xs_state_cache *cache; /* where close() leaves the maps */
 };
@@ -40,6 +45,9 @@ void xs_state_cache_free(struct xs_state_cache *c);
 
 enum xs_lock { XS_LOCK_SHARED, XS_LOCK_EXCLUSIVE };
 
+/* XS_PIN_ROOT, or where it is reached from this mount namespace (under
+ * `ip netns exec`: through /proc/1/root). */
+int xs_pin_root(struct xs_ctx *ctx, char *buf, size_t len);
 /* XS_PIN_ROOT/<netns inode>/<ifname> for the current network namespace. */
 int xs_pin_dir(struct xs_ctx *ctx, const char *ifname, char *buf, size_t len);
 /* The per-netns directory holding one subdirectory per attached device. */
@@ -95,6 +103,12 @@ void xs_routes_changed(struct xs_state *st);
 int xs_tunnel_ensure(struct xs_ctx *ctx, struct xs_state *st, uint32_t if_id,
 		     uint32_t tenant, uint32_t *idx, bool *created);
 int xs_tunnel_remove(struct xs_state *st, uint32_t if_id);
+/* Count the references to every slot: call before changing a route. */
+int xs_tunnel_refs_load(struct xs_state *st);
+/* A route to if_id (slot idx) was added (delta 1) or removed (delta -1)
+ * since xs_tunnel_refs_load(); the last reference gone frees the slot.
+ * Set st->refs_kept before xs_routes_changed() when it succeeded. */
+int xs_tunnel_ref(struct xs_state *st, uint32_t if_id, uint32_t idx, int delta);
 
 int xs_num_cpus(void);
 
