@@ -23,6 +23,7 @@ struct xs_ctx {
 	const char *netns; /* -n NETNS, already entered */
 	bool err_printed; /* an error was reported in JSON already */
 	struct xs_state_cache *state_cache; /* -batch: maps kept between commands */
+	char bpffs[64]; /* where the pinned state's BPF file system is, once known */
 };
 
 /* One entry of a command table, bpftool style. */

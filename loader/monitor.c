@@ -60,6 +60,7 @@ struct monitor {
 	bool done;
 	int err; /* a scan's fatal error */
 	__u64 start_ns; /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns() */
+	char root[XS_DIR_MAX]; /* XS_PIN_ROOT as reached from here */
 	char ns_dir[XS_DIR_MAX];
 	/* Pin names of the link and the ring buffer of each kind. */
 	const char *link_pin[SRC_KINDS];
@@ -427,7 +428,7 @@ static int scan(struct monitor *mon, bool initial)
 	int err = 0;
 	DIR *d;
 
-	watch(mon, XS_PIN_ROOT, IN_CREATE | IN_MOVED_TO);
+	watch(mon, mon->root, IN_CREATE | IN_MOVED_TO);
 	watch(mon, mon->ns_dir, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
 	for (s = mon->sources; s; s = s->next)
 		s->present = false;
@@ -581,7 +582,10 @@ int do_monitor(struct xs_ctx *ctx, int argc, char **argv)
 		return err;
 	/* The root must exist to be watched for the namespace's directory;
 	 * making it (0700) is what the first attach would do. */
-	err = xs_mkdir_pins(ctx, XS_PIN_ROOT);
+	err = xs_pin_root(ctx, mon.root, sizeof(mon.root));
+	if (err)
+		return err;
+	err = xs_mkdir_pins(ctx, mon.root);
 	if (err)
 		return err;
 
