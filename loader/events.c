@@ -13,7 +13,7 @@
 #include "events.h"
 #include "xfrm_steer.h"
 
-static __u32 map_id(int fd)
+__u32 xs_map_id(int fd)
 {
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
@@ -50,7 +50,7 @@ static int claim_slot(__u32 outer_id, __u32 slot)
 
 int xs_event_reader_open(int outer_fd, struct xs_event_reader *r)
 {
-	__u32 outer_id = map_id(outer_fd), slot;
+	__u32 outer_id = xs_map_id(outer_fd), slot;
 	int err;
 
 	memset(r, 0, sizeof(*r));
@@ -75,7 +75,7 @@ int xs_event_reader_open(int outer_fd, struct xs_event_reader *r)
 		err = -errno;
 		goto fail;
 	}
-	r->ring_id = map_id(r->ring_fd);
+	r->ring_id = xs_map_id(r->ring_fd);
 	/* A slot left by a reader that died still holds its ring buffer;
 	 * ours replaces it. */
 	if (bpf_map_update_elem(outer_fd, &slot, &r->ring_fd, BPF_ANY)) {

@@ -18,6 +18,9 @@ struct xs_event_reader {
 	__u32 ring_id;
 };
 
+/* The kernel's id of a map, 0 if it cannot be read. */
+__u32 xs_map_id(int fd);
+
 /* Claim a free slot of the array of maps outer_fd and put a new ring buffer
  * in it. -EBUSY when every slot has a living reader. */
 int xs_event_reader_open(int outer_fd, struct xs_event_reader *r);

@@ -262,17 +262,6 @@ static struct source *find_source(struct monitor *mon, const char *dev, enum src
 	return NULL;
 }
 
-static __u32 map_id(int fd)
-{
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_map_get_info_by_fd(fd, &info, &len))
-		return 0;
-	return info.id;
-}
-
 /* The program behind a pinned link, 0 if it cannot be read. */
 static __u32 link_prog_id(const char *path)
 {
@@ -345,7 +334,7 @@ static bool scan_dev(struct monitor *mon, const char *dev, bool initial)
 		if (fd < 0)
 			continue;
 		/* Detached and attached again between two scans: new maps. */
-		if (s->map_fd >= 0 && map_id(fd) == s->map_id) {
+		if (s->map_fd >= 0 && xs_map_id(fd) == s->map_id) {
 			close(fd);
 			if (!xs_event_reader_live(&s->reader, s->map_fd) && !mon->err)
 				mon->err = p_err(mon->ctx, -ESTALE,
@@ -369,7 +358,7 @@ static bool scan_dev(struct monitor *mon, const char *dev, bool initial)
 			continue;
 		}
 		s->map_fd = fd;
-		s->map_id = map_id(fd);
+		s->map_id = xs_map_id(fd);
 	}
 	return changed;
 }
