@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* xfrm-steer attach/detach: load, attach, pin and upgrade the programs. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,14 +27,17 @@ static int attach_help(struct xs_ctx *ctx, int argc, char **argv)
 		"Usage: xfrm-steer attach dev NAME [ tenant-key { mark MASK | iif | none } ]\n"
 		"                         [ rpf { strict | off } ] [ mark-ingress { on | off } ]\n"
 		"                         [ routes N ] [ tunnels N ]\n"
-		"       xfrm-steer detach dev NAME\n"
+		"       xfrm-steer detach { dev NAME | stale }\n"
 		"rpf strict (the default) drops a decrypted packet whose inner source is\n"
 		"not routed, in the tunnel's tenant, to the tunnel it came from.\n"
 		"mark-ingress on sets the mark of decrypted packets to the tenant key\n"
 		"(tenant-key mark only), for policy routing per tenant.\n"
 		"Attaching an attached device upgrades its programs in place and keeps\n"
 		"its routes and counters; rpf and mark-ingress may change then, map\n"
-		"sizes and the tenant key are fixed at the first attach.\n");
+		"sizes and the tenant key are fixed at the first attach.\n"
+		"State left by a device that is gone (deleted, or with its namespace)\n"
+		"is never used: the next command on that device removes it, with a\n"
+		"warning; \"detach stale\" removes all of it, in every namespace.\n");
 	return 0;
 }
 
@@ -413,6 +417,69 @@ out:
 	return err;
 }
 
+/* detach stale: remove the state of every device that is gone, in every
+ * namespace (a namespace deleted without detach leaves its directory). One
+ * line, or JSON object, per directory removed. */
+static int detach_stale(struct xs_ctx *ctx)
+{
+	char root[XS_DIR_MAX], here[XS_DIR_MAX], ns[PATH_MAX], dir[PATH_MAX + 256], why[128];
+	json_object *arr = ctx->json ? json_object_new_array() : NULL;
+	struct dirent *n, *d;
+	DIR *rd, *nd;
+	int err;
+
+	err = xs_pin_root(ctx, root, sizeof(root));
+	if (!err)
+		err = xs_netns_dir(ctx, here, sizeof(here));
+	if (err) {
+		json_object_put(arr);
+		return err;
+	}
+	rd = opendir(root);
+	while (rd && (n = readdir(rd))) {
+		if (n->d_name[0] == '.' || n->d_type != DT_DIR)
+			continue;
+		snprintf(ns, sizeof(ns), "%s/%s", root, n->d_name);
+		nd = opendir(ns);
+		while (nd && (d = readdir(nd))) {
+			if (d->d_name[0] == '.' || d->d_type != DT_DIR)
+				continue;
+			snprintf(dir, sizeof(dir), "%s/%s", ns, d->d_name);
+			/* Other namespaces' devices cannot be looked up by
+			 * name from here: only a detached link says stale. */
+			if (!xs_pins_stale(dir, d->d_name, !strcmp(ns, here), why, sizeof(why)))
+				continue;
+			err = xs_pins_remove_all(dir);
+			if (err) {
+				p_err(ctx, err, "cannot remove %s: %s", dir, strerror(-err));
+				break;
+			}
+			if (arr) {
+				json_object *o = json_object_new_object();
+
+				json_object_object_add(o, "removed", json_object_new_string(dir));
+				json_object_object_add(o, "dev", json_object_new_string(d->d_name));
+				json_object_object_add(o, "why", json_object_new_string(why));
+				json_object_array_add(arr, o);
+			} else {
+				printf("removed %s (%s): %s\n", dir, d->d_name, why);
+			}
+		}
+		if (nd)
+			closedir(nd);
+		if (err)
+			break;
+	}
+	if (rd)
+		closedir(rd);
+	if (arr) {
+		if (!err)
+			print_json(ctx, arr);
+		json_object_put(arr);
+	}
+	return err;
+}
+
 int do_detach(struct xs_ctx *ctx, int argc, char **argv)
 {
 	struct xfrm_steer *skel;
@@ -425,6 +492,8 @@ int do_detach(struct xs_ctx *ctx, int argc, char **argv)
 		if (matches(argv[0], "dev")) {
 			NEXT_ARG_VALUE(ctx);
 			dev = argv[0];
+		} else if (!strcmp(argv[0], "stale") && argc == 1 && !dev) {
+			return detach_stale(ctx);
 		} else if (matches(argv[0], "help")) {
 			return attach_help(ctx, argc, argv);
 		} else {
@@ -436,7 +505,8 @@ int do_detach(struct xs_ctx *ctx, int argc, char **argv)
 		return p_err(ctx, -EINVAL, "detach: missing \"dev NAME\"");
 	if (!*dev || strchr(dev, '/') || strlen(dev) >= IF_NAMESIZE)
 		return p_err(ctx, -EINVAL, "invalid device name \"%s\"", dev);
-	err = xs_pin_dir(ctx, dev, dir, sizeof(dir));
+	/* Detaching what a deleted device left is removing it, quietly. */
+	err = xs_pin_dir_nocheck(ctx, dev, dir, sizeof(dir));
 	if (err)
 		return err;
 	if (stat(dir, &sb))

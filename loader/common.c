@@ -51,6 +51,18 @@ void p_info(struct xs_ctx *ctx, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void p_warn(struct xs_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)ctx;
+	fputs("Warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 bool matches(const char *arg, const char *keyword)
 {
 	size_t len = strlen(arg);

@@ -45,6 +45,9 @@ int p_err(struct xs_ctx *ctx, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void p_info(struct xs_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* "Warning: <what>" on stderr, also with -j: what the command did besides
+ * its answer (stale state it removed), which a script must not miss. */
+void p_warn(struct xs_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prefix matching of keywords, iproute2 style: "ro" matches "route". */
 bool matches(const char *arg, const char *keyword);

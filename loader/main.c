@@ -30,7 +30,7 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       xfrm-steer link { show | add | del } ...\n"
 		"       xfrm-steer attach dev NAME [ tenant-key { mark MASK | iif | none } ]\n"
 		"                         [ routes N ] [ tunnels N ]\n"
-		"       xfrm-steer detach dev NAME\n"
+		"       xfrm-steer detach { dev NAME | stale }\n"
 		"       xfrm-steer route { add | del | show } ...\n"
 		"       xfrm-steer stats [ dev NAME ] [ if_id ID ]\n"
 		"       xfrm-steer secpath [ show ] [ dev NAME ] [ if_id ID ]\n"

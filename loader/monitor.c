@@ -297,6 +297,13 @@ static bool scan_dev(struct monitor *mon, const char *dev, bool initial)
 
 	snprintf(dir, sizeof(dir), "%s/%s", mon->ns_dir, dev);
 	watch(mon, dir, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
+	{
+		char why[128];
+
+		/* A device that is gone is detached, whatever its pins say. */
+		if (xs_pins_stale(dir, dev, true, why, sizeof(why)))
+			return false;
+	}
 	for (k = 0; k < SRC_KINDS; k++) {
 		struct source *s;
 		__u32 prog;

@@ -113,7 +113,7 @@ int xs_netns_dir(struct xs_ctx *ctx, char *buf, size_t len)
 	return 0;
 }
 
-int xs_pin_dir(struct xs_ctx *ctx, const char *ifname, char *buf, size_t len)
+int xs_pin_dir_nocheck(struct xs_ctx *ctx, const char *ifname, char *buf, size_t len)
 {
 	char ns[XS_DIR_MAX];
 	int err = xs_netns_dir(ctx, ns, sizeof(ns));
@@ -123,6 +123,125 @@ int xs_pin_dir(struct xs_ctx *ctx, const char *ifname, char *buf, size_t len)
 	if ((size_t)snprintf(buf, len, "%s/%s", ns, ifname) >= len)
 		return p_err(ctx, -ENAMETOOLONG, "pin path too long");
 	return 0;
+}
+
+int xs_pin_dir(struct xs_ctx *ctx, const char *ifname, char *buf, size_t len)
+{
+	int err = xs_pin_dir_nocheck(ctx, ifname, buf, len);
+
+	/* Every command finds a device's state here: state left by a device
+	 * that is gone is removed before anything can use it as live. */
+	if (!err)
+		err = xs_clean_if_stale(ctx, buf, ifname);
+	return err < 0 ? err : 0;
+}
+
+/* The device a pinned link is attached to, 0 when it is gone (a tcx or
+ * XDP link outlives its device, and its namespace, detached). -1: no such
+ * pin. */
+static int link_ifindex(const char *dir, const char *pin)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, ifindex = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, pin);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	if (!bpf_link_get_info_by_fd(fd, &info, &len)) {
+		if (info.type == BPF_LINK_TYPE_TCX)
+			ifindex = (int)info.tcx.ifindex;
+		else if (info.type == BPF_LINK_TYPE_XDP)
+			ifindex = (int)info.xdp.ifindex;
+	}
+	close(fd);
+	return ifindex;
+}
+
+bool xs_pins_stale(const char *dir, const char *ifname, bool here, char *why, size_t len)
+{
+	static const char *const pins[] = { XS_PIN_INGRESS_LINK, XS_PIN_EGRESS_LINK,
+					    XS_PIN_XDP_LINK };
+	size_t i;
+
+	for (i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		int ifindex = link_ifindex(dir, pins[i]), now;
+
+		if (ifindex < 0)
+			continue;
+		if (!ifindex) {
+			snprintf(why, len, "its device was deleted, or its namespace");
+			return true;
+		}
+		if (!here)
+			continue;
+		now = (int)if_nametoindex(ifname);
+		if (!now) {
+			snprintf(why, len, "no device \"%s\" in this namespace now", ifname);
+			return true;
+		}
+		if (now != ifindex) {
+			snprintf(why, len, "device \"%s\" was deleted and made again (ifindex %d, was %d)",
+				 ifname, now, ifindex);
+			return true;
+		}
+	}
+	return false;
+}
+
+int xs_pins_remove_all(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	char *slash;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	if (rmdir(dir))
+		return -errno;
+	/* The namespace's directory goes with its last device. */
+	snprintf(path, sizeof(path), "%s", dir);
+	slash = strrchr(path, '/');
+	if (slash) {
+		*slash = '\0';
+		rmdir(path);
+	}
+	return 0;
+}
+
+int xs_clean_if_stale(struct xs_ctx *ctx, const char *dir, const char *ifname)
+{
+	char why[128];
+	int fd, err = 0;
+
+	if (!xs_pins_stale(dir, ifname, true, why, sizeof(why)))
+		return 0;
+	/* Under the lock, so that no attach is half way through. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (!flock(fd, LOCK_EX) && xs_pins_stale(dir, ifname, true, why, sizeof(why))) {
+		err = xs_pins_remove_all(dir);
+		if (err)
+			p_err(ctx, err, "cannot remove the stale state in %s: %s", dir,
+			      strerror(-err));
+		else
+			p_warn(ctx, "removed the state of \"%s\" in %s: %s", ifname, dir, why);
+		err = err ? err : 1;
+	}
+	close(fd);
+	return err;
 }
 
 int xs_mkdir_pins(struct xs_ctx *ctx, const char *dir)
@@ -530,6 +649,9 @@ int xs_for_each_attached(struct xs_ctx *ctx,
 		if ((size_t)snprintf(meta, sizeof(meta), "%s/%s/meta", dir, de->d_name) >=
 			    sizeof(meta) ||
 		    stat(meta, &sb))
+			continue;
+		meta[strlen(meta) - strlen("/meta")] = '\0';
+		if (xs_clean_if_stale(ctx, meta, de->d_name))
 			continue;
 		err = fn(ctx, de->d_name, data);
 		if (err)

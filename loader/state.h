@@ -48,8 +48,11 @@ enum xs_lock { XS_LOCK_SHARED, XS_LOCK_EXCLUSIVE };
 /* XS_PIN_ROOT, or where it is reached from this mount namespace (under
  * `ip netns exec`: through /proc/1/root). */
 int xs_pin_root(struct xs_ctx *ctx, char *buf, size_t len);
-/* XS_PIN_ROOT/<netns inode>/<ifname> for the current network namespace. */
+/* XS_PIN_ROOT/<netns inode>/<ifname> for the current network namespace.
+ * Stale state there (see xs_pins_stale) is removed first, with a warning;
+ * the _nocheck variant leaves it. */
 int xs_pin_dir(struct xs_ctx *ctx, const char *ifname, char *buf, size_t len);
+int xs_pin_dir_nocheck(struct xs_ctx *ctx, const char *ifname, char *buf, size_t len);
 /* The per-netns directory holding one subdirectory per attached device. */
 int xs_netns_dir(struct xs_ctx *ctx, char *buf, size_t len);
 /* mkdir -p with mode 0700 for the parts it creates; mounts bpffs if needed. */
@@ -89,7 +92,20 @@ int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 		  struct xs_state *st);
 void xs_state_close(struct xs_state *st);
 
-/* Call fn for each attached device of this network namespace. */
+/* Whether the pins in dir belong to a device that is gone: a pinned link
+ * whose device was deleted (with its namespace, perhaps), or, when the
+ * directory is of this namespace (here), whose ifindex is no longer the
+ * one of the device named ifname. why gets the reason. */
+bool xs_pins_stale(const char *dir, const char *ifname, bool here, char *why, size_t len);
+/* Remove dir with everything in it, and its namespace's directory if that
+ * is empty then. */
+int xs_pins_remove_all(const char *dir);
+/* Remove dir if it is stale, with a warning naming why: 1 when it did, 0
+ * when the state is live (or absent), <0 on error. */
+int xs_clean_if_stale(struct xs_ctx *ctx, const char *dir, const char *ifname);
+
+/* Call fn for each attached device of this network namespace; stale
+ * state is removed (with a warning) instead. */
 int xs_for_each_attached(struct xs_ctx *ctx,
 			 int (*fn)(struct xs_ctx *ctx, const char *ifname, void *data),
 			 void *data);
