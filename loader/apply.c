@@ -1936,6 +1936,31 @@ static bool tunnel_if_id(const struct run *r, size_t dev, uint32_t if_id)
 	return search_n(&if_id, d->tids, d->ntids, sizeof(*d->tids), slot_ent_cmp) != NULL;
 }
 
+/* A prefix routed to a named tunnel that this run leaves alone is that
+ * tunnel's: taking it would blackhole the other tunnel's prefix while its
+ * record still lists it, and a later delete of either would remove the
+ * other's route. Loose routes (route add, IKE's updown) are taken over, as
+ * ever. The same rule for apply, tunnel add and route-of-a-file. */
+static int check_route_owner(const struct run *r, size_t dev, const struct want_route *wr,
+			     const struct xs_route_ent *c, uint8_t kind, size_t ent)
+{
+	const struct dev_run *d = &r->devs[dev];
+	char a[128];
+	size_t j;
+
+	if (!c || c->val.if_id == wr->if_id)
+		return 0;
+	for (j = 0; j < d->nrecs; j++) {
+		if (d->rec_scope[j] || d->recs[j].rec.if_id != c->val.if_id)
+			continue;
+		return ent_err(r, -EEXIST, kind, dev, ent,
+			       "prefix %s belongs to tunnel \"%s\" (if_id %u); remove it there first (\"xfrm-steer tunnel del %s\") or choose another prefix",
+			       rkey_str(&c->key, a, sizeof(a)), d->recs[j].key.name, c->val.if_id,
+			       d->recs[j].key.name);
+	}
+	return 0;
+}
+
 static int plan_routes(struct run *r, size_t dev)
 {
 	struct dev_run *d = &r->devs[dev];
@@ -1978,6 +2003,8 @@ static int plan_routes(struct run *r, size_t dev)
 		if (wr->dev != dev)
 			continue;
 		c = find_route(d, &wr->key, &ci);
+		if (check_route_owner(r, dev, wr, c, ek, ent))
+			return -EEXIST;
 		own = find_own(d, &wr->key);
 		/* A loose route is marked as the file's before it is made
 		 * (and unmarked once it is a tunnel's), so that a run

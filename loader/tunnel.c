@@ -508,8 +508,10 @@ static json_object *tunnel_json(struct tshow *ts, struct xs_state *st,
 				size_t nroutes)
 {
 	const struct tunnel_rec *rec = &re->rec;
-	json_object *o = json_object_new_object(), *arr;
+	json_object *o = json_object_new_object(), *arr, *missing = json_object_new_array();
+	const struct xs_sa *sa_in, *sa_out;
 	struct xs_prefix in, out;
+	size_t npol = 0, npfx = 0;
 	struct xs_cfg_tenant t;
 	static const uint8_t dirs[] = { XFRM_POLICY_OUT, XFRM_POLICY_IN, XFRM_POLICY_FWD };
 	static const int fams[] = { AF_INET, AF_INET6 };
@@ -519,8 +521,8 @@ static json_object *tunnel_json(struct tshow *ts, struct xs_state *st,
 	xs_rec_sas(rec, &in, &out);
 	json_object_object_add(o, "name", json_object_new_string(re->key.name));
 	json_object_object_add(o, "dev", json_object_new_string(st->ifname));
-	json_object_object_add(o, "state", json_object_new_string(
-		rec->state == XS_TUN_READY ? "ready" : "incomplete"));
+	/* The state is what the kernel has now, filled in below. */
+	json_object_object_add(o, "state", NULL);
 	json_object_object_add(o, "if_id", json_object_new_int64(rec->if_id));
 	xs_tenant_to_cfg(st->meta->tenant_mode, rec->tenant, &t);
 	if (t.is_name) {
@@ -548,11 +550,10 @@ static json_object *tunnel_json(struct tshow *ts, struct xs_state *st,
 		snprintf(buf, sizeof(buf), "espinudp %u %u", rec->encap_sport, rec->encap_dport);
 		json_object_object_add(o, "encap", json_object_new_string(buf));
 	}
-	json_object_object_add(o, "sa_in", sa_json(ts, find_sa(ts, &in, rec->spi_in, rec->if_id),
-						  rec->spi_in));
-	json_object_object_add(o, "sa_out",
-			       sa_json(ts, find_sa(ts, &out, rec->spi_out, rec->if_id),
-				       rec->spi_out));
+	sa_in = find_sa(ts, &in, rec->spi_in, rec->if_id);
+	sa_out = find_sa(ts, &out, rec->spi_out, rec->if_id);
+	json_object_object_add(o, "sa_in", sa_json(ts, sa_in, rec->spi_in));
+	json_object_object_add(o, "sa_out", sa_json(ts, sa_out, rec->spi_out));
 	arr = json_object_new_array();
 	/* In a fixed order: IPv4 first, then out, in, fwd. */
 	for (fam = 0; fam < 2; fam++) {
@@ -566,6 +567,7 @@ static json_object *tunnel_json(struct tshow *ts, struct xs_state *st,
 				snprintf(buf, sizeof(buf), "%s %s", xs_dir_name(p->dir),
 					 fams[fam] == AF_INET ? "ipv4" : "ipv6");
 				json_object_array_add(arr, json_object_new_string(buf));
+				npol++;
 			}
 		}
 	}
@@ -582,8 +584,25 @@ static json_object *tunnel_json(struct tshow *ts, struct xs_state *st,
 		memcpy(p.addr, routes[i].key.addr, 16);
 		json_object_array_add(arr, json_object_new_string(
 			format_prefix(&p, buf, sizeof(buf))));
+		npfx++;
 	}
 	json_object_object_add(o, "prefixes", arr);
+
+	/* Ready means the kernel has every part now (a hand rekey, sa flush
+	 * or policy flush may have taken some away since the tunnel was
+	 * made), not what was recorded then. */
+	if (!sa_in)
+		json_object_array_add(missing, json_object_new_string("sa_in"));
+	if (!sa_out)
+		json_object_array_add(missing, json_object_new_string("sa_out"));
+	if (npol < xs_rec_npolicies(rec))
+		json_object_array_add(missing, json_object_new_string("policies"));
+	if (!npfx)
+		json_object_array_add(missing, json_object_new_string("prefixes"));
+	json_object_object_add(o, "state", json_object_new_string(
+		rec->state != XS_TUN_READY ? "incomplete" :
+		json_object_array_length(missing) ? "broken" : "ready"));
+	json_object_object_add(o, "missing", missing);
 	stats_json(o, st, rec->if_id);
 	return o;
 }
@@ -663,9 +682,14 @@ static void print_text(json_object *arr)
 	for (i = 0; i < n; i++) {
 		json_object *t = json_object_array_get_idx(arr, i), *v = NULL;
 
-		printf("%s%s  dev %s  if_id %llu  tenant %s  %s\n", i ? "\n" : "", jstr(t, "name"),
+		printf("%s%s  dev %s  if_id %llu  tenant %s  %s", i ? "\n" : "", jstr(t, "name"),
 		       jstr(t, "dev"), (unsigned long long)jnum(t, "if_id"), jstr(t, "tenant"),
 		       jstr(t, "state"));
+		json_object_object_get_ex(t, "missing", &v);
+		for (j = 0; j < json_object_array_length(v); j++)
+			printf("%s%s", j ? ", " : " (missing: ",
+			       json_object_get_string(json_object_array_get_idx(v, j)));
+		printf("%s\n", json_object_array_length(v) ? ")" : "");
 		printf("  local %s  remote %s  mode %s  reqid %llu  ", jstr(t, "local"),
 		       jstr(t, "remote"), jstr(t, "mode"), (unsigned long long)jnum(t, "reqid"));
 		if (*jstr(t, "aead"))
