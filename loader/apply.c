@@ -2964,6 +2964,9 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		t->remote = out;
 		t->spi_in = rec->spi_in;
 		t->spi_out = rec->spi_out;
+		/* The kernel has it, so it was asked for (or made before the
+		 * check): the saved file must apply again. */
+		t->allow_same_spi = rec->spi_in == rec->spi_out;
 		t->reqid = rec->reqid;
 		t->mode = rec->mode;
 		t->esn = rec->flags & XS_TUNF_ESN;
@@ -3108,7 +3111,7 @@ static int apply_help(struct xs_ctx *ctx, int argc, char **argv)
 		"make, and devices FILE does not name. Either all of it is done, or none.\n"
 		"--dry-run prints the plan and changes nothing. Keys (\"key\": \"0xHEX\" or\n"
 		"\"@FILE\") may be left out for tunnels whose SAs exist: they keep theirs.\n"
-		"show prints keys only with -s (--show-keys).\n");
+		"show prints keys only with --show-keys.\n");
 	return 0;
 }
 
@@ -3198,7 +3201,7 @@ int do_apply(struct xs_ctx *ctx, int argc, char **argv)
 		} else if (!path && (argv[0][0] != '-' || !strcmp(argv[0], "-"))) {
 			path = argv[0];
 		} else {
-			return p_err(ctx, -EINVAL, "apply: unknown argument \"%s\"", argv[0]);
+			return p_err(ctx, -EINVAL, "apply: unknown argument %s", XS_QW(argv[0]));
 		}
 		NEXT_ARG();
 	}
@@ -3216,8 +3219,8 @@ int do_show_config(struct xs_ctx *ctx, int argc, char **argv)
 	if (argc > 0 && matches(argv[0], "help"))
 		return apply_help(ctx, argc, argv);
 	if (argc > 0)
-		return p_err(ctx, -EINVAL, "show: unknown argument \"%s\"", argv[0]);
-	err = xs_config_from_kernel(ctx, &cfg, ctx->stats);
+		return p_err(ctx, -EINVAL, "show: unknown argument %s", XS_QW(argv[0]));
+	err = xs_config_from_kernel(ctx, &cfg, ctx->show_keys);
 	if (err) {
 		xs_config_free(&cfg);
 		return err;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "keys.h"
 
 int p_err(struct xs_ctx *ctx, int err, const char *fmt, ...)
 {
@@ -73,7 +74,7 @@ int xs_cmd_select(struct xs_ctx *ctx, const struct xs_cmd *cmds, int argc,
 		if (matches(argv[0], c->name))
 			return c->fn(ctx, argc - 1, argv + 1);
 	(void)help;
-	return p_err(ctx, -EINVAL, "unknown command \"%s\" (\"help\" lists them)", argv[0]);
+	return p_err(ctx, -EINVAL, "unknown command %s (\"help\" lists them)", XS_QW(argv[0]));
 }
 
 int parse_u64(const char *s, uint64_t *out)

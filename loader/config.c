@@ -68,7 +68,7 @@ static int check_keys(struct perr *pe, json_object *obj, const char *const *know
 			if (!strcmp(key, known[i]))
 				break;
 		if (!known[i])
-			return fail(pe, NULL, "unknown field \"%.64s\"", key);
+			return fail(pe, NULL, "unknown field %s", XS_QW(key));
 	}
 	return 0;
 }
@@ -96,8 +96,8 @@ static int get_u32(struct perr *pe, json_object *v, const char *field, uint32_t 
 	}
 	if (json_object_is_type(v, json_type_string)) {
 		if (parse_u32(json_object_get_string(v), out))
-			return fail(pe, field, "\"%.40s\" is not a number (decimal or 0x-hex)",
-				    json_object_get_string(v));
+			return fail(pe, field, "%s is not a number (decimal or 0x-hex)",
+				    XS_QW(json_object_get_string(v)));
 		return 0;
 	}
 	return fail(pe, field, "expected a number, got %s", type_name(v));
@@ -141,8 +141,8 @@ static int get_ifname(struct perr *pe, json_object *v, const char *field, char *
 	if (err)
 		return err;
 	if (ifname_ok(s))
-		return fail(pe, field, "\"%.40s\" is not a valid interface name (1..15 characters, no '/', ':', '%%' or spaces)",
-			    s);
+		return fail(pe, field, "%s is not a valid interface name (1..15 characters, no '/', ':', '%%' or spaces)",
+			    XS_QW(s));
 	snprintf(out, XS_IFNAME_LEN, "%s", s);
 	return 0;
 }
@@ -188,8 +188,8 @@ static int get_tenant(struct perr *pe, json_object *v, struct xs_cfg_tenant *t)
 			    type_name(v));
 	if (xs_cfg_parse_tenant(json_object_get_string(v), t))
 		return fail(pe, "tenant",
-			    "\"%.40s\" is neither a number nor an interface name",
-			    json_object_get_string(v));
+			    "%s is neither a number nor an interface name",
+			    XS_QW(json_object_get_string(v)));
 	return 0;
 }
 
@@ -208,7 +208,7 @@ static int get_addr(struct perr *pe, json_object *v, const char *field, struct x
 	if (err)
 		return err;
 	if (parse_addr(s, p))
-		return fail(pe, field, "\"%.64s\" is not an IPv4 or IPv6 address", s);
+		return fail(pe, field, "%s is not an IPv4 or IPv6 address", XS_QW(s));
 	return 0;
 }
 
@@ -221,9 +221,9 @@ static int get_prefix(struct perr *pe, json_object *v, const char *field, struct
 		return err;
 	err = parse_prefix(s, p, false);
 	if (err == -ERANGE)
-		return fail(pe, field, "\"%.64s\" has host bits set beyond its length", s);
+		return fail(pe, field, "%s has host bits set beyond its length", XS_QW(s));
 	if (err)
-		return fail(pe, field, "\"%.64s\" is not a prefix (ADDR/LEN)", s);
+		return fail(pe, field, "%s is not a prefix (ADDR/LEN)", XS_QW(s));
 	return 0;
 }
 
@@ -262,7 +262,7 @@ static int parse_link(struct perr *pe, json_object *o, struct xs_cfg_link *l)
 		else if (!strcmp(s, "none"))
 			l->tenant_mode = XS_TENANT_NONE;
 		else
-			return fail(pe, "tenant_key", "\"%.40s\" is not mark, iif or none", s);
+			return fail(pe, "tenant_key", "%s is not mark, iif or none", XS_QW(s));
 		l->have_tenant_key = true;
 	}
 	if ((v = get(o, "mark_mask"))) {
@@ -279,7 +279,7 @@ static int parse_link(struct perr *pe, json_object *o, struct xs_cfg_link *l)
 		if (err)
 			return err;
 		if (strcmp(s, "strict") && strcmp(s, "off"))
-			return fail(pe, "rpf", "\"%.40s\" is not strict or off", s);
+			return fail(pe, "rpf", "%s is not strict or off", XS_QW(s));
 		l->rpf = !strcmp(s, "strict");
 		l->have_rpf = true;
 	}
@@ -356,7 +356,7 @@ static int get_key(struct perr *pe, json_object *v, const char *field, char **ou
 	const char *s = NULL;
 
 	*out = NULL;
-	/* null: the key is not shown here (show -j without -s); an existing
+	/* null: the key is not shown here (show -j without --show-keys); an existing
 	 * tunnel keeps the one it has. */
 	if (json_object_is_type(v, json_type_null))
 		return 0;
@@ -408,10 +408,10 @@ static int parse_alg(struct perr *pe, json_object *o, enum xs_alg_kind kind,
 	if (!d) {
 		d = xs_alg_find_any(s);
 		if (d)
-			err = fail(pe, "name", "\"%.64s\" is an %s algorithm, not %s", s,
+			err = fail(pe, "name", "%s is an %s algorithm, not %s", XS_QW(s),
 				   xs_alg_kind_name(d->kind), kn);
 		else
-			err = fail(pe, "name", "unknown %s algorithm \"%.64s\"", kn, s);
+			err = fail(pe, "name", "unknown %s algorithm %s", kn, XS_QW(s));
 		goto out;
 	}
 	snprintf(a->name, sizeof(a->name), "%s", d->name);
@@ -457,6 +457,28 @@ static int parse_alg(struct perr *pe, json_object *o, enum xs_alg_kind kind,
 out:
 	memcpy(pe->entry, saved, sizeof(saved));
 	return err;
+}
+
+static bool same_key(const struct xs_cfg_alg *a)
+{
+	/* No key_out: key (or, without key, the SAs' own) serves both. Two
+	 * key files may hold the same key too; that shows only once they
+	 * are read, and is left to the one who wrote them. */
+	return !a->key_out || (a->key && !strcmp(a->key, a->key_out));
+}
+
+/* One key both ways under one SPI: the outbound SA (SPI s, to remote)
+ * and the inbound one (SPI s, to local) are then the same transform, and
+ * a packet of ours that someone reflects back to us authenticates as the
+ * peer's. Refused unless asked for; the one place for both the tunnel
+ * command and apply files. */
+static bool reflectable(const struct xs_cfg_tunnel *t)
+{
+	if (t->spi_in != t->spi_out || t->allow_same_spi)
+		return false;
+	if (t->aead.name[0])
+		return same_key(&t->aead);
+	return same_key(&t->enc) && same_key(&t->auth);
 }
 
 int xs_cfg_tunnel_check(const struct xs_cfg_tunnel *t, char *why, size_t len)
@@ -520,6 +542,12 @@ int xs_cfg_tunnel_check(const struct xs_cfg_tunnel *t, char *why, size_t len)
 		snprintf(why, len, "give key_out of enc and auth together, or neither");
 		return -EINVAL;
 	}
+	if (reflectable(t)) {
+		snprintf(why, len,
+			 "spi_in and spi_out are both 0x%08x and one key serves both directions, so a packet reflected back to its sender authenticates: use distinct SPIs, a key of its own for the outbound SA (key_out; tunnel add: out-key), or allow it (\"allow_same_spi\": true; tunnel add: flag same-spi)",
+			 t->spi_in);
+		return -EINVAL;
+	}
 	if (t->encap.type && (!t->encap.sport || !t->encap.dport)) {
 		snprintf(why, len, "encap: ports must be 1..65535");
 		return -EINVAL;
@@ -563,7 +591,7 @@ static int parse_encap(struct perr *pe, json_object *o, struct xs_encap *e)
 		if (err)
 			return err;
 		if (strcmp(s, "espinudp"))
-			return fail(pe, "encap: type", "\"%.40s\" is not espinudp", s);
+			return fail(pe, "encap: type", "%s is not espinudp", XS_QW(s));
 	}
 	e->type = UDP_ENCAP_ESPINUDP;
 	e->sport = e->dport = 4500;
@@ -592,7 +620,7 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 	static const char *const known[] = {
 		"name",	  "dev",	   "if_id", "tenant", "local", "remote", "spi_in",
 		"spi_out", "reqid",	   "mode",  "esn",    "aead",  "enc",	 "auth",
-		"encap",  "replay_window", "prefixes", NULL,
+		"encap",  "replay_window", "prefixes", "allow_same_spi", NULL,
 	};
 	static const char *const required[] = { "if_id", "local", "remote", "spi_in",
 						"spi_out" };
@@ -612,8 +640,8 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 		return err;
 	if (xs_cfg_tunnel_name_ok(s))
 		return fail(pe, "name",
-			    "\"%.40s\" is not a tunnel name (1..31 letters, digits, '.', '_' or '-', not starting with '-')",
-			    s);
+			    "%s is not a tunnel name (1..31 letters, digits, '.', '_' or '-', not starting with '-')",
+			    XS_QW(s));
 	snprintf(t->name, sizeof(t->name), "%s", s);
 	snprintf(pe->entry + strlen(pe->entry), sizeof(pe->entry) - strlen(pe->entry),
 		 " (\"%s\")", t->name);
@@ -657,9 +685,12 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 		if (!strcmp(s, "transport"))
 			t->mode = XFRM_MODE_TRANSPORT;
 		else if (strcmp(s, "tunnel"))
-			return fail(pe, "mode", "\"%.40s\" is not tunnel or transport", s);
+			return fail(pe, "mode", "%s is not tunnel or transport", XS_QW(s));
 	}
 	if ((v = get(o, "esn")) && (err = get_bool(pe, v, "esn", &t->esn)))
+		return err;
+	if ((v = get(o, "allow_same_spi")) &&
+	    (err = get_bool(pe, v, "allow_same_spi", &t->allow_same_spi)))
 		return err;
 	/* No anti-replay unless asked for (see XS_REPLAY_DEFAULT); ESN
 	 * cannot do without. */
@@ -1263,6 +1294,9 @@ static json_object *tunnel_json(const struct xs_cfg_tunnel *t)
 	json_object_object_add(o, "mode", json_object_new_string(xs_mode_name(t->mode)));
 	json_object_object_add(o, "replay_window", json_object_new_int64(t->replay_window));
 	json_object_object_add(o, "esn", json_object_new_boolean(t->esn));
+	/* Only where it matters, so that files without it stay as they were. */
+	if (t->allow_same_spi && t->spi_in == t->spi_out)
+		json_object_object_add(o, "allow_same_spi", json_object_new_boolean(true));
 	if (t->aead.name[0])
 		json_object_object_add(o, "aead", alg_json(&t->aead, XS_ALG_AEAD));
 	if (t->enc.name[0])

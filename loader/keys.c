@@ -170,6 +170,36 @@ out:
 	return err;
 }
 
+bool xs_word_shown(const char *word)
+{
+	size_t n = 0, run = 0;
+	const char *c;
+
+	for (c = word; *c; c++, n++) {
+		if (n >= 64)
+			return false;
+		if (!isalnum((unsigned char)*c) && !strchr("()-_.,:/ ", *c))
+			return false;
+		/* Hex digits count on across the separators keys are
+		 * written with ("01:02:..", "0102 0304 .."). */
+		if (hex_val(*c) >= 0)
+			run++;
+		else if (!strchr(" :-.,", *c))
+			run = 0;
+		if (run >= 16)
+			return false;
+	}
+	return true;
+}
+
+const char *xs_quote_word(const char *word, char *buf, size_t len)
+{
+	if (!xs_word_shown(word))
+		return XS_NOT_SHOWN;
+	snprintf(buf, len, "\"%s\"", word);
+	return buf;
+}
+
 const char *xs_key_format(const uint8_t *key, size_t len, char *buf,
 			  size_t buflen)
 {
