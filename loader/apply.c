@@ -3126,8 +3126,10 @@ static int read_all(struct xs_ctx *ctx, const char *path, char **buf, size_t *le
 		return p_err(ctx, -ENOMEM, "out of memory");
 	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
 	if (fd < 0) {
+		int err = -errno;
+
 		free(p);
-		return p_err(ctx, -errno, "cannot open %s: %s", path, strerror(errno));
+		return p_err(ctx, err, "cannot open %s: %s", XS_QW(path), strerror(-err));
 	}
 	for (;;) {
 		if (n == cap) {

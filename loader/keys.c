@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "common.h"
 #include "keys.h"
@@ -76,6 +77,30 @@ static int hex_error(struct xs_ctx *ctx, int err, const char *what,
 	}
 }
 
+/* A key file others can read has leaked already, and one that another user
+ * owns can be changed under us: refuse both, as ssh does, with the fix.
+ * Checked on the open file (no race with a rename). Only regular files:
+ * a pipe (@/dev/stdin) holds nothing once read. */
+static int key_file_private(struct xs_ctx *ctx, int fd, const char *path, const char *what)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return p_err(ctx, -errno, "%s: cannot stat key file \"%s\": %s", what, path,
+			     strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return p_err(ctx, -EPERM,
+			     "%s: key file \"%s\" is owned by uid %u, not by root: chown root %s",
+			     what, path, (unsigned int)st.st_uid, path);
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return p_err(ctx, -EPERM,
+			     "%s: key file \"%s\" is open to group or others (mode %04o): chmod 600 %s",
+			     what, path, (unsigned int)(st.st_mode & 07777), path);
+	return 0;
+}
+
 /* Read the key file into buf (NUL-terminated); text length in *n. */
 static int read_key_file(struct xs_ctx *ctx, const char *path,
 			 const char *what, char *buf, size_t size, size_t *n)
@@ -90,6 +115,11 @@ static int read_key_file(struct xs_ctx *ctx, const char *path,
 	if (fd < 0)
 		return p_err(ctx, -errno, "%s: cannot open key file \"%s\": %s",
 			     what, path, strerror(errno));
+	err = key_file_private(ctx, fd, path, what);
+	if (err) {
+		close(fd);
+		return err;
+	}
 	/* A loop rather than one read: pipes and /dev/stdin deliver what
 	 * they have, not necessarily all of it. */
 	for (;;) {
