@@ -45,9 +45,16 @@ static void *vec_slot(void *vp, size_t *cap, size_t n, size_t size)
 
 	if (n < *cap)
 		return (char *)*v + n * size;
-	p = realloc(*v, (*cap ? *cap * 2 : 16) * size);
+	/* Not realloc(): the vectors of SAs hold keys, and the old block
+	 * must be wiped before it goes back to the allocator. */
+	p = calloc(*cap ? *cap * 2 : 16, size);
 	if (!p)
 		return NULL;
+	if (*v) {
+		memcpy(p, *v, *cap * size);
+		explicit_bzero(*v, *cap * size);
+		free(*v);
+	}
 	*v = p;
 	*cap = *cap ? *cap * 2 : 16;
 	return (char *)*v + n * size;
@@ -3133,7 +3140,8 @@ static int read_all(struct xs_ctx *ctx, const char *path, char **buf, size_t *le
 	}
 	for (;;) {
 		if (n == cap) {
-			char *q = realloc(p, cap * 2);
+			/* Not realloc(): the file may hold keys. */
+			char *q = malloc(cap * 2);
 
 			if (!q) {
 				close(fd);
@@ -3141,6 +3149,9 @@ static int read_all(struct xs_ctx *ctx, const char *path, char **buf, size_t *le
 				free(p);
 				return p_err(ctx, -ENOMEM, "out of memory");
 			}
+			memcpy(q, p, n);
+			explicit_bzero(p, n);
+			free(p);
 			p = q;
 			cap *= 2;
 		}
@@ -3230,11 +3241,13 @@ int do_show_config(struct xs_ctx *ctx, int argc, char **argv)
 	o = xs_config_to_json(&cfg);
 	xs_config_free(&cfg);
 	/* The file form either way: without -j it is pretty, for people. */
-	printf("%s\n", json_object_to_json_string_ext(
-			       o, (ctx->json && !ctx->pretty ? JSON_C_TO_STRING_PLAIN :
-							       JSON_C_TO_STRING_PRETTY |
-								       JSON_C_TO_STRING_SPACED) |
-					  JSON_C_TO_STRING_NOSLASHESCAPE));
+	xs_json_print_wiped(stdout, o,
+			    (ctx->json && !ctx->pretty ? JSON_C_TO_STRING_PLAIN :
+							 JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_SPACED) |
+				    JSON_C_TO_STRING_NOSLASHESCAPE);
+	/* With --show-keys the keys are in o's strings. */
+	xs_json_wipe(o);
 	json_object_put(o);
 	return 0;
 }

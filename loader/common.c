@@ -228,7 +228,8 @@ void print_json(struct xs_ctx *ctx, json_object *obj)
 	int flags = ctx->pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
 				  JSON_C_TO_STRING_PLAIN;
 
-	printf("%s\n", json_object_to_json_string_ext(obj, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
+	/* The records may hold keys (--show-keys). */
+	xs_json_print_wiped(stdout, obj, flags | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 static void cell_text(struct xs_ctx *ctx, json_object *v, const struct xs_column *c,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/udp.h>
+#include <json-c/printbuf.h>
 
 #include "config.h"
 #include "keys.h"
@@ -1055,37 +1056,16 @@ static int check_duplicates(struct perr *pe, const struct xs_config_file *cfg)
 	})
 
 /* json-c keeps its own copies of the file's strings, keys among them, and
- * frees them without wiping: wipe the keys first. Its string buffers are
- * its own, but writing zeros into them before they are freed breaks
- * nothing. */
-static void wipe_keys(json_object *root)
+ * frees them without wiping. A key may sit in any field by mistake (a name,
+ * an unknown field's name), so every string goes, not only "key" and
+ * "key_out"; and the tokener's buffer, which holds the last string parsed.
+ * Reaching into struct json_tokener is deprecated in json-c 0.16 but the
+ * only way: it has no call to wipe. */
+static void tok_free(struct json_tokener *tok)
 {
-	static const char *const algs[] = { "aead", "enc", "auth" };
-	static const char *const keys[] = { "key", "key_out" };
-	json_object *list = get(root, "tunnels");
-	size_t i, a, k;
-
-	if (!json_object_is_type(list, json_type_array))
-		return;
-	for (i = 0; i < json_object_array_length(list); i++) {
-		json_object *t = json_object_array_get_idx(list, i);
-
-		if (!json_object_is_type(t, json_type_object))
-			continue;
-		for (a = 0; a < ARRAY_SIZE(algs); a++) {
-			json_object *alg = get(t, algs[a]);
-
-			if (!json_object_is_type(alg, json_type_object))
-				continue;
-			for (k = 0; k < ARRAY_SIZE(keys); k++) {
-				json_object *v = get(alg, keys[k]);
-
-				if (json_object_is_type(v, json_type_string))
-					explicit_bzero((char *)json_object_get_string(v),
-						       (size_t)json_object_get_string_len(v));
-			}
-		}
-	}
+	if (tok->pb && tok->pb->buf && tok->pb->size > 0)
+		explicit_bzero(tok->pb->buf, (size_t)tok->pb->size);
+	json_tokener_free(tok);
 }
 
 int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
@@ -1115,7 +1095,8 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 
 		for (i = 0; i < off && i < len; i++)
 			line += json[i] == '\n';
-		json_tokener_free(tok);
+		tok_free(tok);
+		xs_json_wipe(root);
 		json_object_put(root);
 		return fail(pe, NULL, "not valid JSON: %s at line %zu",
 			    json_tokener_error_desc(jerr), line);
@@ -1128,12 +1109,13 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 			if (!isspace((unsigned char)json[i]) && json[i] != '\0')
 				break;
 		if (i < len && json[i] != '\0') {
-			json_tokener_free(tok);
+			tok_free(tok);
+			xs_json_wipe(root);
 			json_object_put(root);
 			return fail(pe, NULL, "not valid JSON: content after the top-level object");
 		}
 	}
-	json_tokener_free(tok);
+	tok_free(tok);
 
 	if (!json_object_is_type(root, json_type_object)) {
 		err = fail(pe, NULL, "expected an object with \"links\", \"tunnels\" and \"routes\", got %s",
@@ -1160,7 +1142,7 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 	if (err == -ENOMEM)
 		snprintf(why, why_len, "out of memory");
 out:
-	wipe_keys(root);
+	xs_json_wipe(root);
 	json_object_put(root);
 	return err;
 }

@@ -230,6 +230,45 @@ const char *xs_quote_word(const char *word, char *buf, size_t len)
 	return buf;
 }
 
+void xs_json_wipe(json_object *o)
+{
+	size_t i;
+
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		/* The string is json-c's, const to callers; zeros in it
+		 * before it is freed break nothing. */
+		explicit_bzero((char *)json_object_get_string(o),
+			       (size_t)json_object_get_string_len(o));
+		break;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(o); i++)
+			xs_json_wipe(json_object_array_get_idx(o, i));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(o, name, v)
+		{
+			xs_json_wipe(v);
+			/* A key may be a field's name by mistake; the table
+			 * is not looked up again before it is freed. */
+			explicit_bzero(name, strlen(name));
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void xs_json_print_wiped(FILE *f, json_object *o, int flags)
+{
+	const char *s = json_object_to_json_string_ext(o, flags);
+
+	fprintf(f, "%s\n", s);
+	/* The text is in o's own buffer, freed with o, unwiped. */
+	explicit_bzero((char *)s, strlen(s));
+}
+
 const char *xs_key_format(const uint8_t *key, size_t len, char *buf,
 			  size_t buflen)
 {

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <json-c/json.h>
 
 struct xs_ctx;
 
@@ -38,6 +40,13 @@ int xs_key_parse(struct xs_ctx *ctx, const char *arg, const char *what,
 bool xs_word_shown(const char *word);
 const char *xs_quote_word(const char *word, char *buf, size_t len);
 #define XS_QW(word) xs_quote_word((word), (char[XS_QUOTE_LEN]){ 0 }, XS_QUOTE_LEN)
+
+/* json-c frees its strings without wiping them. xs_json_wipe() zeroes every
+ * string and every field name of o (which must be put right after: its
+ * tables are no longer usable); xs_json_print_wiped() prints o with flags
+ * and a newline to f, then zeroes the text json-c made for it. */
+void xs_json_wipe(json_object *o);
+void xs_json_print_wiped(FILE *f, json_object *o, int flags);
 
 /* "0x" and lower-case hex of key into buf, which needs 2 * len + 3 bytes;
  * "?" if it is too small. */

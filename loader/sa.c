@@ -582,6 +582,7 @@ static int sa_show(struct xs_ctx *ctx, int argc, char **argv)
 		show_records(ctx, st.arr, cols,
 			     ctx->show_keys ? ARRAY_SIZE(cols) : ARRAY_SIZE(cols) - 2);
 	}
+	xs_json_wipe(st.arr); /* keys with --show-keys */
 	json_object_put(st.arr);
 	return err;
 }

@@ -768,6 +768,7 @@ static int tunnel_show(struct xs_ctx *ctx, int argc, char **argv)
 		else
 			print_text(ts.arr);
 	}
+	xs_json_wipe(ts.arr); /* keys with --show-keys */
 	json_object_put(ts.arr);
 	xs_sas_free(ts.ksa, ts.nksa);
 	free(ts.kpol);
