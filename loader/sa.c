@@ -62,7 +62,8 @@ static int sa_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       ALGO := { aead NAME KEY ICV_BITS | enc NAME KEY auth NAME KEY }\n"
 		"       KEY  := { 0xHEX | @FILE }   FILE holds the hex digits (0x optional,\n"
 		"               surrounding whitespace ignored), which keeps the key out of\n"
-		"               process listings and shell history; @/dev/stdin reads a pipe\n"
+		"               process listings and shell history; @/dev/stdin reads a pipe;\n"
+		"               FILE must be mode 0600 (or stricter) and owned by root\n"
 		"       aead NAME:\n");
 	print_alg_lines(XS_ALG_AEAD);
 	fprintf(stderr, "       enc NAME:\n");
