@@ -45,9 +45,16 @@ static void *vec_slot(void *vp, size_t *cap, size_t n, size_t size)
 
 	if (n < *cap)
 		return (char *)*v + n * size;
-	p = realloc(*v, (*cap ? *cap * 2 : 16) * size);
+	/* Not realloc(): the vectors of SAs hold keys, and the old block
+	 * must be wiped before it goes back to the allocator. */
+	p = calloc(*cap ? *cap * 2 : 16, size);
 	if (!p)
 		return NULL;
+	if (*v) {
+		memcpy(p, *v, *cap * size);
+		explicit_bzero(*v, *cap * size);
+		free(*v);
+	}
 	*v = p;
 	*cap = *cap ? *cap * 2 : 16;
 	return (char *)*v + n * size;
@@ -2991,6 +2998,9 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		t->remote = out;
 		t->spi_in = rec->spi_in;
 		t->spi_out = rec->spi_out;
+		/* The kernel has it, so it was asked for (or made before the
+		 * check): the saved file must apply again. */
+		t->allow_same_spi = rec->spi_in == rec->spi_out;
 		t->reqid = rec->reqid;
 		t->mode = rec->mode;
 		t->esn = rec->flags & XS_TUNF_ESN;
@@ -3135,7 +3145,7 @@ static int apply_help(struct xs_ctx *ctx, int argc, char **argv)
 		"make, and devices FILE does not name. Either all of it is done, or none.\n"
 		"--dry-run prints the plan and changes nothing. Keys (\"key\": \"0xHEX\" or\n"
 		"\"@FILE\") may be left out for tunnels whose SAs exist: they keep theirs.\n"
-		"show prints keys only with -s (--show-keys).\n");
+		"show prints keys only with --show-keys.\n");
 	return 0;
 }
 
@@ -3150,12 +3160,15 @@ static int read_all(struct xs_ctx *ctx, const char *path, char **buf, size_t *le
 		return p_err(ctx, -ENOMEM, "out of memory");
 	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
 	if (fd < 0) {
+		int err = -errno;
+
 		free(p);
-		return p_err(ctx, -errno, "cannot open %s: %s", path, strerror(errno));
+		return p_err(ctx, err, "cannot open %s: %s", XS_QW(path), strerror(-err));
 	}
 	for (;;) {
 		if (n == cap) {
-			char *q = realloc(p, cap * 2);
+			/* Not realloc(): the file may hold keys. */
+			char *q = malloc(cap * 2);
 
 			if (!q) {
 				close(fd);
@@ -3163,6 +3176,9 @@ static int read_all(struct xs_ctx *ctx, const char *path, char **buf, size_t *le
 				free(p);
 				return p_err(ctx, -ENOMEM, "out of memory");
 			}
+			memcpy(q, p, n);
+			explicit_bzero(p, n);
+			free(p);
 			p = q;
 			cap *= 2;
 		}
@@ -3225,7 +3241,7 @@ int do_apply(struct xs_ctx *ctx, int argc, char **argv)
 		} else if (!path && (argv[0][0] != '-' || !strcmp(argv[0], "-"))) {
 			path = argv[0];
 		} else {
-			return p_err(ctx, -EINVAL, "apply: unknown argument \"%s\"", argv[0]);
+			return p_err(ctx, -EINVAL, "apply: unknown argument %s", XS_QW(argv[0]));
 		}
 		NEXT_ARG();
 	}
@@ -3243,8 +3259,8 @@ int do_show_config(struct xs_ctx *ctx, int argc, char **argv)
 	if (argc > 0 && matches(argv[0], "help"))
 		return apply_help(ctx, argc, argv);
 	if (argc > 0)
-		return p_err(ctx, -EINVAL, "show: unknown argument \"%s\"", argv[0]);
-	err = xs_config_from_kernel(ctx, &cfg, ctx->stats);
+		return p_err(ctx, -EINVAL, "show: unknown argument %s", XS_QW(argv[0]));
+	err = xs_config_from_kernel(ctx, &cfg, ctx->show_keys);
 	if (err) {
 		xs_config_free(&cfg);
 		return err;
@@ -3252,11 +3268,13 @@ int do_show_config(struct xs_ctx *ctx, int argc, char **argv)
 	o = xs_config_to_json(&cfg);
 	xs_config_free(&cfg);
 	/* The file form either way: without -j it is pretty, for people. */
-	printf("%s\n", json_object_to_json_string_ext(
-			       o, (ctx->json && !ctx->pretty ? JSON_C_TO_STRING_PLAIN :
-							       JSON_C_TO_STRING_PRETTY |
-								       JSON_C_TO_STRING_SPACED) |
-					  JSON_C_TO_STRING_NOSLASHESCAPE));
+	xs_json_print_wiped(stdout, o,
+			    (ctx->json && !ctx->pretty ? JSON_C_TO_STRING_PLAIN :
+							 JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_SPACED) |
+				    JSON_C_TO_STRING_NOSLASHESCAPE);
+	/* With --show-keys the keys are in o's strings. */
+	xs_json_wipe(o);
 	json_object_put(o);
 	return 0;
 }

@@ -80,6 +80,11 @@ int xs_run_batch(struct xs_ctx *ctx, const char *path, bool force, const struct 
 		if (!force)
 			break;
 	}
+	/* Lines may hold keys (sa add ... 0xHEX). getline() grows the
+	 * buffer with realloc() and cannot be asked to wipe the old one; a
+	 * batch file of keys is better written with @FILE. */
+	if (line)
+		explicit_bzero(line, cap);
 	free(line);
 	xs_state_cache_free(ctx->state_cache);
 	ctx->state_cache = NULL;

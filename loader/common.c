@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "keys.h"
 
 int p_err(struct xs_ctx *ctx, int err, const char *fmt, ...)
 {
@@ -85,7 +86,7 @@ int xs_cmd_select(struct xs_ctx *ctx, const struct xs_cmd *cmds, int argc,
 		if (matches(argv[0], c->name))
 			return c->fn(ctx, argc - 1, argv + 1);
 	(void)help;
-	return p_err(ctx, -EINVAL, "unknown command \"%s\" (\"help\" lists them)", argv[0]);
+	return p_err(ctx, -EINVAL, "unknown command %s (\"help\" lists them)", XS_QW(argv[0]));
 }
 
 int parse_u64(const char *s, uint64_t *out)
@@ -239,7 +240,8 @@ void print_json(struct xs_ctx *ctx, json_object *obj)
 	int flags = ctx->pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
 				  JSON_C_TO_STRING_PLAIN;
 
-	printf("%s\n", json_object_to_json_string_ext(obj, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
+	/* The records may hold keys (--show-keys). */
+	xs_json_print_wiped(stdout, obj, flags | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 static void cell_text(struct xs_ctx *ctx, json_object *v, const struct xs_column *c,

@@ -18,7 +18,10 @@ struct xs_ctx {
 	bool json; /* -j */
 	bool pretty; /* -p */
 	int verbose; /* -v, repeatable */
-	bool stats; /* -s: show more detail */
+	bool stats; /* -s: show more detail, never keys */
+	/* --show-keys: SA keys in show output. Apart from -s, so that asking
+	 * for more numbers never puts a key on the screen or in a log. */
+	bool show_keys;
 	bool human; /* -h: human-readable numbers */
 	const char *netns; /* -n NETNS, already entered */
 	bool err_printed; /* an error was reported in JSON already */

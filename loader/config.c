@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/udp.h>
+#include <json-c/printbuf.h>
 
 #include "config.h"
 #include "keys.h"
@@ -68,7 +69,7 @@ static int check_keys(struct perr *pe, json_object *obj, const char *const *know
 			if (!strcmp(key, known[i]))
 				break;
 		if (!known[i])
-			return fail(pe, NULL, "unknown field \"%.64s\"", key);
+			return fail(pe, NULL, "unknown field %s", XS_QW(key));
 	}
 	return 0;
 }
@@ -96,8 +97,8 @@ static int get_u32(struct perr *pe, json_object *v, const char *field, uint32_t 
 	}
 	if (json_object_is_type(v, json_type_string)) {
 		if (parse_u32(json_object_get_string(v), out))
-			return fail(pe, field, "\"%.40s\" is not a number (decimal or 0x-hex)",
-				    json_object_get_string(v));
+			return fail(pe, field, "%s is not a number (decimal or 0x-hex)",
+				    XS_QW(json_object_get_string(v)));
 		return 0;
 	}
 	return fail(pe, field, "expected a number, got %s", type_name(v));
@@ -141,8 +142,8 @@ static int get_ifname(struct perr *pe, json_object *v, const char *field, char *
 	if (err)
 		return err;
 	if (ifname_ok(s))
-		return fail(pe, field, "\"%.40s\" is not a valid interface name (1..15 characters, no '/', ':', '%%' or spaces)",
-			    s);
+		return fail(pe, field, "%s is not a valid interface name (1..15 characters, no '/', ':', '%%' or spaces)",
+			    XS_QW(s));
 	snprintf(out, XS_IFNAME_LEN, "%s", s);
 	return 0;
 }
@@ -188,8 +189,8 @@ static int get_tenant(struct perr *pe, json_object *v, struct xs_cfg_tenant *t)
 			    type_name(v));
 	if (xs_cfg_parse_tenant(json_object_get_string(v), t))
 		return fail(pe, "tenant",
-			    "\"%.40s\" is neither a number nor an interface name",
-			    json_object_get_string(v));
+			    "%s is neither a number nor an interface name",
+			    XS_QW(json_object_get_string(v)));
 	return 0;
 }
 
@@ -208,7 +209,7 @@ static int get_addr(struct perr *pe, json_object *v, const char *field, struct x
 	if (err)
 		return err;
 	if (parse_addr(s, p))
-		return fail(pe, field, "\"%.64s\" is not an IPv4 or IPv6 address", s);
+		return fail(pe, field, "%s is not an IPv4 or IPv6 address", XS_QW(s));
 	return 0;
 }
 
@@ -221,9 +222,9 @@ static int get_prefix(struct perr *pe, json_object *v, const char *field, struct
 		return err;
 	err = parse_prefix(s, p, false);
 	if (err == -ERANGE)
-		return fail(pe, field, "\"%.64s\" has host bits set beyond its length", s);
+		return fail(pe, field, "%s has host bits set beyond its length", XS_QW(s));
 	if (err)
-		return fail(pe, field, "\"%.64s\" is not a prefix (ADDR/LEN)", s);
+		return fail(pe, field, "%s is not a prefix (ADDR/LEN)", XS_QW(s));
 	return 0;
 }
 
@@ -262,7 +263,7 @@ static int parse_link(struct perr *pe, json_object *o, struct xs_cfg_link *l)
 		else if (!strcmp(s, "none"))
 			l->tenant_mode = XS_TENANT_NONE;
 		else
-			return fail(pe, "tenant_key", "\"%.40s\" is not mark, iif or none", s);
+			return fail(pe, "tenant_key", "%s is not mark, iif or none", XS_QW(s));
 		l->have_tenant_key = true;
 	}
 	if ((v = get(o, "mark_mask"))) {
@@ -279,7 +280,7 @@ static int parse_link(struct perr *pe, json_object *o, struct xs_cfg_link *l)
 		if (err)
 			return err;
 		if (strcmp(s, "strict") && strcmp(s, "off"))
-			return fail(pe, "rpf", "\"%.40s\" is not strict or off", s);
+			return fail(pe, "rpf", "%s is not strict or off", XS_QW(s));
 		l->rpf = !strcmp(s, "strict");
 		l->have_rpf = true;
 	}
@@ -356,7 +357,7 @@ static int get_key(struct perr *pe, json_object *v, const char *field, char **ou
 	const char *s = NULL;
 
 	*out = NULL;
-	/* null: the key is not shown here (show -j without -s); an existing
+	/* null: the key is not shown here (show -j without --show-keys); an existing
 	 * tunnel keeps the one it has. */
 	if (json_object_is_type(v, json_type_null))
 		return 0;
@@ -408,10 +409,10 @@ static int parse_alg(struct perr *pe, json_object *o, enum xs_alg_kind kind,
 	if (!d) {
 		d = xs_alg_find_any(s);
 		if (d)
-			err = fail(pe, "name", "\"%.64s\" is an %s algorithm, not %s", s,
+			err = fail(pe, "name", "%s is an %s algorithm, not %s", XS_QW(s),
 				   xs_alg_kind_name(d->kind), kn);
 		else
-			err = fail(pe, "name", "unknown %s algorithm \"%.64s\"", kn, s);
+			err = fail(pe, "name", "unknown %s algorithm %s", kn, XS_QW(s));
 		goto out;
 	}
 	snprintf(a->name, sizeof(a->name), "%s", d->name);
@@ -457,6 +458,28 @@ static int parse_alg(struct perr *pe, json_object *o, enum xs_alg_kind kind,
 out:
 	memcpy(pe->entry, saved, sizeof(saved));
 	return err;
+}
+
+static bool same_key(const struct xs_cfg_alg *a)
+{
+	/* No key_out: key (or, without key, the SAs' own) serves both. Two
+	 * key files may hold the same key too; that shows only once they
+	 * are read, and is left to the one who wrote them. */
+	return !a->key_out || (a->key && !strcmp(a->key, a->key_out));
+}
+
+/* One key both ways under one SPI: the outbound SA (SPI s, to remote)
+ * and the inbound one (SPI s, to local) are then the same transform, and
+ * a packet of ours that someone reflects back to us authenticates as the
+ * peer's. Refused unless asked for; the one place for both the tunnel
+ * command and apply files. */
+static bool reflectable(const struct xs_cfg_tunnel *t)
+{
+	if (t->spi_in != t->spi_out || t->allow_same_spi)
+		return false;
+	if (t->aead.name[0])
+		return same_key(&t->aead);
+	return same_key(&t->enc) && same_key(&t->auth);
 }
 
 int xs_cfg_tunnel_check(const struct xs_cfg_tunnel *t, char *why, size_t len)
@@ -520,6 +543,12 @@ int xs_cfg_tunnel_check(const struct xs_cfg_tunnel *t, char *why, size_t len)
 		snprintf(why, len, "give key_out of enc and auth together, or neither");
 		return -EINVAL;
 	}
+	if (reflectable(t)) {
+		snprintf(why, len,
+			 "spi_in and spi_out are both 0x%08x and one key serves both directions, so a packet reflected back to its sender authenticates: use distinct SPIs, a key of its own for the outbound SA (key_out; tunnel add: out-key), or allow it (\"allow_same_spi\": true; tunnel add: flag same-spi)",
+			 t->spi_in);
+		return -EINVAL;
+	}
 	if (t->encap.type && (!t->encap.sport || !t->encap.dport)) {
 		snprintf(why, len, "encap: ports must be 1..65535");
 		return -EINVAL;
@@ -563,7 +592,7 @@ static int parse_encap(struct perr *pe, json_object *o, struct xs_encap *e)
 		if (err)
 			return err;
 		if (strcmp(s, "espinudp"))
-			return fail(pe, "encap: type", "\"%.40s\" is not espinudp", s);
+			return fail(pe, "encap: type", "%s is not espinudp", XS_QW(s));
 	}
 	e->type = UDP_ENCAP_ESPINUDP;
 	e->sport = e->dport = 4500;
@@ -592,7 +621,7 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 	static const char *const known[] = {
 		"name",	  "dev",	   "if_id", "tenant", "local", "remote", "spi_in",
 		"spi_out", "reqid",	   "mode",  "esn",    "aead",  "enc",	 "auth",
-		"encap",  "replay_window", "prefixes", NULL,
+		"encap",  "replay_window", "prefixes", "allow_same_spi", NULL,
 	};
 	static const char *const required[] = { "if_id", "local", "remote", "spi_in",
 						"spi_out" };
@@ -612,8 +641,8 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 		return err;
 	if (xs_cfg_tunnel_name_ok(s))
 		return fail(pe, "name",
-			    "\"%.40s\" is not a tunnel name (1..31 letters, digits, '.', '_' or '-', not starting with '-')",
-			    s);
+			    "%s is not a tunnel name (1..31 letters, digits, '.', '_' or '-', not starting with '-')",
+			    XS_QW(s));
 	snprintf(t->name, sizeof(t->name), "%s", s);
 	snprintf(pe->entry + strlen(pe->entry), sizeof(pe->entry) - strlen(pe->entry),
 		 " (\"%s\")", t->name);
@@ -657,9 +686,12 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 		if (!strcmp(s, "transport"))
 			t->mode = XFRM_MODE_TRANSPORT;
 		else if (strcmp(s, "tunnel"))
-			return fail(pe, "mode", "\"%.40s\" is not tunnel or transport", s);
+			return fail(pe, "mode", "%s is not tunnel or transport", XS_QW(s));
 	}
 	if ((v = get(o, "esn")) && (err = get_bool(pe, v, "esn", &t->esn)))
+		return err;
+	if ((v = get(o, "allow_same_spi")) &&
+	    (err = get_bool(pe, v, "allow_same_spi", &t->allow_same_spi)))
 		return err;
 	/* No anti-replay unless asked for (see XS_REPLAY_DEFAULT); ESN
 	 * cannot do without. */
@@ -1024,37 +1056,16 @@ static int check_duplicates(struct perr *pe, const struct xs_config_file *cfg)
 	})
 
 /* json-c keeps its own copies of the file's strings, keys among them, and
- * frees them without wiping: wipe the keys first. Its string buffers are
- * its own, but writing zeros into them before they are freed breaks
- * nothing. */
-static void wipe_keys(json_object *root)
+ * frees them without wiping. A key may sit in any field by mistake (a name,
+ * an unknown field's name), so every string goes, not only "key" and
+ * "key_out"; and the tokener's buffer, which holds the last string parsed.
+ * Reaching into struct json_tokener is deprecated in json-c 0.16 but the
+ * only way: it has no call to wipe. */
+static void tok_free(struct json_tokener *tok)
 {
-	static const char *const algs[] = { "aead", "enc", "auth" };
-	static const char *const keys[] = { "key", "key_out" };
-	json_object *list = get(root, "tunnels");
-	size_t i, a, k;
-
-	if (!json_object_is_type(list, json_type_array))
-		return;
-	for (i = 0; i < json_object_array_length(list); i++) {
-		json_object *t = json_object_array_get_idx(list, i);
-
-		if (!json_object_is_type(t, json_type_object))
-			continue;
-		for (a = 0; a < ARRAY_SIZE(algs); a++) {
-			json_object *alg = get(t, algs[a]);
-
-			if (!json_object_is_type(alg, json_type_object))
-				continue;
-			for (k = 0; k < ARRAY_SIZE(keys); k++) {
-				json_object *v = get(alg, keys[k]);
-
-				if (json_object_is_type(v, json_type_string))
-					explicit_bzero((char *)json_object_get_string(v),
-						       (size_t)json_object_get_string_len(v));
-			}
-		}
-	}
+	if (tok->pb && tok->pb->buf && tok->pb->size > 0)
+		explicit_bzero(tok->pb->buf, (size_t)tok->pb->size);
+	json_tokener_free(tok);
 }
 
 int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
@@ -1084,7 +1095,8 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 
 		for (i = 0; i < off && i < len; i++)
 			line += json[i] == '\n';
-		json_tokener_free(tok);
+		tok_free(tok);
+		xs_json_wipe(root);
 		json_object_put(root);
 		return fail(pe, NULL, "not valid JSON: %s at line %zu",
 			    json_tokener_error_desc(jerr), line);
@@ -1097,12 +1109,13 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 			if (!isspace((unsigned char)json[i]) && json[i] != '\0')
 				break;
 		if (i < len && json[i] != '\0') {
-			json_tokener_free(tok);
+			tok_free(tok);
+			xs_json_wipe(root);
 			json_object_put(root);
 			return fail(pe, NULL, "not valid JSON: content after the top-level object");
 		}
 	}
-	json_tokener_free(tok);
+	tok_free(tok);
 
 	if (!json_object_is_type(root, json_type_object)) {
 		err = fail(pe, NULL, "expected an object with \"links\", \"tunnels\" and \"routes\", got %s",
@@ -1129,7 +1142,7 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 	if (err == -ENOMEM)
 		snprintf(why, why_len, "out of memory");
 out:
-	wipe_keys(root);
+	xs_json_wipe(root);
 	json_object_put(root);
 	return err;
 }
@@ -1263,6 +1276,9 @@ static json_object *tunnel_json(const struct xs_cfg_tunnel *t)
 	json_object_object_add(o, "mode", json_object_new_string(xs_mode_name(t->mode)));
 	json_object_object_add(o, "replay_window", json_object_new_int64(t->replay_window));
 	json_object_object_add(o, "esn", json_object_new_boolean(t->esn));
+	/* Only where it matters, so that files without it stay as they were. */
+	if (t->allow_same_spi && t->spi_in == t->spi_out)
+		json_object_object_add(o, "allow_same_spi", json_object_new_boolean(true));
 	if (t->aead.name[0])
 		json_object_object_add(o, "aead", alg_json(&t->aead, XS_ALG_AEAD));
 	if (t->enc.name[0])

@@ -76,6 +76,9 @@ struct xs_cfg_tunnel {
 	uint32_t spi_in, spi_out, reqid;
 	uint8_t mode; /* XFRM_MODE_TUNNEL or XFRM_MODE_TRANSPORT */
 	bool esn;
+	/* spi_in == spi_out with one key for both SAs, asked for by name
+	 * ("allow_same_spi", flag same-spi): see xs_cfg_tunnel_check(). */
+	bool allow_same_spi;
 	uint32_t replay_window;
 	struct xs_cfg_alg aead, enc, auth;
 	struct xs_encap encap;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "common.h"
 #include "keys.h"
@@ -76,6 +77,30 @@ static int hex_error(struct xs_ctx *ctx, int err, const char *what,
 	}
 }
 
+/* A key file others can read has leaked already, and one that another user
+ * owns can be changed under us: refuse both, as ssh does, with the fix.
+ * Checked on the open file (no race with a rename). Only regular files:
+ * a pipe (@/dev/stdin) holds nothing once read. */
+static int key_file_private(struct xs_ctx *ctx, int fd, const char *path, const char *what)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return p_err(ctx, -errno, "%s: cannot stat key file \"%s\": %s", what, path,
+			     strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return p_err(ctx, -EPERM,
+			     "%s: key file \"%s\" is owned by uid %u, not by root: chown root %s",
+			     what, path, (unsigned int)st.st_uid, path);
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return p_err(ctx, -EPERM,
+			     "%s: key file \"%s\" is open to group or others (mode %04o): chmod 600 %s",
+			     what, path, (unsigned int)(st.st_mode & 07777), path);
+	return 0;
+}
+
 /* Read the key file into buf (NUL-terminated); text length in *n. */
 static int read_key_file(struct xs_ctx *ctx, const char *path,
 			 const char *what, char *buf, size_t size, size_t *n)
@@ -90,6 +115,11 @@ static int read_key_file(struct xs_ctx *ctx, const char *path,
 	if (fd < 0)
 		return p_err(ctx, -errno, "%s: cannot open key file \"%s\": %s",
 			     what, path, strerror(errno));
+	err = key_file_private(ctx, fd, path, what);
+	if (err) {
+		close(fd);
+		return err;
+	}
 	/* A loop rather than one read: pipes and /dev/stdin deliver what
 	 * they have, not necessarily all of it. */
 	for (;;) {
@@ -168,6 +198,75 @@ int xs_key_parse(struct xs_ctx *ctx, const char *arg, const char *what,
 out:
 	explicit_bzero(buf, sizeof(buf));
 	return err;
+}
+
+bool xs_word_shown(const char *word)
+{
+	size_t n = 0, run = 0;
+	const char *c;
+
+	for (c = word; *c; c++, n++) {
+		if (n >= 64)
+			return false;
+		if (!isalnum((unsigned char)*c) && !strchr("()-_.,:/ ", *c))
+			return false;
+		/* Hex digits count on across the separators keys are
+		 * written with ("01:02:..", "0102 0304 .."). */
+		if (hex_val(*c) >= 0)
+			run++;
+		else if (!strchr(" :-.,", *c))
+			run = 0;
+		if (run >= 16)
+			return false;
+	}
+	return true;
+}
+
+const char *xs_quote_word(const char *word, char *buf, size_t len)
+{
+	if (!xs_word_shown(word))
+		return XS_NOT_SHOWN;
+	snprintf(buf, len, "\"%s\"", word);
+	return buf;
+}
+
+void xs_json_wipe(json_object *o)
+{
+	size_t i;
+
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		/* The string is json-c's, const to callers; zeros in it
+		 * before it is freed break nothing. */
+		explicit_bzero((char *)json_object_get_string(o),
+			       (size_t)json_object_get_string_len(o));
+		break;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(o); i++)
+			xs_json_wipe(json_object_array_get_idx(o, i));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(o, name, v)
+		{
+			xs_json_wipe(v);
+			/* A key may be a field's name by mistake; the table
+			 * is not looked up again before it is freed. */
+			explicit_bzero(name, strlen(name));
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void xs_json_print_wiped(FILE *f, json_object *o, int flags)
+{
+	const char *s = json_object_to_json_string_ext(o, flags);
+
+	fprintf(f, "%s\n", s);
+	/* The text is in o's own buffer, freed with o, unwiped. */
+	explicit_bzero((char *)s, strlen(s));
 }
 
 const char *xs_key_format(const uint8_t *key, size_t len, char *buf,

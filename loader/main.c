@@ -145,7 +145,9 @@ int main(int argc, char **argv)
 		case 'n':
 			netns = optarg;
 			break;
-		case 'K': /* --show-keys: SA keys are shown with -s */
+		case 'K':
+			ctx.show_keys = true;
+			break;
 		case 's':
 			ctx.stats = true;
 			break;

@@ -230,6 +230,7 @@ static int nl_run(struct xs_ctx *ctx, struct xs_nl *nl, struct nlmsghdr *req,
 	};
 	char rx[XS_NL_RX_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nl_run r = { .ctx = ctx, .nl = nl, .cb = cb, .data = data };
+	size_t used = 0;
 	ssize_t n;
 	int ret;
 
@@ -244,18 +245,28 @@ static int nl_run(struct xs_ctx *ctx, struct xs_nl *nl, struct nlmsghdr *req,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			ret = -errno;
+			break;
 		}
+		if ((size_t)n > used)
+			used = (size_t)n;
 		/* -1 here is libmnl's own check failing: a reply to someone
 		 * else (ESRCH, EPROTO) or a dump that a concurrent change
 		 * interrupted (EINTR). */
 		ret = mnl_cb_run2(rx, (size_t)n, req->nlmsg_seq, nl->portid,
 				  run_data_cb, &r, ctl, NLMSG_MIN_TYPE);
-		if (ret < 0)
-			return errno ? -errno : -EBADMSG;
-		if (ret == MNL_CB_STOP)
-			return r.err;
+		if (ret < 0) {
+			ret = errno ? -errno : -EBADMSG;
+			break;
+		}
+		if (ret == MNL_CB_STOP) {
+			ret = r.err;
+			break;
+		}
 	}
+	/* SA dumps carry the keys: none stays behind on the stack. */
+	explicit_bzero(rx, used);
+	return ret;
 }
 
 const char *xs_nl_strerror(const struct xs_nl *nl, int err)

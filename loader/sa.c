@@ -16,18 +16,6 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* A word to echo in an error message. A key that ended up where another
- * word belongs (a forgotten NAME, one word too many) must not be echoed:
- * a hex number longer than 64 bits can be nothing but a key. */
-static const char *shown(const char *word)
-{
-	if ((word[0] == '0' && (word[1] == 'x' || word[1] == 'X') &&
-	     strlen(word) > 18) ||
-	    word[0] == '@')
-		return "(a key, not shown)";
-	return word;
-}
-
 static void print_alg_lines(enum xs_alg_kind kind)
 {
 	const struct xs_alg_desc *t;
@@ -74,7 +62,8 @@ static int sa_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       ALGO := { aead NAME KEY ICV_BITS | enc NAME KEY auth NAME KEY }\n"
 		"       KEY  := { 0xHEX | @FILE }   FILE holds the hex digits (0x optional,\n"
 		"               surrounding whitespace ignored), which keeps the key out of\n"
-		"               process listings and shell history; @/dev/stdin reads a pipe\n"
+		"               process listings and shell history; @/dev/stdin reads a pipe;\n"
+		"               FILE must be mode 0600 (or stricter) and owned by root\n"
 		"       aead NAME:\n");
 	print_alg_lines(XS_ALG_AEAD);
 	fprintf(stderr, "       enc NAME:\n");
@@ -93,7 +82,7 @@ static int sa_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       SAs are made again with new keys. With flag esn, or above 32, the\n"
 		"       kernel's ESN replay state holds the window.\n"
 		"       The SA's selector is the wildcard: policies and the if_id decide\n"
-		"       what it carries. Keys are shown only with -s or --show-keys.\n"
+		"       what it carries. Keys are shown only with --show-keys.\n"
 		"       del checks src (and if_id if given) before deleting: the kernel\n"
 		"       itself finds an SA by dst and spi only.\n"
 		"       flush without if_id removes EVERY SA of the network namespace,\n"
@@ -109,8 +98,8 @@ static int parse_sa_addr(struct xs_ctx *ctx, const char *word, const char *s,
 			 struct xs_prefix *p)
 {
 	if (parse_addr(s, p))
-		return p_err(ctx, -EINVAL, "invalid %s address \"%s\"", word,
-			     shown(s));
+		return p_err(ctx, -EINVAL, "invalid %s address %s", word,
+			     XS_QW(s));
 	return 0;
 }
 
@@ -118,8 +107,8 @@ static int parse_spi(struct xs_ctx *ctx, const char *s, uint32_t *spi)
 {
 	if (parse_u32(s, spi))
 		return p_err(ctx, -EINVAL,
-			     "invalid spi \"%s\" (256..4294967295, decimal or 0x-hex)",
-			     shown(s));
+			     "invalid spi %s (256..4294967295, decimal or 0x-hex)",
+			     XS_QW(s));
 	return 0;
 }
 
@@ -127,8 +116,8 @@ static int parse_if_id(struct xs_ctx *ctx, const char *s, uint32_t *if_id)
 {
 	if (parse_u32(s, if_id))
 		return p_err(ctx, -EINVAL,
-			     "invalid if_id \"%s\" (0..4294967295, decimal or 0x-hex)",
-			     shown(s));
+			     "invalid if_id %s (0..4294967295, decimal or 0x-hex)",
+			     XS_QW(s));
 	return 0;
 }
 
@@ -151,7 +140,7 @@ static int parse_alg(struct xs_ctx *ctx, enum xs_alg_kind kind, int *argcp,
 	if (*argcp < need)
 		return p_err(ctx, -EINVAL, "\"%s\" needs %s", kn,
 			     kind == XS_ALG_AEAD ? "NAME KEY ICV_BITS" : "NAME KEY");
-	if (shown(argv[1]) != argv[1])
+	if (!xs_word_shown(argv[1]))
 		return p_err(ctx, -EINVAL,
 			     "\"%s\" needs %s: the NAME is missing", kn,
 			     kind == XS_ALG_AEAD ? "NAME KEY ICV_BITS" : "NAME KEY");
@@ -170,8 +159,8 @@ static int parse_alg(struct xs_ctx *ctx, enum xs_alg_kind kind, int *argcp,
 		return err;
 	a->key_len = (uint32_t)len;
 	if (kind == XS_ALG_AEAD && parse_u32(argv[3], &a->icv_bits))
-		return p_err(ctx, -EINVAL, "invalid ICV_BITS \"%s\" of aead",
-			     shown(argv[3]));
+		return p_err(ctx, -EINVAL, "invalid ICV_BITS %s of aead",
+			     XS_QW(argv[3]));
 	if (xs_alg_check(kind, a, why, sizeof(why)))
 		return p_err(ctx, -EINVAL, "%s", why);
 	*argcp -= need - 1;
@@ -222,19 +211,19 @@ static int parse_sa_add(struct xs_ctx *ctx, int argc, char **argv,
 				sa->mode = XFRM_MODE_TRANSPORT;
 			else
 				return p_err(ctx, -EINVAL,
-					     "invalid mode \"%s\" (tunnel or transport)",
-					     argv[0]);
+					     "invalid mode %s (tunnel or transport)",
+					     XS_QW(argv[0]));
 		} else if (matches(argv[0], "reqid")) {
 			NEXT_ARG_VALUE(ctx);
 			if (parse_u32(argv[0], &sa->reqid))
-				return p_err(ctx, -EINVAL, "invalid reqid \"%s\"",
-					     argv[0]);
+				return p_err(ctx, -EINVAL, "invalid reqid %s",
+					     XS_QW(argv[0]));
 		} else if (matches(argv[0], "replay-window")) {
 			NEXT_ARG_VALUE(ctx);
 			if (parse_u32(argv[0], &v) || v > XS_REPLAY_MAX)
 				return p_err(ctx, -EINVAL,
-					     "invalid replay-window \"%s\" (0..%u packets)",
-					     argv[0], XS_REPLAY_MAX);
+					     "invalid replay-window %s (0..%u packets)",
+					     XS_QW(argv[0]), XS_REPLAY_MAX);
 			sa->replay_window = v;
 			have_replay = true;
 		} else if (matches(argv[0], "flag")) {
@@ -245,8 +234,8 @@ static int parse_sa_add(struct xs_ctx *ctx, int argc, char **argv,
 				flags |= XFRM_STATE_AF_UNSPEC;
 			else
 				return p_err(ctx, -EINVAL,
-					     "invalid flag \"%s\" (esn or af-unspec)",
-					     argv[0]);
+					     "invalid flag %s (esn or af-unspec)",
+					     XS_QW(argv[0]));
 		} else if (!strcmp(argv[0], "aead")) {
 			err = parse_alg(ctx, XS_ALG_AEAD, &argc, &argv, &sa->aead);
 			if (err)
@@ -267,24 +256,24 @@ static int parse_sa_add(struct xs_ctx *ctx, int argc, char **argv,
 					     "\"encap\" needs espinudp SPORT DPORT");
 			if (strcmp(argv[1], "espinudp"))
 				return p_err(ctx, -EINVAL,
-					     "invalid encap type \"%s\" (espinudp)",
-					     shown(argv[1]));
+					     "invalid encap type %s (espinudp)",
+					     XS_QW(argv[1]));
 			if (parse_u32(argv[2], &sport) || !sport || sport > 65535)
 				return p_err(ctx, -EINVAL,
-					     "invalid encap source port \"%s\" (1..65535)",
-					     shown(argv[2]));
+					     "invalid encap source port %s (1..65535)",
+					     XS_QW(argv[2]));
 			if (parse_u32(argv[3], &dport) || !dport || dport > 65535)
 				return p_err(ctx, -EINVAL,
-					     "invalid encap destination port \"%s\" (1..65535)",
-					     shown(argv[3]));
+					     "invalid encap destination port %s (1..65535)",
+					     XS_QW(argv[3]));
 			sa->encap.type = UDP_ENCAP_ESPINUDP;
 			sa->encap.sport = (uint16_t)sport;
 			sa->encap.dport = (uint16_t)dport;
 			argc -= 3;
 			argv += 3;
 		} else {
-			return p_err(ctx, -EINVAL, "sa add: unknown argument \"%s\"",
-				     shown(argv[0]));
+			return p_err(ctx, -EINVAL, "sa add: unknown argument %s",
+				     XS_QW(argv[0]));
 		}
 		NEXT_ARG();
 	}
@@ -357,8 +346,8 @@ static int sa_del(struct xs_ctx *ctx, int argc, char **argv)
 			if (err)
 				return err;
 		} else {
-			return p_err(ctx, -EINVAL, "sa del: unknown argument \"%s\"",
-				     shown(argv[0]));
+			return p_err(ctx, -EINVAL, "sa del: unknown argument %s",
+				     XS_QW(argv[0]));
 		}
 		NEXT_ARG();
 	}
@@ -378,7 +367,7 @@ static int sa_del(struct xs_ctx *ctx, int argc, char **argv)
 	return err;
 }
 
-/* -s / --show-keys: the key goes into the record as well. */
+/* --show-keys: the key goes into the record as well. */
 static json_object *alg_json(const struct xs_alg *a, enum xs_alg_kind kind,
 			     bool keys)
 {
@@ -417,7 +406,7 @@ static json_object *sa_record(struct xs_ctx *ctx, const struct xs_sa *sa)
 {
 	char a[INET6_ADDRSTRLEN], buf[256], hex[2 * XS_KEY_MAX + 3];
 	json_object *o = json_object_new_object(), *flags;
-	bool keys = ctx->stats;
+	bool keys = ctx->show_keys;
 
 	if (!o)
 		return NULL;
@@ -558,7 +547,7 @@ static int sa_show(struct xs_ctx *ctx, int argc, char **argv)
 		{ .key = "encap_text", .title = "ENCAP" },
 		{ .key = "packets", .title = "PACKETS", .right = true, .human = true },
 		{ .key = "bytes", .title = "BYTES", .right = true, .human = true },
-		/* Shown only with -s: see below. */
+		/* Shown only with --show-keys: see below. */
 		{ .key = "key_text", .title = "KEY" },
 		{ .key = "auth_key_text", .title = "AUTH_KEY" },
 	};
@@ -574,8 +563,8 @@ static int sa_show(struct xs_ctx *ctx, int argc, char **argv)
 				return err;
 			st.filter = true;
 		} else {
-			return p_err(ctx, -EINVAL, "sa show: unknown argument \"%s\"",
-				     argv[0]);
+			return p_err(ctx, -EINVAL, "sa show: unknown argument %s",
+				     XS_QW(argv[0]));
 		}
 		NEXT_ARG();
 	}
@@ -592,8 +581,9 @@ static int sa_show(struct xs_ctx *ctx, int argc, char **argv)
 	if (!err) {
 		json_object_array_sort(st.arr, sa_cmp);
 		show_records(ctx, st.arr, cols,
-			     ctx->stats ? ARRAY_SIZE(cols) : ARRAY_SIZE(cols) - 2);
+			     ctx->show_keys ? ARRAY_SIZE(cols) : ARRAY_SIZE(cols) - 2);
 	}
+	xs_json_wipe(st.arr); /* keys with --show-keys */
 	json_object_put(st.arr);
 	return err;
 }
@@ -614,8 +604,8 @@ static int sa_flush(struct xs_ctx *ctx, int argc, char **argv)
 				return err;
 			filter = true;
 		} else {
-			return p_err(ctx, -EINVAL, "sa flush: unknown argument \"%s\"",
-				     argv[0]);
+			return p_err(ctx, -EINVAL, "sa flush: unknown argument %s",
+				     XS_QW(argv[0]));
 		}
 		NEXT_ARG();
 	}

@@ -35,7 +35,7 @@ static int tunnel_help(struct xs_ctx *ctx, int argc, char **argv)
 		"Usage: xfrm-steer tunnel add NAME if_id ID local ADDR remote ADDR\n"
 		"                             spi-in SPI spi-out SPI ALGO [ out-key KEY ]\n"
 		"                             [ out-auth-key KEY ] [ reqid N ] [ mode MODE ]\n"
-		"                             [ replay-window N ] [ flag esn ]\n"
+		"                             [ replay-window N ] [ flag FLAG ]...\n"
 		"                             [ encap espinudp SPORT DPORT ]\n"
 		"                             [ prefix PREFIX ]... [ tenant TENANT ] dev IFNAME\n"
 		"       xfrm-steer tunnel del NAME [ dev IFNAME ]\n"
@@ -50,6 +50,7 @@ static int tunnel_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       KEY    := { 0xHEX | @FILE }: serves both SAs; out-key (and for enc,\n"
 		"                 out-auth-key) gives the outbound SA a key of its own\n"
 		"       MODE   := { tunnel | transport }   (default tunnel)\n"
+		"       FLAG   := { esn | same-spi }\n"
 		"       PREFIX := a destination routed into the tunnel (IPv4 or IPv6)\n"
 		"       TENANT := the tenant of its routes, as for \"xfrm-steer route\"\n"
 		"       SPORT, DPORT := UDP ports of the outbound packets: ours, the peer's\n"
@@ -58,24 +59,18 @@ static int tunnel_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       that fails takes back what was made. The tunnel is kept with the\n"
 		"       device's pinned state; del removes exactly what it is made of.\n"
 		"       show lists its SAs with their counters, its policies, prefixes and\n"
-		"       per-tunnel counters; keys only with -s (--show-keys).\n"
+		"       per-tunnel counters; keys only with --show-keys.\n"
 		"       replay-window defaults to 0, no anti-replay (as for \"ip xfrm\"): a\n"
 		"       restarted side starts again at sequence number 1, and with a window\n"
 		"       its peer drops everything until its counter passes the old top, so\n"
 		"       a manually keyed tunnel with one dies when either side restarts.\n"
 		"       replay-window N turns anti-replay on. flag esn needs a window (the\n"
 		"       kernel refuses 0) and defaults to 32: a manual ESN tunnel survives a\n"
-		"       restart only if both sides are made again with new keys.\n");
+		"       restart only if both sides are made again with new keys.\n"
+		"       spi-in equal to spi-out with one key for both SAs (no out-key) is\n"
+		"       refused: a packet reflected back to its sender would authenticate.\n"
+		"       Use distinct SPIs or out-key; flag same-spi allows it anyway.\n");
 	return 0;
-}
-
-/* A key or anything else that must not be echoed (see sa.c). */
-static const char *shown(const char *word)
-{
-	if ((word[0] == '0' && (word[1] == 'x' || word[1] == 'X') && strlen(word) > 18) ||
-	    word[0] == '@')
-		return "(a key, not shown)";
-	return word;
 }
 
 static int dup_key(struct xs_ctx *ctx, const char *what, const char *arg, char **out)
@@ -83,6 +78,8 @@ static int dup_key(struct xs_ctx *ctx, const char *what, const char *arg, char *
 	if (!((arg[0] == '@' && arg[1]) || (arg[0] == '0' && (arg[1] == 'x' || arg[1] == 'X'))))
 		return p_err(ctx, -EINVAL, "%s: expected 0x followed by hex digits, or @FILE",
 			     what);
+	if (*out) /* given twice: the first one goes */
+		explicit_bzero(*out, strlen(*out));
 	free(*out);
 	*out = strdup(arg);
 	return *out ? 0 : p_err(ctx, -ENOMEM, "out of memory");
@@ -102,17 +99,17 @@ static int parse_alg_words(struct xs_ctx *ctx, enum xs_alg_kind kind, int *argcp
 
 	if (a->name[0])
 		return p_err(ctx, -EINVAL, "\"%s\" given twice", kn);
-	if (*argcp < need || shown(argv[1]) != argv[1])
+	if (*argcp < need || !xs_word_shown(argv[1]))
 		return p_err(ctx, -EINVAL, "\"%s\" needs %s", kn,
 			     kind == XS_ALG_AEAD ? "NAME KEY ICV_BITS" : "NAME KEY");
 	d = xs_alg_find(kind, argv[1]);
 	if (!d) {
 		d = xs_alg_find_any(argv[1]);
 		if (d)
-			return p_err(ctx, -EINVAL, "%s \"%s\" is an %s algorithm, not %s", kn,
-				     argv[1], xs_alg_kind_name(d->kind), kn);
-		return p_err(ctx, -EINVAL, "unknown %s algorithm \"%s\" (see \"xfrm-steer sa help\")",
-			     kn, argv[1]);
+			return p_err(ctx, -EINVAL, "%s %s is an %s algorithm, not %s", kn,
+				     XS_QW(argv[1]), xs_alg_kind_name(d->kind), kn);
+		return p_err(ctx, -EINVAL, "unknown %s algorithm %s (see \"xfrm-steer sa help\")",
+			     kn, XS_QW(argv[1]));
 	}
 	snprintf(a->name, sizeof(a->name), "%s", d->name);
 	snprintf(what, sizeof(what), "%s key", kn);
@@ -120,7 +117,7 @@ static int parse_alg_words(struct xs_ctx *ctx, enum xs_alg_kind kind, int *argcp
 	if (err)
 		return err;
 	if (kind == XS_ALG_AEAD && parse_u32(argv[3], &a->bits))
-		return p_err(ctx, -EINVAL, "invalid ICV_BITS \"%s\" of aead", shown(argv[3]));
+		return p_err(ctx, -EINVAL, "invalid ICV_BITS %s of aead", XS_QW(argv[3]));
 	if (kind == XS_ALG_AUTH)
 		a->bits = d->icv_bits[0];
 	*argcp -= need - 1;
@@ -132,7 +129,7 @@ static int parse_addr_word(struct xs_ctx *ctx, const char *word, const char *s,
 			   struct xs_prefix *p, bool *have)
 {
 	if (parse_addr(s, p))
-		return p_err(ctx, -EINVAL, "invalid %s address \"%s\"", word, shown(s));
+		return p_err(ctx, -EINVAL, "invalid %s address %s", word, XS_QW(s));
 	*have = true;
 	return 0;
 }
@@ -141,17 +138,29 @@ static int parse_u32_word(struct xs_ctx *ctx, const char *word, const char *s, u
 			  bool *have)
 {
 	if (parse_u32(s, v))
-		return p_err(ctx, -EINVAL, "invalid %s \"%s\" (decimal or 0x-hex)", word, shown(s));
+		return p_err(ctx, -EINVAL, "invalid %s %s (decimal or 0x-hex)", word, XS_QW(s));
 	if (have)
 		*have = true;
 	return 0;
 }
 
-static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs_cfg_tunnel *t)
+static void free_key(char **k)
+{
+	if (*k) {
+		explicit_bzero(*k, strlen(*k));
+		free(*k);
+	}
+	*k = NULL;
+}
+
+/* The words of tunnel add. Returns early on many paths (NEXT_ARG_VALUE
+ * among them): the keys it holds for a while are the caller's, in *okp and
+ * *oakp, which wipes them whatever happens. */
+static int parse_tunnel_words(struct xs_ctx *ctx, int argc, char **argv, struct xs_cfg_tunnel *t,
+			      char **okp, char **oakp)
 {
 	bool have_if_id = false, have_local = false, have_remote = false;
 	bool have_in = false, have_out = false, have_replay = false;
-	char *out_key = NULL, *out_auth_key = NULL;
 	const char *dev = NULL;
 	char why[384];
 	int err = 0;
@@ -163,8 +172,8 @@ static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs
 		return p_err(ctx, -EINVAL, "tunnel add: missing NAME");
 	if (xs_cfg_tunnel_name_ok(argv[0]))
 		return p_err(ctx, -EINVAL,
-			     "invalid tunnel name \"%s\" (1..31 letters, digits, '.', '_' or '-', not starting with '-')",
-			     shown(argv[0]));
+			     "invalid tunnel name %s (1..31 letters, digits, '.', '_' or '-', not starting with '-')",
+			     XS_QW(argv[0]));
 	snprintf(t->name, sizeof(t->name), "%s", argv[0]);
 	NEXT_ARG();
 	t->prefixes = calloc((size_t)argc + 1, sizeof(*t->prefixes));
@@ -196,10 +205,10 @@ static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs
 			err = parse_alg_words(ctx, XS_ALG_AUTH, &argc, &argv, &t->auth);
 		} else if (!strcmp(argv[0], "out-key")) {
 			NEXT_ARG_VALUE(ctx);
-			err = dup_key(ctx, "out-key", argv[0], &out_key);
+			err = dup_key(ctx, "out-key", argv[0], okp);
 		} else if (!strcmp(argv[0], "out-auth-key")) {
 			NEXT_ARG_VALUE(ctx);
-			err = dup_key(ctx, "out-auth-key", argv[0], &out_auth_key);
+			err = dup_key(ctx, "out-auth-key", argv[0], oakp);
 		} else if (!strcmp(argv[0], "reqid")) {
 			NEXT_ARG_VALUE(ctx);
 			err = parse_u32_word(ctx, "reqid", argv[0], &t->reqid, NULL);
@@ -210,8 +219,8 @@ static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs
 			else if (!strcmp(argv[0], "transport"))
 				t->mode = XFRM_MODE_TRANSPORT;
 			else
-				err = p_err(ctx, -EINVAL, "invalid mode \"%s\" (tunnel or transport)",
-					    shown(argv[0]));
+				err = p_err(ctx, -EINVAL, "invalid mode %s (tunnel or transport)",
+					    XS_QW(argv[0]));
 		} else if (!strcmp(argv[0], "replay-window")) {
 			NEXT_ARG_VALUE(ctx);
 			err = parse_u32_word(ctx, "replay-window", argv[0], &t->replay_window,
@@ -221,21 +230,25 @@ static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs
 					    t->replay_window, XS_REPLAY_MAX);
 		} else if (!strcmp(argv[0], "flag")) {
 			NEXT_ARG_VALUE(ctx);
-			if (strcmp(argv[0], "esn"))
-				err = p_err(ctx, -EINVAL, "invalid flag \"%s\" (esn)", shown(argv[0]));
-			t->esn = true;
+			if (!strcmp(argv[0], "esn"))
+				t->esn = true;
+			else if (!strcmp(argv[0], "same-spi"))
+				t->allow_same_spi = true;
+			else
+				err = p_err(ctx, -EINVAL, "invalid flag %s (esn or same-spi)",
+					    XS_QW(argv[0]));
 		} else if (!strcmp(argv[0], "encap")) {
 			uint32_t sport, dport;
 
 			if (argc < 4)
 				return p_err(ctx, -EINVAL, "\"encap\" needs espinudp SPORT DPORT");
 			if (strcmp(argv[1], "espinudp"))
-				return p_err(ctx, -EINVAL, "invalid encap type \"%s\" (espinudp)",
-					     shown(argv[1]));
+				return p_err(ctx, -EINVAL, "invalid encap type %s (espinudp)",
+					     XS_QW(argv[1]));
 			if (parse_u32(argv[2], &sport) || !sport || sport > 65535 ||
 			    parse_u32(argv[3], &dport) || !dport || dport > 65535)
-				return p_err(ctx, -EINVAL, "invalid encap ports \"%s %s\" (1..65535)",
-					     shown(argv[2]), shown(argv[3]));
+				return p_err(ctx, -EINVAL, "invalid encap ports %s %s (1..65535)",
+					     XS_QW(argv[2]), XS_QW(argv[3]));
 			t->encap.type = UDP_ENCAP_ESPINUDP;
 			t->encap.sport = (uint16_t)sport;
 			t->encap.dport = (uint16_t)dport;
@@ -245,30 +258,30 @@ static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs
 			NEXT_ARG_VALUE(ctx);
 			err = parse_prefix(argv[0], &t->prefixes[t->nprefixes], false);
 			if (err == -ERANGE)
-				err = p_err(ctx, err, "prefix \"%s\" has host bits set beyond its length",
-					    argv[0]);
+				err = p_err(ctx, err, "prefix %s has host bits set beyond its length",
+					    XS_QW(argv[0]));
 			else if (err)
-				err = p_err(ctx, err, "invalid prefix \"%s\"", shown(argv[0]));
+				err = p_err(ctx, err, "invalid prefix %s", XS_QW(argv[0]));
 			else
 				t->nprefixes++;
 		} else if (!strcmp(argv[0], "tenant")) {
 			NEXT_ARG_VALUE(ctx);
 			if (xs_cfg_parse_tenant(argv[0], &t->tenant))
 				err = p_err(ctx, -EINVAL,
-					    "invalid tenant \"%s\" (a number, or an interface name)",
-					    shown(argv[0]));
+					    "invalid tenant %s (a number, or an interface name)",
+					    XS_QW(argv[0]));
 		} else if (!strcmp(argv[0], "dev")) {
 			NEXT_ARG_VALUE(ctx);
 			dev = argv[0];
 		} else {
-			err = p_err(ctx, -EINVAL, "tunnel add: unknown argument \"%s\"",
-				    shown(argv[0]));
+			err = p_err(ctx, -EINVAL, "tunnel add: unknown argument %s",
+				    XS_QW(argv[0]));
 		}
 		if (!err)
 			NEXT_ARG();
 	}
 	if (err)
-		goto out;
+		return err;
 	/* No anti-replay unless asked for (see XS_REPLAY_DEFAULT); ESN
 	 * cannot do without. */
 	if (t->esn && !have_replay)
@@ -277,7 +290,7 @@ static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs
 		err = p_err(ctx, -EINVAL,
 			    "flag esn needs a replay-window of 1..%u, the kernel refuses an ESN SA without one (leave replay-window out for %u, or drop flag esn)",
 			    XS_REPLAY_MAX, XS_REPLAY_ESN_DEFAULT);
-		goto out;
+		return err;
 	}
 	if (!have_if_id || !have_local || !have_remote || !have_in || !have_out || !dev) {
 		err = p_err(ctx, -EINVAL, "tunnel add: missing \"%s\"",
@@ -286,40 +299,41 @@ static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs
 			    !have_remote ? "remote ADDR" :
 			    !have_in ? "spi-in SPI" :
 			    !have_out ? "spi-out SPI" : "dev IFNAME");
-		goto out;
+		return err;
 	}
 	if (!*dev || strlen(dev) >= sizeof(t->dev) || strchr(dev, '/')) {
-		err = p_err(ctx, -EINVAL, "invalid device name \"%s\"", dev);
-		goto out;
+		err = p_err(ctx, -EINVAL, "invalid device name %s", XS_QW(dev));
+		return err;
 	}
 	snprintf(t->dev, sizeof(t->dev), "%s", dev);
-	if (out_key) {
+	if (*okp) {
 		struct xs_cfg_alg *a = t->aead.name[0] ? &t->aead : &t->enc;
 
-		if (!a->name[0]) {
-			err = p_err(ctx, -EINVAL, "out-key: the tunnel has no algorithm yet");
-			goto out;
-		}
-		a->key_out = out_key;
-		out_key = NULL;
+		if (!a->name[0])
+			return p_err(ctx, -EINVAL, "out-key: the tunnel has no algorithm yet");
+		a->key_out = *okp;
+		*okp = NULL;
 	}
-	if (out_auth_key) {
-		if (!t->auth.name[0]) {
-			err = p_err(ctx, -EINVAL, "out-auth-key: only with \"auth NAME KEY\"");
-			goto out;
-		}
-		t->auth.key_out = out_auth_key;
-		out_auth_key = NULL;
+	if (*oakp) {
+		if (!t->auth.name[0])
+			return p_err(ctx, -EINVAL, "out-auth-key: only with \"auth NAME KEY\"");
+		t->auth.key_out = *oakp;
+		*oakp = NULL;
 	}
+	/* The same checks as a file's tunnel, same-spi among them. */
 	if (xs_cfg_tunnel_check(t, why, sizeof(why)))
-		err = p_err(ctx, -EINVAL, "tunnel \"%s\": %s", t->name, why);
-out:
-	if (out_key)
-		explicit_bzero(out_key, strlen(out_key));
-	if (out_auth_key)
-		explicit_bzero(out_auth_key, strlen(out_auth_key));
-	free(out_key);
-	free(out_auth_key);
+		return p_err(ctx, -EINVAL, "tunnel \"%s\": %s", t->name, why);
+	return 0;
+}
+
+/* t's own keys are freed (wiped) with it by xs_config_free(). */
+static int parse_tunnel_add(struct xs_ctx *ctx, int argc, char **argv, struct xs_cfg_tunnel *t)
+{
+	char *out_key = NULL, *out_auth_key = NULL;
+	int err = parse_tunnel_words(ctx, argc, argv, t, &out_key, &out_auth_key);
+
+	free_key(&out_key);
+	free_key(&out_auth_key);
 	return err;
 }
 
@@ -389,7 +403,7 @@ static int tunnel_del(struct xs_ctx *ctx, int argc, char **argv)
 	if (argc < 1)
 		return p_err(ctx, -EINVAL, "tunnel del: missing NAME");
 	if (xs_cfg_tunnel_name_ok(argv[0]))
-		return p_err(ctx, -EINVAL, "invalid tunnel name \"%s\"", shown(argv[0]));
+		return p_err(ctx, -EINVAL, "invalid tunnel name %s", XS_QW(argv[0]));
 	o.name = argv[0];
 	NEXT_ARG();
 	while (argc > 0) {
@@ -397,8 +411,8 @@ static int tunnel_del(struct xs_ctx *ctx, int argc, char **argv)
 			NEXT_ARG_VALUE(ctx);
 			dev = argv[0];
 		} else {
-			return p_err(ctx, -EINVAL, "tunnel del: unknown argument \"%s\"",
-				     shown(argv[0]));
+			return p_err(ctx, -EINVAL, "tunnel del: unknown argument %s",
+				     XS_QW(argv[0]));
 		}
 		NEXT_ARG();
 	}
@@ -457,7 +471,7 @@ static json_object *sa_json(const struct tshow *ts, const struct xs_sa *sa, uint
 	json_object_object_add(o, "replay_drops", json_object_new_uint64(sa->replay_drops));
 	json_object_object_add(o, "integrity_failures",
 			       json_object_new_uint64(sa->integrity_failures));
-	if (ts->ctx->stats) {
+	if (ts->ctx->show_keys) {
 		const struct xs_alg *k = sa->aead.name[0] ? &sa->aead : &sa->enc;
 
 		if (k->key_len <= XS_KEY_MAX) {
@@ -752,8 +766,8 @@ static int tunnel_show(struct xs_ctx *ctx, int argc, char **argv)
 		} else if (!ts.name && !xs_cfg_tunnel_name_ok(argv[0])) {
 			ts.name = argv[0];
 		} else {
-			return p_err(ctx, -EINVAL, "tunnel show: unknown argument \"%s\"",
-				     shown(argv[0]));
+			return p_err(ctx, -EINVAL, "tunnel show: unknown argument %s",
+				     XS_QW(argv[0]));
 		}
 		NEXT_ARG();
 	}
@@ -778,6 +792,7 @@ static int tunnel_show(struct xs_ctx *ctx, int argc, char **argv)
 		else
 			print_text(ts.arr);
 	}
+	xs_json_wipe(ts.arr); /* keys with --show-keys */
 	json_object_put(ts.arr);
 	xs_sas_free(ts.ksa, ts.nksa);
 	free(ts.kpol);

@@ -11,6 +11,7 @@
 #include <linux/netlink.h>
 #include <linux/udp.h>
 
+#include "keys.h"
 #include "xfrm.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -168,11 +169,11 @@ int xs_alg_check(enum xs_alg_kind kind, const struct xs_alg *a, char *why,
 	if (!d) {
 		d = xs_alg_find_any(a->name);
 		if (d)
-			snprintf(why, len, "%s \"%s\" is an %s algorithm, not %s",
-				 kn, a->name, xs_alg_kind_name(d->kind), kn);
+			snprintf(why, len, "%s %s is an %s algorithm, not %s",
+				 kn, XS_QW(a->name), xs_alg_kind_name(d->kind), kn);
 		else
-			snprintf(why, len, "unknown %s algorithm \"%s\"", kn,
-				 a->name);
+			snprintf(why, len, "unknown %s algorithm %s", kn,
+				 XS_QW(a->name));
 		return -EINVAL;
 	}
 	for (i = 0; i < ARRAY_SIZE(d->key_bytes) && d->key_bytes[i]; i++)

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # XS_BIN runs the suite against another build (e.g. a mutant or ASan).
 XS=${XS:-${XS_BIN:-$PWD/build/xfrm-steer}}
+# Key files must be private (xfrm-steer refuses others), and so must
+# whatever else a test writes: keys end up in saved files too.
+umask 077
 # A netns prefix of our own, so tests never touch anything else.
 NSP=${NSP:-xst$$}
 . scripts/lib-topology.sh

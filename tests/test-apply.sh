@@ -217,9 +217,11 @@ jq . "$tmp/rt.json"
 grep -q '"key"' "$tmp/rt.json" && fail "show -j prints keys without -s"
 assert_eq "$(apply "$tmp/rt.json")" "$tmp/rt.json: nothing to do, the kernel matches it" "round trip"
 assert_same "$(snapshot "$GW")" "$s3" "state after the round trip"
-$XS -n "$GW" -s -j show >"$tmp/rtk.json"
+$XS -n "$GW" -s -j show >"$tmp/rts.json"
+grep -q '"key"' "$tmp/rts.json" && fail "show -s -j prints keys: -s is for numbers, --show-keys for keys"
+$XS -n "$GW" --show-keys -j show >"$tmp/rtk.json"
 assert_eq "$(jq -r '.tunnels[] | select(.name == "t1") | .aead.key, .aead.key_out' "$tmp/rtk.json" | xargs)" \
-	"$(cat "$tmp/in1") $(cat "$tmp/out1")" "show -s -j prints the keys"
+	"$(cat "$tmp/in1") $(cat "$tmp/out1")" "show --show-keys -j prints the keys"
 # Without keys a tunnel keeps those of its SAs; an SA gone needs one.
 ip -n "$GW" xfrm state del src 10.0.1.1 dst 10.0.1.2 proto esp spi 0x1001
 out=$(apply "$tmp/rt.json" 2>&1) && fail "an SA made without a key"

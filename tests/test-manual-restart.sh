@@ -68,7 +68,7 @@ cat >"$tmp/gw.json" <<EOF
 EOF
 apply "$tmp/gw.json"
 # What the systemd unit re-applies after a reboot: the saved state.
-$XS -n "$GW" -s -j show >"$tmp/saved.json"
+$XS -n "$GW" --show-keys -j show >"$tmp/saved.json"
 assert_eq "$(apply "$tmp/saved.json")" "$tmp/saved.json: nothing to do, the kernel matches it" \
 	"the saved file applies without changes"
 
@@ -139,7 +139,7 @@ grep -q 'flag esn needs a replay-window' <<<"$out" || fail "message: $out"
 assert_eq "$(nstates "$GW")" 8 "SAs (nothing left of the refused tunnel)"
 
 step "a file saved now (32 kept where it was set) applies without changes"
-$XS -n "$GW" -s -j show >"$tmp/saved2.json"
+$XS -n "$GW" --show-keys -j show >"$tmp/saved2.json"
 assert_eq "$(jq -c '[.tunnels[] | [.name, .replay_window, .esn]]' "$tmp/saved2.json")" \
 	'[["t1",0,false],["t2",32,false],["t3",32,true],["t4",0,false]]' "saved replay windows"
 s=$(snapshot "$GW")

@@ -251,8 +251,12 @@ assert_eq "$(jq '[.. | .key? // empty] | length' <<<"$j")" 0 "sa show without -s
 $XS -n "$GW" sa show | grep -qF -- "$(gcm256_key 2)" && fail "sa show (text) without -s shows a key"
 k=$($XS -n "$GW" -j --show-keys sa show if_id 102 | jq -r '.[0].aead.key')
 assert_eq "$k" "$(gcm256_key 2)" "sa show --show-keys: the key"
-assert_eq "$(xsj "$GW" -s sa show if_id 104 | jq -r '.[0].auth.key')" "$(sha_key 4)" "sa show -s: auth key"
-$XS -n "$GW" -s sa show if_id 104 | grep -q -- "$(sha_key 4)" || fail "sa show -s (text) lacks the key"
+assert_eq "$(xsj "$GW" --show-keys sa show if_id 104 | jq -r '.[0].auth.key')" "$(sha_key 4)" \
+	"sa show --show-keys: auth key"
+$XS -n "$GW" --show-keys sa show if_id 104 | grep -q -- "$(sha_key 4)" ||
+	fail "sa show --show-keys (text) lacks the key"
+$XS -n "$GW" -s sa show if_id 104 | grep -q -- "$(sha_key 4)" && fail "sa show -s (text) shows a key"
+assert_eq "$(xsj "$GW" -s sa show if_id 104 | jq -r '.[0].auth.key')" null "sa show -s -j: no key"
 # SPIs come back as 0x%08x whatever way they went in; if_ids in decimal.
 $XS -n "$GW" sa add src 10.0.1.1 dst 10.0.1.2 spi 70000 if_id 0x1ff aead aes-gcm "$(gcm128_key 9)" 128
 assert_eq "$(xsj "$GW" sa show if_id 511 | jq -r '.[0] | "\(.spi) \(.if_id)"')" "0x00011170 511" \
@@ -387,7 +391,7 @@ sa="sa add src 10.9.0.1 dst 10.9.0.2 spi 0x5001"
 	# A key where another word belongs is not echoed either.
 	refuse "forgotten algorithm name" "the NAME is missing" $sa aead "${secret}0011" 128 \
 		encap espinudp 4500 4500
-	refuse "a key too many" 'unknown argument "(a key, not shown)"' $sa \
+	refuse "a key too many" 'unknown argument (value not shown: it looks like key material)' $sa \
 		aead aes-gcm "$(gcm128_key 1)" 128 "${secret}0011"
 	refuse "missing key file" "cannot open key file \"$tmp/nope\"" $sa aead aes-gcm "@$tmp/nope" 128
 	refuse "family mismatch" "src 10.9.0.1 is IPv4 but dst 2001:db8::2 is IPv6" \

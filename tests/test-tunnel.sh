@@ -81,11 +81,19 @@ assert_eq "$(jq .rx_packets <<<"$t1")" 5 "t1 rx packets (tunnel counters)"
 assert_eq "$(xsj "$GW" tunnel show t2 | jq -c '[.[].name, .[].tx_packets]')" '["t2",2]' "tunnel show NAME"
 # Keys only on request.
 for out in "$($XS -n "$GW" tunnel show)" "$json" "$(xsj "$GW" show)"; do
-	grep -q "${KEYHEX:=$(sed 's/^0x//' "$tmp/in1")}" <<<"$out" && fail "a key is shown without -s"
+	grep -q "${KEYHEX:=$(sed 's/^0x//' "$tmp/in1")}" <<<"$out" && fail "a key is shown without --show-keys"
 done
-$XS -n "$GW" -s -j tunnel show t1 | grep -q "$KEYHEX" || fail "tunnel show -s lacks the key"
+# -s asks for more numbers, never for keys (issue 18).
+for out in "$($XS -n "$GW" -s tunnel show)" "$($XS -n "$GW" -s -j tunnel show t1)" \
+	"$($XS -n "$GW" -s -j show)" "$($XS -n "$GW" -s show)" "$($XS -n "$GW" -s -j sa show)" \
+	"$($XS -n "$GW" -s sa show)"; do
+	grep -q "$KEYHEX" <<<"$out" && fail "-s shows a key: $out"
+done
+$XS -n "$GW" --show-keys -j tunnel show t1 | grep -q "$KEYHEX" || fail "tunnel show --show-keys lacks the key"
+$XS -n "$GW" --show-keys tunnel show t1 | grep -q "$KEYHEX" || fail "tunnel show --show-keys (text) lacks the key"
 $XS -n "$GW" --show-keys -j show | grep -q "$KEYHEX" || fail "show --show-keys lacks the key"
-echo "ok: keys shown only with -s or --show-keys"
+$XS -n "$GW" --show-keys -j sa show | grep -q "$KEYHEX" || fail "sa show --show-keys lacks the key"
+echo "ok: keys shown only with --show-keys, not with -s"
 
 step "bash completion offers the tunnel names"
 # shellcheck source=completion/xfrm-steer.bash

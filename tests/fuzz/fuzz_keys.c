@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "common.h"
 #include "keys.h"
@@ -128,6 +129,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	key_fd = memfd_create("fuzz-key", MFD_CLOEXEC);
 	FUZZ_CHECK(key_fd >= 0);
+	/* A memfd starts as 0777: the parser refuses key files others may
+	 * read. */
+	FUZZ_CHECK(!fchmod(key_fd, 0600));
 	snprintf(key_path, sizeof(key_path), "@/proc/self/fd/%d", key_fd);
 	return 0;
 }

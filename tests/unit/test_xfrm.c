@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <linux/udp.h>
 #include <cmocka.h>
 
@@ -125,6 +126,7 @@ static void test_key_arg(void **state)
 	assert_null(strstr(c.text, "0102"));
 }
 
+/* A key file as it should be: 0600, ours. */
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -132,6 +134,7 @@ static void write_file(const char *path, const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
 }
 
 static void test_key_file(void **state)
@@ -181,6 +184,27 @@ static void test_key_file(void **state)
 	free(big);
 	assert_int_equal(key_parse_captured(arg, key, sizeof(key), &len, &c), -EFBIG);
 	assert_non_null(strstr(c.text, "too large"));
+
+	/* Readable by others: refused, with the fix, and no key shown. */
+	write_file(path, GCM128_KEY "\n");
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(key_parse_captured(arg, key, sizeof(key), &len, &c), -EPERM);
+	assert_non_null(strstr(c.text, "chmod 600 "));
+	assert_non_null(strstr(c.text, path));
+	assert_null(strstr(c.text, "0102030405"));
+	assert_ptr_equal(strchr(c.text, '\n'), c.text + strlen(c.text) - 1);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(key_parse_captured(arg, key, sizeof(key), &len, &c), -EPERM);
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(key_parse_captured(arg, key, sizeof(key), &len, &c), 0);
+	/* Another user's: refused (root can give it away to try). */
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(path, 0600), 0);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(key_parse_captured(arg, key, sizeof(key), &len, &c), -EPERM);
+		assert_non_null(strstr(c.text, "chown root "));
+		assert_null(strstr(c.text, "0102030405"));
+	}
 
 	unlink(path);
 	assert_true(key_parse_captured(arg, key, sizeof(key), &len, &c) < 0);
@@ -733,9 +757,9 @@ static void test_cli_refusals(void **state)
 	expect_refused(do_sa, SA_ID "aead " SECRET " 128 encap espinudp 1 2",
 		       "\"aead\" needs NAME KEY ICV_BITS: the NAME is missing");
 	expect_refused(do_sa, SA_ID "aead aes-gcm " SECRET " 128 " SECRET,
-		       "unknown argument \"(a key, not shown)\"");
+		       "unknown argument (value not shown: it looks like key material)");
 	expect_refused(do_sa, SA_ID "aead aes-gcm " SECRET " " SECRET,
-		       "invalid ICV_BITS \"(a key, not shown)\"");
+		       "invalid ICV_BITS (value not shown: it looks like key material)");
 	expect_refused(do_sa, SA_ID "aead aes-gcm 0x0011 128",
 		       "aead key for rfc4106(gcm(aes)) is 2 bytes");
 	expect_refused(do_sa, SA_ID "aead aes-gcm " SECRET,
