@@ -2414,10 +2414,17 @@ static int op_fail(struct run *r, struct op *op, int err, const char *kmsg)
 		return ent_err(r, err, op->ent_kind, op->dev, op->ent, "cannot %s",
 			       op_text(r, op, what, sizeof(what)));
 	op_text(r, op, what, sizeof(what));
-	if (op->kind == OP_ROUTE_SET && (err == -ENOSPC || err == -E2BIG))
+	/* A full map says ENOSPC (tries) or E2BIG (hashes): name the table,
+	 * its size and the option that sets it, never "Argument list too
+	 * long". */
+	if ((op->kind == OP_ROUTE_SET || op->kind == OP_OWN_PUT) && (err == -ENOSPC || err == -E2BIG))
 		return ent_err(r, err, op->ent_kind, op->dev, op->ent,
-			       "cannot %s: the route table of \"%s\" is full (%u routes per family)",
+			       "cannot %s: the route table of \"%s\" is full (%u routes per family); detach and attach again with \"routes N\" to raise it",
 			       what, r->devs[op->dev].name, r->devs[op->dev].st.meta->max_routes);
+	if (op->kind == OP_REC_PUT && (err == -ENOSPC || err == -E2BIG))
+		return ent_err(r, err, op->ent_kind, op->dev, op->ent,
+			       "cannot %s: the tunnel table of \"%s\" is full (%u tunnels); detach and attach again with \"tunnels N\" to raise it",
+			       what, r->devs[op->dev].name, r->devs[op->dev].st.meta->max_tunnels);
 	if (err == -EEXIST && op->kind == OP_SA_ADD)
 		return ent_err(r, err, op->ent_kind, op->dev, op->ent,
 			       "cannot %s: an SA with this dst and spi exists already", what);
