@@ -86,6 +86,16 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(LOADER_HDRS) $(SKELS) | $(OUT)/test
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(XS_CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
 
+# A BPF program only the datapath unit tests load (tests/unit/ingress_shim.bpf.c):
+# it gives a test packet the if_id xs_ingress wants, then runs xs_ingress.
+SHIM_OBJ := $(OUT)/ingress_shim.bpf.o
+
+$(SHIM_OBJ): tests/unit/ingress_shim.bpf.c | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/tests/test_datapath: $(OUT)/ingress_shim.skel.h
+
 unit: $(UNIT_TESTS)
 
 test: deps

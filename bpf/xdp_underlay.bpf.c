@@ -148,7 +148,7 @@ struct {
 struct esp_pkt {
 	struct ul_spi_key key;
 	__be32 saddr[4];
-	__u64 len; /* outer IP packet length */
+	__u64 len; /* outer IP packet length, all of it in the frame */
 };
 
 static __always_inline void note(__u32 reason)
@@ -232,6 +232,23 @@ static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto, __u32 
 	return 1;
 }
 
+/* Does the frame hold all claim bytes of the IP packet at l3? The length
+ * is the sender's word: without this check, spoofed ESP to a known SPI
+ * could add any length it liked to that SPI's counters. A packet longer
+ * than its frame is cut short, which the kernel drops (ip_rcv, ip6_rcv) and
+ * this program notes as XS_UL_TRUNCATED and does not count per SPI, like
+ * ESP whose header is cut short. The linear part answers almost always; a
+ * multi-buffer frame holds the rest in fragments, which only the helper
+ * counts, so it is asked only then. */
+static __always_inline bool whole(struct xdp_md *ctx, void *l3, void *data_end, __u32 claim)
+{
+	void *data = (void *)(long)ctx->data;
+
+	if (claim <= (__u32)(data_end - l3))
+		return true;
+	return claim <= bpf_xdp_get_buff_len(ctx) - (__u64)(l3 - data);
+}
+
 /* Returns 1 for an ESP packet (pkt filled in), 0 for anything else. */
 static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 {
@@ -281,6 +298,10 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 		if (!parse_l4(l3 + hlen, data_end, iph->protocol,
 			      tot_len > hlen ? tot_len - hlen : 0, pkt))
 			return 0;
+		if (!whole(ctx, l3, data_end, tot_len)) {
+			note(XS_UL_TRUNCATED);
+			return 0;
+		}
 		pkt->key.family = AF_INET;
 		pkt->key.daddr[0] = iph->daddr;
 		pkt->saddr[0] = iph->saddr;
@@ -306,11 +327,15 @@ static __always_inline int parse(struct xdp_md *ctx, struct esp_pkt *pkt)
 		}
 		if (!parse_l4(ip6h + 1, data_end, nh, bpf_ntohs(ip6h->payload_len), pkt))
 			return 0;
+		pkt->len = sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len);
+		if (!whole(ctx, l3, data_end, pkt->len)) {
+			note(XS_UL_TRUNCATED);
+			return 0;
+		}
 		pkt->key.family = AF_INET6;
 		__builtin_memcpy(pkt->key.daddr, ip6h->daddr.in6_u.u6_addr32,
 				 sizeof(pkt->key.daddr));
 		__builtin_memcpy(pkt->saddr, ip6h->saddr.in6_u.u6_addr32, sizeof(pkt->saddr));
-		pkt->len = sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len);
 		return 1;
 	}
 	return 0;

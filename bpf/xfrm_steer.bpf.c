@@ -45,6 +45,20 @@ extern int bpf_skb_set_xfrm_info(struct __sk_buff *skb_ctx,
 extern int bpf_skb_get_xfrm_info(struct __sk_buff *skb_ctx,
 				 struct bpf_xfrm_info *to) __ksym __weak;
 
+/* The fields of the kernel's struct sk_buff that ingress reads to learn
+ * how many bytes a packet really has (real_l3_len()). No vmlinux.h here:
+ * CO-RE finds them in the running kernel's BTF wherever they are. The
+ * kfunc (6.3+) turns the context into the sk_buff; the verifier replaces
+ * the call with a register move. */
+struct sk_buff {
+	unsigned int len;
+	__u16 network_header;
+	unsigned char *head;
+	unsigned char *data;
+} __attribute__((preserve_access_index));
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+
 /* Set by the loader before load. l3_off is where the L3 header starts in
  * skb->data on egress: 0 on an xfrm interface (no link-layer header), 14 in
  * BPF_PROG_TEST_RUN, which always hands the program an Ethernet frame. */
@@ -333,7 +347,7 @@ int xs_egress(struct __sk_buff *skb)
 
 /* What ingress needs of the decrypted (inner) packet. */
 struct inner {
-	__u64 len; /* L3 length from the header itself */
+	__u64 claim; /* L3 length by the header: the peer's word only */
 	__u16 family;
 	__be32 src[4];
 	__be32 dst[4]; /* IPv6 only: for v6_link_scoped() */
@@ -350,7 +364,7 @@ static __always_inline int parse_inner(struct __sk_buff *skb, struct inner *in)
 		if (bpf_skb_load_bytes_relative(skb, 0, &iph, sizeof(iph),
 						BPF_HDR_START_NET))
 			return -1;
-		in->len = bpf_ntohs(iph.tot_len);
+		in->claim = bpf_ntohs(iph.tot_len);
 		in->family = AF_INET;
 		in->src[0] = iph.saddr;
 		return 0;
@@ -361,13 +375,32 @@ static __always_inline int parse_inner(struct __sk_buff *skb, struct inner *in)
 		if (bpf_skb_load_bytes_relative(skb, 0, &ip6h, sizeof(ip6h),
 						BPF_HDR_START_NET))
 			return -1;
-		in->len = sizeof(ip6h) + bpf_ntohs(ip6h.payload_len);
+		in->claim = sizeof(ip6h) + bpf_ntohs(ip6h.payload_len);
 		in->family = AF_INET6;
 		__builtin_memcpy(in->src, ip6h.saddr.in6_u.u6_addr32, sizeof(in->src));
 		__builtin_memcpy(in->dst, ip6h.daddr.in6_u.u6_addr32, sizeof(in->dst));
 		return 0;
 	}
 	return -1;
+}
+
+/* The L3 bytes the packet really has: skb->len less what lies before the
+ * network header (on an external interface a copy of the underlay's
+ * link-layer header, of whatever length). That is what the SA's own byte
+ * counter added when it decrypted the packet, whatever the inner header
+ * claims: nothing checks that header before ingress runs, and a peer may
+ * write any length there. Without the kfunc (kernel 6.2) the claim is
+ * believed up to skb->len, which bounds what a peer can add. */
+static __always_inline __u64 real_l3_len(struct __sk_buff *skb, __u64 claim)
+{
+	if (bpf_ksym_exists(bpf_cast_to_kern_ctx)) {
+		struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+		__u32 len = k->len;
+		__u32 off = k->network_header - (__u32)(k->data - k->head);
+
+		return len > off ? len - off : 0;
+	}
+	return claim < skb->len ? claim : skb->len;
 }
 
 static __always_inline void record_secpath(const struct bpf_xfrm_state *xs,
@@ -449,7 +482,7 @@ int xs_ingress(struct __sk_buff *skb)
 	struct route_value rt;
 	__u32 tenant = 0;
 	bool have_xs;
-	__u64 gen;
+	__u64 gen, len;
 
 	/* Every packet an external interface receives was decrypted by an SA
 	 * and carries its if_id; one that does not cannot be attributed. */
@@ -502,16 +535,17 @@ int xs_ingress(struct __sk_buff *skb)
 		}
 	}
 
+	len = real_l3_len(skb, in.claim);
 	if (st) {
 		st->rx_packets += 1;
-		st->rx_bytes += in.len;
+		st->rx_bytes += len;
 	} else {
 		count_note(XS_NOTE_RX_UNTRACKED);
 	}
 	if ((cfg.flags & XS_CFG_MARK_INGRESS) && tv && cfg.tenant_mode == XS_TENANT_MARK)
 		skb->mark = (skb->mark & ~cfg.mark_mask) | tenant;
 	if (have_xs)
-		record_secpath(&xs, info.if_id, in.len);
+		record_secpath(&xs, info.if_id, len);
 	else
 		count_note(XS_NOTE_NO_SECPATH);
 	return TC_ACT_OK;

@@ -104,7 +104,11 @@ struct tunnel_value {
  * Every packet a tunnel's inbound SAs decrypt and the kernel hands to the
  * interface is counted once, in rx_packets (passed) or rx_dropped (dropped
  * by ingress: rpf, link-scoped IPv6, no IP header), so their sum equals
- * what the SAs' own packet counters added. Bytes are L3 lengths. */
+ * what the SAs' own packet counters added. Bytes are L3 lengths, the
+ * bytes the packet really has, never what its IP header claims: egress
+ * skb->len from the L3 header, ingress skb->len less what precedes the
+ * network header. So rx_bytes, like rx_packets, is what the SAs' own
+ * counters added (a peer writes the inner header as it likes). */
 struct tunnel_stats {
 	__u64 tx_packets;
 	__u64 tx_bytes;
@@ -126,7 +130,7 @@ struct secpath_value {
 	__u16 pad;
 	__be32 peer[4]; /* outer source address of the SA */
 	__u64 packets;
-	__u64 bytes;
+	__u64 bytes; /* real L3 bytes, as rx_bytes of struct tunnel_stats */
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
 };
 
@@ -247,7 +251,8 @@ struct ul_spi_key {
 /* Per-CPU counters of one SPI, before decryption. */
 struct ul_spi_stats {
 	__u64 packets;
-	__u64 bytes; /* outer IP packet length (IP header included) */
+	__u64 bytes; /* outer IP packet length (IP header included), by
+		      * the header, of packets the frame holds in full */
 };
 
 /* known_spis value: what the loader found in the SA list. */
@@ -266,8 +271,10 @@ enum xs_ul_reason {
 	XS_UL_IKE = 3, /* UDP 4500 with the non-ESP marker and at least an
 			* IKE header: IKE (passed) */
 	XS_UL_KEEPALIVE = 4, /* UDP 4500 NAT keepalive, one 0xff byte (passed) */
-	XS_UL_TRUNCATED = 5, /* ESP or UDP header cut short, or UDP 4500 too
-			      * short for any of ESP, IKE and keepalive (passed) */
+	XS_UL_TRUNCATED = 5, /* ESP or UDP header cut short, UDP 4500 too
+			      * short for any of ESP, IKE and keepalive, or ESP
+			      * whose IP length runs past the frame, which the
+			      * kernel drops (passed, not counted per SPI) */
 	XS_UL_FRAGMENT = 6, /* fragment of ESP or UDP (passed, not counted) */
 	XS_UL_V6_EXT = 7, /* IPv6 with extension headers (passed, not parsed) */
 	XS_UL_EVENT_LOST = 8, /* a reader's ring buffer full: event not sent to it */

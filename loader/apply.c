@@ -432,7 +432,8 @@ struct op {
 		} rec;
 		struct {
 			struct apply_route_key key;
-			struct apply_route_value val;
+			struct apply_route_value val, old;
+			bool had_old; /* a put that replaces a record */
 		} own;
 	} u;
 };
@@ -1978,11 +1979,33 @@ static int plan_routes(struct run *r, size_t dev)
 	for (i = 0; i < d->nroutes; i++) {
 		const struct xs_route_ent *c = &d->routes[i];
 		struct own_ent *own = r->o->scope == XS_SCOPE_FILE ? find_own(d, &c->key) : NULL;
+		bool tid = tunnel_if_id(r, dev, c->val.if_id);
 
-		if (!own && !tunnel_if_id(r, dev, c->val.if_id))
+		if ((!own && !tid) || find_wroute(r, dev, &c->key))
 			continue;
-		if (find_wroute(r, dev, &c->key))
-			continue;
+		if (own && own->val.if_id != c->val.if_id) {
+			/* Re-pointed since apply made it (`route add`,
+			 * strongSwan's updown): the route is whoever's did
+			 * that, not the file's to remove. Only its record
+			 * goes. A route to a tunnel's if_id is the tunnel's
+			 * all the same. */
+			op = op_new(r, OP_OWN_DEL, PH_FINAL, dev, ENT_KROUTE, i, false);
+			if (!op)
+				return -ENOMEM;
+			op->u.own.key = own->key;
+			op->u.own.val = own->val;
+			if (!tid) {
+				char a[96];
+
+				p_info(r->ctx,
+				       "Notice: route %s dev %s steers to if_id %u, not to the "
+				       "if_id %u apply made it for: left alone, no longer apply's",
+				       rkey_str(&c->key, a, sizeof(a)), d->name, c->val.if_id,
+				       own->val.if_id);
+				continue;
+			}
+			own = NULL;
+		}
 		d->route_leaves[i] = true;
 		op = op_new(r, OP_ROUTE_DEL, PH_ROUTE_DEL, dev, ENT_KROUTE, i, true);
 		if (!op)
@@ -2016,7 +2039,10 @@ static int plan_routes(struct run *r, size_t dev)
 		/* A loose route is marked as the file's before it is made
 		 * (and unmarked once it is a tunnel's), so that a run
 		 * killed in between still knows it. */
-		if (wr->tunnel < 0 && !own) {
+		/* The record names the if_id apply steers the route to, so that
+		 * a later run tells a route re-pointed by someone else from its
+		 * own: a change of if_id by the file changes it too. */
+		if (wr->tunnel < 0 && (!own || own->val.if_id != wr->if_id)) {
 			op = op_new(r, OP_OWN_PUT,
 				    c && c->val.if_id == wr->if_id ? PH_FINAL : PH_ROUTE_SET, dev, ek,
 				    ent, false);
@@ -2025,6 +2051,10 @@ static int plan_routes(struct run *r, size_t dev)
 			op->u.own.key = wr->key;
 			op->u.own.val.gen = r->gen;
 			op->u.own.val.if_id = wr->if_id;
+			if (own) {
+				op->u.own.old = own->val;
+				op->u.own.had_old = true;
+			}
 		}
 		if (!c || c->val.if_id != wr->if_id) {
 			op = op_new(r, OP_ROUTE_SET, PH_ROUTE_SET, dev, ek, ent, true);
@@ -2625,7 +2655,10 @@ static bool op_inverse(const struct op *op, struct op *inv)
 		inv->u.rec.rec = op->u.rec.old;
 		break;
 	case OP_OWN_PUT:
-		inv->kind = OP_OWN_DEL;
+		if (op->u.own.had_old)
+			inv->u.own.val = op->u.own.old;
+		else
+			inv->kind = OP_OWN_DEL;
 		break;
 	case OP_OWN_DEL:
 		inv->kind = OP_OWN_PUT;

@@ -233,3 +233,25 @@ step "traffic through what apply made"
 ping4 256 192.168.1.200 2
 ping4 256 192.168.3.200 2
 assert_eq "$(peer_rx 1) $(peer_rx 3)" "7 6" "peer SA counters"
+
+step "a loose route re-pointed by someone else is left to them"
+# The file's route moves from if_id 201 to 203 (apply's own change), then
+# to 204 by "route add", as strongSwan's updown script does; a file without
+# it must leave that route alone, forget it, and say so.
+jq '.routes = [{"prefix": "10.97.0.0/16", "if_id": 201, "tenant": "0x100"}]' "$tmp/f3.json" >"$tmp/f4.json"
+jq '.routes[0].if_id = 203' "$tmp/f4.json" >"$tmp/f5.json"
+r97() { xsj "$GW" route show | jq -c '[.[] | select(.prefix == "10.97.0.0/16") | [.tenant, .if_id]]'; }
+apply "$tmp/f4.json"
+apply "$tmp/f5.json"
+assert_eq "$(r97)" "[[256,203]]" "route moved by the file"
+apply "$tmp/f3.json"
+assert_eq "$(r97)" "[]" "route dropped from the file after apply moved it: removed"
+apply "$tmp/f4.json"
+$XS -n "$GW" route add 10.97.0.0/16 if_id 204 tenant 0x100 dev ipsec0
+out=$(apply "$tmp/f3.json" 2>&1)
+echo "$out"
+assert_eq "$(r97)" "[[256,204]]" "route re-pointed by route add: kept on its new if_id"
+grep -q '^Notice: .*10.97.0.0/16 .*if_id 204.*if_id 201.*left alone' <<<"$out" || fail "no notice: $out"
+assert_eq "$(apply "$tmp/f3.json" 2>&1)" "$tmp/f3.json: nothing to do, the kernel matches it" \
+	"the record is forgotten"
+$XS -n "$GW" route del 10.97.0.0/16 tenant 0x100 dev ipsec0

@@ -707,6 +707,103 @@ static void test_ip_length(void **state)
 	assert_int_equal(spi_stats(f, false, AF_INET, LOCAL4, 0xe004).bytes, 28);
 }
 
+/* An IP length beyond the frame is the sender's word only: such a packet
+ * is cut short (the kernel drops it), noted as such and passed, and adds
+ * nothing to any SPI's counters, known or not. */
+static void test_length_beyond_frame(void **state)
+{
+	struct fixture *f = *state;
+	struct ipv6hdr *ip6h;
+	struct iphdr *iph;
+	struct udphdr *udp;
+	struct pkt p;
+
+	list_spi(f, AF_INET, LOCAL4, 0xf001);
+	list_spi(f, AF_INET6, LOCAL6, 0xf002);
+	list_spi(f, AF_INET, LOCAL4, 0xf003);
+	/* A 100-byte frame whose IPv4 header claims 1400 bytes */
+	esp(ip4(&p, IPPROTO_ESP, 100 - ETH_HLEN - 20, false, false), 0xf001);
+	assert_int_equal(p.len, 100);
+	iph = (struct iphdr *)(p.buf + ETH_HLEN);
+	iph->tot_len = htons(1400);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(spi_stats(f, true, AF_INET, LOCAL4, 0xf001).bytes, 0);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 1);
+	/* One byte beyond the frame is as much cut short */
+	iph->tot_len = htons(100 - ETH_HLEN + 1);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 2);
+	/* IPv6, payload length 1400 */
+	esp(ip6(&p, IPPROTO_ESP, ESP_LEN), 0xf002);
+	ip6h = (struct ipv6hdr *)(p.buf + ETH_HLEN);
+	ip6h->payload_len = htons(1400);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(spi_stats(f, true, AF_INET6, LOCAL6, 0xf002).bytes, 0);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 3);
+	/* ESP in UDP, IP and UDP lengths agreeing on 1400 */
+	esp(udp4(&p, 4500, ESP_LEN), 0xf003);
+	iph->tot_len = htons(1400);
+	udp = (struct udphdr *)(iph + 1);
+	udp->len = htons(1400 - 20);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(spi_stats(f, true, AF_INET, LOCAL4, 0xf003).bytes, 0);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 4);
+	/* An unknown SPI: neither counted, reported nor dropped */
+	esp4(&p, 0xf004);
+	iph->tot_len = htons(1400);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 5);
+	assert_int_equal(all_spi_entries(f), 0);
+	assert_int_equal(reason(f, XS_UL_UNKNOWN_SPI), 0);
+	assert_int_equal(f->nev, 0);
+
+	/* The whole packet in the frame still counts in full. */
+	esp(ip4(&p, IPPROTO_ESP, 100 - ETH_HLEN - 20, false, false), 0xf001);
+	assert_int_equal(run(f, &p), XDP_PASS);
+	assert_int_equal(spi_stats(f, true, AF_INET, LOCAL4, 0xf001).bytes, 100 - ETH_HLEN);
+}
+
+/* A frame beyond the linear part of the buffer (multi-buffer XDP, which
+ * BPF_PROG_TEST_RUN makes of data longer than a page less head- and
+ * tailroom): the fragments are part of the packet. */
+static void test_length_in_fragments(void **state)
+{
+	struct fixture *f = *state;
+	enum { LEN = 9000 };
+	uint8_t *buf = calloc(1, LEN + 2), *frame = buf + 2;
+	struct iphdr *iph = (struct iphdr *)(frame + ETH_HLEN);
+	struct ethhdr *e = (struct ethhdr *)frame;
+	uint32_t spi = htonl(0xf101), seq = htonl(1);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .repeat = 1);
+	int fd = bpf_program__fd(f->skel->progs.xs_underlay);
+
+	assert_non_null(buf);
+	list_spi(f, AF_INET, LOCAL4, 0xf101);
+	e->h_proto = htons(ETH_P_IP);
+	iph->version = 4;
+	iph->ihl = 5;
+	iph->ttl = 64;
+	iph->protocol = IPPROTO_ESP;
+	inet_pton(AF_INET, PEER4, &iph->saddr);
+	inet_pton(AF_INET, LOCAL4, &iph->daddr);
+	memcpy(iph + 1, &spi, 4);
+	memcpy((uint8_t *)(iph + 1) + 4, &seq, 4);
+	/* All of it there: counted in full */
+	iph->tot_len = htons(LEN - ETH_HLEN);
+	opts.data_size_in = LEN;
+	assert_int_equal(bpf_prog_test_run_opts(fd, &opts), 0);
+	assert_int_equal(opts.retval, XDP_PASS);
+	assert_int_equal(spi_stats(f, true, AF_INET, LOCAL4, 0xf101).bytes, LEN - ETH_HLEN);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 0);
+	/* One byte more than the fragments hold: cut short */
+	opts.data_size_in = LEN - 1;
+	assert_int_equal(bpf_prog_test_run_opts(fd, &opts), 0);
+	assert_int_equal(opts.retval, XDP_PASS);
+	assert_int_equal(spi_stats(f, true, AF_INET, LOCAL4, 0xf101).packets, 1);
+	assert_int_equal(reason(f, XS_UL_TRUNCATED), 1);
+	free(buf);
+}
+
 static void test_not_esp_untouched(void **state)
 {
 	struct fixture *f = *state;
@@ -928,6 +1025,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp4500_short, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_ip_length, setup_map_drop, teardown),
+		cmocka_unit_test_setup_teardown(test_length_beyond_frame, setup_map_drop,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_length_in_fragments, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_not_esp_untouched, setup_map_drop, teardown),
 		cmocka_unit_test_setup_teardown(test_vlan_and_options, setup_map, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments_and_v6_ext, setup_map_drop,
