@@ -93,7 +93,7 @@ int xs_pin_root(struct xs_ctx *ctx, char *buf, size_t len)
 	if (!base)
 		return -ENOENT;
 	/* XS_PIN_ROOT is /sys/fs/bpf/xfrm-steer: keep its last part. */
-	snprintf(buf, len, "%s%s", base, XS_PIN_ROOT + strlen("/sys/fs/bpf"));
+	snprintf(buf, len, "%s%s", base, &XS_PIN_ROOT[sizeof("/sys/fs/bpf") - 1]);
 	return 0;
 }
 
