@@ -71,9 +71,11 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
+# -MMD: each object also depends on the headers it really includes, as
+# the compiler found them (build/loader/*.d).
 $(OUT)/loader/%.o: loader/%.c $(LOADER_HDRS) $(SKELS) | $(OUT)/loader
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(XS_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(XS_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BIN): $(LOADER_OBJS)
 	$(call msg,LINK,$@)
@@ -115,6 +117,8 @@ demo: deps
 
 clean:
 	$(Q)rm -rf $(OUT)
+
+-include $(LOADER_OBJS:.o=.d)
 
 include install.mk
 

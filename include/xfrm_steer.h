@@ -357,6 +357,8 @@ struct tunnel_rec {
 	char aead[XS_ALG_NAME_LEN]; /* kernel names; "" when absent */
 	char enc[XS_ALG_NAME_LEN];
 	char auth[XS_ALG_NAME_LEN];
+	__u32 pad; /* what the alignment of gen left at the end, named: records
+		    * are compared whole, and unnamed padding is not copied */
 };
 
 /* apply_routes: routes of the file's "routes" list that `apply` made or

@@ -478,7 +478,7 @@ struct run {
 	size_t nscoped;
 	struct op *ops;
 	size_t nops, capops;
-	struct link_step links[16];
+	struct link_step links[3 * XS_CFG_MAX_LINKS + 1];
 	size_t nlinks_done;
 	char **plan_lines; /* link steps a dry run would take */
 	size_t nplan_lines, capplan_lines;
@@ -1802,6 +1802,7 @@ static bool rec_same(const struct tunnel_rec *a, const struct tunnel_rec *b)
 
 	x.state = y.state = 0;
 	x.gen = y.gen = 0;
+	x.pad = y.pad = 0;
 	return !memcmp(&x, &y, sizeof(x));
 }
 

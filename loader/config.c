@@ -793,6 +793,14 @@ static int check_links(struct perr *pe, const struct xs_config_file *cfg)
 {
 	size_t i, j;
 
+	/* Checked here, when the file is read, so that a run never starts
+	 * what it cannot finish. */
+	if (cfg->nlinks > XS_CFG_MAX_LINKS) {
+		snprintf(pe->entry, sizeof(pe->entry), "links[%d] (\"%s\")", XS_CFG_MAX_LINKS,
+			 cfg->links[XS_CFG_MAX_LINKS].name);
+		return fail(pe, NULL, "%zu links in one file, at most %d: split the file", cfg->nlinks,
+			    XS_CFG_MAX_LINKS);
+	}
 	for (i = 0; i < cfg->nlinks; i++)
 		for (j = 0; j < i; j++)
 			if (!strcmp(cfg->links[i].name, cfg->links[j].name)) {

@@ -29,6 +29,10 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+/* Links (interfaces to create and attach) one file may list: each takes up
+ * to three steps that a failed run undoes. */
+#define XS_CFG_MAX_LINKS 5
+
 #include "common.h"
 #include "xfrm.h"
 

@@ -228,6 +228,8 @@ static const struct bad bad[] = {
 	{ "\"routes\": [ { \"prefix\"", "\"routes\": [ { \"if_id\": 1 }, { \"prefix\"", "routes[0]: prefix: missing" },
 	{ "\"links\": [ { \"name\": \"ipsec0\"", "\"links\": [ { \"name\": \"ipsec1\" }, { \"name\": \"ipsec0\"", "tunnels[1] (\"branch-2.v6\"): dev: missing (the file names several links)" },
 	{ "\"links\": [ { \"name\": \"ipsec0\"", "\"links\": [ { \"name\": \"ipsec0\" }, { \"name\": \"ipsec0\"", "links[1] (\"ipsec0\"): name: links[0] has the same name" },
+	/* Refused when read, before a run creates any of them. */
+	{ "\"links\": [ { \"name\": \"ipsec0\"", "\"links\": [ { \"name\": \"x1\" }, { \"name\": \"x2\" }, { \"name\": \"x3\" }, { \"name\": \"x4\" }, { \"name\": \"x5\" }, { \"name\": \"ipsec0\"", "links[5] (\"ipsec0\"): 6 links in one file, at most 5: split the file" },
 	/* One key both ways under one SPI (issue 18): refused unless asked for. */
 	{ "\"spi_in\": 300, \"spi_out\": 301", "\"spi_in\": 300, \"spi_out\": 300", "tunnels[2] (\"host3\"): spi_in and spi_out are both 0x0000012c and one key serves both directions" },
 	{ "\"spi_out\": \"0x1002\"", "\"spi_out\": 8194", "tunnels[1] (\"branch-2.v6\"): spi_in and spi_out are both 0x00002002 and one key serves both directions" },
