@@ -14,112 +14,9 @@
 # Everything lives in a temporary directory under /tmp.
 . "$(dirname "$0")/lib.sh"
 
-CHARON=${XS_CHARON:-/usr/lib/ipsec/charon}
-UPDOWN=$PWD/scripts/strongswan-updown.sh
+XS_SW_PREFIX=xs-strongswan
+. "$(dirname "$0")/lib-charon.sh"
 IF_ID=42
-
-need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
-need_kernel_feature esp4 "no ESP in this kernel"
-[ -x "$CHARON" ] || skip "strongSwan's charon is not installed at $CHARON (Debian: strongswan-charon)"
-command -v swanctl >/dev/null || skip "swanctl is not installed (Debian: strongswan-swanctl)"
-for c in nsenter unshare; do
-	command -v "$c" >/dev/null || skip "$c (util-linux) is not installed"
-done
-
-SW=$(mktemp -d /tmp/xs-strongswan.XXXXXX)
-CHARON_PIDS=()
-
-stop_charons() {
-	local pid
-	for pid in "${CHARON_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || continue
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null || true
-	done
-	CHARON_PIDS=()
-}
-
-finish() {
-	local rc=$? f
-	stop_charons
-	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-		for f in "$SW"/*.log "$SW"/*.out; do
-			[ -s "$f" ] || continue
-			echo "== last lines of $f"
-			tail -n 40 "$f"
-		done
-	fi
-	topo_cleanup
-	rm -rf "$SW"
-}
-trap finish EXIT
-
-# strongswan.conf of one instance: the plugins PSK and the kernel need, no
-# routes of its own (the gateway's come from xfrm-steer, the peer's from
-# the test), a vici socket and a log file in $SW.
-write_strongswan_conf() { # NAME
-	cat >"$SW/$1.conf" <<EOF
-charon {
-	load = random nonce aes sha1 sha2 hmac kdf gmp kernel-netlink socket-default vici updown
-	install_routes = no
-	plugins {
-		vici {
-			socket = unix://$SW/$1.vici
-		}
-	}
-	filelog {
-		$1 {
-			path = $SW/$1.log
-			time_format = %T
-			flush_line = yes
-			default = 1
-			ike = 1
-			chd = 2
-		}
-	}
-}
-swanctl {
-	load = random nonce
-}
-EOF
-}
-
-start_charon() { # NAME NETNS [PATH]
-	local name=$1 ns=$2 path=${3:-$PATH}
-	write_strongswan_conf "$name"
-	STRONGSWAN_CONF="$SW/$name.conf" PATH="$path" \
-		nsenter --net="/run/netns/$ns" unshare --mount --propagation private \
-		sh -c 'mount -t tmpfs xs-charon-run /run && exec "$1"' sh "$CHARON" \
-		>"$SW/$name.out" 2>&1 </dev/null &
-	CHARON_PIDS+=($!)
-	for _ in $(seq 150); do
-		[ -S "$SW/$name.vici" ] && return 0
-		kill -0 "${CHARON_PIDS[-1]}" 2>/dev/null || fail "charon $name exited at start"
-		sleep 0.2
-	done
-	fail "charon $name: no vici socket after 30 s"
-}
-
-swan() { # NAME SWANCTL-ARGS...
-	local name=$1
-	shift
-	# The command option comes first, then --uri.
-	STRONGSWAN_CONF="$SW/$name.conf" swanctl "$1" --uri "unix://$SW/$name.vici" "${@:2}"
-}
-
-# charon runs the updown script once per selector pair, each run a few
-# xfrm-steer calls: seconds under TCG on a busy machine. Poll up to 90 s.
-wait_eq() { # EXPECTED WHAT CMD...
-	local want=$1 what=$2 got end=$((SECONDS + 90))
-	shift 2
-	while got=$("$@") && [ "$got" != "$want" ] && [ $SECONDS -lt $end ]; do
-		sleep 0.3
-	done
-	assert_eq "$got" "$want" "$what"
-}
 
 in_gw_log() { # PATTERN: waits for it like wait_eq
 	local end=$((SECONDS + 90))
@@ -127,10 +24,6 @@ in_gw_log() { # PATTERN: waits for it like wait_eq
 		[ $SECONDS -lt $end ] || return 1
 		sleep 0.3
 	done
-}
-
-routes() { # the gateway's routes, one "prefix if_id" per line, sorted
-	xsj "$GW" route show dev ipsec0 | jq -r '.[] | "\(.prefix) \(.if_id)"' | sort
 }
 
 step "topology: gateway with an attached external interface, one peer"
