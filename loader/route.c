@@ -173,9 +173,13 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 	bool replaced;
 
 	replaced = !bpf_map_lookup_elem(fd, &key, &old);
-	/* Counted before the change; without the count (no memory) the
-	 * slot of a route replaced here stays, as it did before. */
-	xs_tunnel_refs_load(&st);
+	/* Only a route moved to another if_id may leave a slot unused: count
+	 * the references (before the change) for that case alone, so that
+	 * adding a new prefix never scans the tables. Counts a batch already
+	 * holds are kept up to date either way. Without them (no memory) the
+	 * old slot stays, as it did before. */
+	if (replaced && old.if_id != a.if_id)
+		xs_tunnel_refs_load(&st);
 	err = xs_tunnel_ensure(ctx, &st, a.if_id, tenant, &val.tunnel_idx, &created);
 	if (err)
 		goto out;
@@ -195,12 +199,14 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 			      format_prefix(&a.prefix, buf, sizeof(buf)), strerror(-err));
 		goto out;
 	}
-	if (!replaced || old.if_id != val.if_id) {
+	if (st.slot_refs && (!replaced || old.if_id != val.if_id)) {
 		int e = xs_tunnel_ref(&st, val.if_id, val.tunnel_idx, 1);
 
 		if (!e && replaced)
 			e = xs_tunnel_ref(&st, old.if_id, old.tunnel_idx, -1);
 		st.refs_kept = !e;
+	} else {
+		st.refs_kept = st.slot_refs != NULL; /* same if_id: counts unchanged */
 	}
 	xs_routes_changed(&st);
 out:

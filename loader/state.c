@@ -163,8 +163,8 @@ static int link_ifindex(const char *dir, const char *pin)
 
 bool xs_pins_stale(const char *dir, const char *ifname, bool here, char *why, size_t len)
 {
-	static const char *const pins[] = { XS_PIN_INGRESS_LINK, XS_PIN_EGRESS_LINK,
-					    XS_PIN_XDP_LINK };
+	/* One link tells: the two tc links are made and dropped together. */
+	static const char *const pins[] = { XS_PIN_INGRESS_LINK, XS_PIN_XDP_LINK };
 	size_t i;
 
 	for (i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
@@ -188,6 +188,7 @@ bool xs_pins_stale(const char *dir, const char *ifname, bool here, char *why, si
 				 ifname, now, ifindex);
 			return true;
 		}
+		return false;
 	}
 	return false;
 }
