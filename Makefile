@@ -34,10 +34,11 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/*.h) $(ABI_H)
 
-# Every loader/*.c is part of the CLI; one file per object.
-LOADER_SRCS := $(sort $(wildcard loader/*.c))
+# loader/*.c are the CLI's verbs, one file per object; loader/lib/*.c the
+# engine and kernel I/O they call (no argv, no printing policy).
+LOADER_SRCS := $(sort $(wildcard loader/*.c loader/lib/*.c))
 LOADER_OBJS := $(patsubst loader/%.c,$(OUT)/loader/%.o,$(LOADER_SRCS))
-LOADER_HDRS := $(wildcard loader/*.h) $(ABI_H)
+LOADER_HDRS := $(wildcard loader/*.h loader/lib/*.h) $(ABI_H)
 BIN := $(OUT)/xfrm-steer
 
 # The BPF object is built against UAPI headers and the ABI header only, never
@@ -47,7 +48,7 @@ BPF_CFLAGS := -g -O2 --target=bpf -Wall -Werror -Iinclude \
 
 PKGS := libbpf libmnl json-c libmicrohttpd
 CFLAGS ?= -O2 -g
-XS_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iloader -I$(OUT) \
+XS_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iloader -Iloader/lib -I$(OUT) \
 	     -DXS_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 
@@ -75,6 +76,7 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 # the compiler found them (build/loader/*.d).
 $(OUT)/loader/%.o: loader/%.c $(LOADER_HDRS) $(SKELS) | $(OUT)/loader
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(XS_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BIN): $(LOADER_OBJS)

@@ -41,6 +41,7 @@ $(FUZZ_OUT) $(FUZZ_OUT)/loader:
 # clang alone warns about is shown here, and does not stop the tests.
 $(FUZZ_OUT)/loader/%.o: loader/%.c $(LOADER_HDRS) $(SKELS) | $(FUZZ_OUT)/loader
 	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(XS_CFLAGS) -Wno-error -c $< -o $@
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJS) $(LOADER_HDRS) \

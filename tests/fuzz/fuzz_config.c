@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The declarative configuration parser of loader/config.c (xfrm-steer
+ * The declarative configuration parser of loader/lib/config.c (xfrm-steer
  * apply) on any file content. The input is the file: any bytes, given with
  * their length and no terminating NUL, in a block of their own.
  *

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The key parser of loader/keys.c on any argument and any key file.
+ * The key parser of loader/lib/keys.c on any argument and any key file.
  *
  * The input's first byte picks the case: bit 0 clear, the rest (up to a
  * NUL) is the command-line argument (but no "@PATH": the fuzzer is not to

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The netlink attribute parsers of loader/netlink.c (xs_nl_parse,
+ * The netlink attribute parsers of loader/lib/netlink.c (xs_nl_parse,
  * xs_nl_parse_nested) on any reply buffer: every object that reads the
  * kernel's answers (link now, SA and policy later) files attributes with
  * them, and then trusts what they filed.

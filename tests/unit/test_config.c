@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of the declarative configuration (loader/config.c): a valid
+/* Unit tests of the declarative configuration (loader/lib/config.c): a valid
  * file, every kind of bad entry named with its field, keys kept out of
  * messages, and the serializer's round trip. No kernel. */
 #define _GNU_SOURCE
