@@ -104,9 +104,17 @@ unit: $(UNIT_TESTS)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all unit
-	$(Q)$(MAKE) --no-print-directory test-asan-build
+	$(Q)$(MAKE) --no-print-directory test-asan-build test-hooks
 	$(Q)$(MAKE) --no-print-directory prev
 	$(Q)tests/run-all.sh $(T)
+
+# The CLI with the engine's test hooks (XS_APPLY_CRASH_AFTER and
+# XS_APPLY_FAIL_AFTER, lib/exec.c), for the tests that kill or fail a run
+# half way; the shipped $(BIN) has no hooks.
+.PHONY: test-hooks
+test-hooks:
+	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/test-hooks \
+		CFLAGS='$(CFLAGS) -DXS_TEST_HOOKS' $(OUT)/test-hooks/xfrm-steer
 
 # The CLI of the version named in tests/upgrade-from (the previous main),
 # for the test that upgrades a gateway it attached.

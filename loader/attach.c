@@ -13,7 +13,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "device.h"
 #include "netlink.h"
+#include "plan.h"
 #include "parse.h"
 #include "state.h"
 #include "xfrm_steer.skel.h"
@@ -127,42 +129,15 @@ int parse_attach_args(struct xs_ctx *ctx, int argc, char **argv, struct attach_a
 	return 0;
 }
 
-static const char *mode_name(uint32_t mode)
-{
-	switch (mode) {
-	case XS_TENANT_MARK:
-		return "mark";
-	case XS_TENANT_IIF:
-		return "iif";
-	default:
-		return "none";
-	}
-}
-
-/* A re-attach keeps the maps, so it must ask for what they already are. */
+/* A re-attach keeps the maps, so it must ask for what they already are
+ * (the rule is the planner's: xs_plan_attach()). */
 static int check_same_config(struct xs_ctx *ctx, const struct attach_args *a,
 			     struct attach_args *eff, const struct meta_value *m)
 {
-	if (a->have_tenant &&
-	    (a->tenant_mode != m->tenant_mode ||
-	     (a->tenant_mode == XS_TENANT_MARK && a->mark_mask != m->mark_mask)))
-		return p_err(ctx, -EEXIST,
-			     "device \"%s\" is attached with tenant-key %s 0x%x; detach it first to change the tenant key",
-			     a->dev, mode_name(m->tenant_mode), m->mark_mask);
-	if ((a->have_routes && a->max_routes != m->max_routes) ||
-	    (a->have_tunnels && a->max_tunnels != m->max_tunnels))
-		return p_err(ctx, -EEXIST,
-			     "device \"%s\" is attached with routes %u tunnels %u; detach it first to resize",
-			     a->dev, m->max_routes, m->max_tunnels);
-	eff->tenant_mode = m->tenant_mode;
-	eff->mark_mask = m->mark_mask;
-	eff->max_routes = m->max_routes;
-	eff->max_tunnels = m->max_tunnels;
-	/* Program options not given again keep their attached value. */
-	eff->flags = (a->flags & a->flags_set) | (m->flags & ~a->flags_set);
-	if ((eff->flags & XS_CFG_MARK_INGRESS) && eff->tenant_mode != XS_TENANT_MARK)
-		return p_err(ctx, -EINVAL, "mark-ingress needs tenant-key mark");
-	return 0;
+	char why[256];
+	int err = xs_plan_attach(a, m, eff, why, sizeof(why));
+
+	return err ? p_err(ctx, err, "device \"%s\" %s", a->dev, why) : 0;
 }
 
 static int read_pinned_meta(const char *dir, struct meta_value *m)
@@ -261,9 +236,10 @@ static int attach_one(struct xs_ctx *ctx, const char *dir, const char *pin,
 	return 0;
 }
 
-int do_attach(struct xs_ctx *ctx, int argc, char **argv)
+int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 {
-	struct attach_args a, eff;
+	const struct attach_args a = *ap;
+	struct attach_args eff;
 	struct xs_link_info li;
 	struct xfrm_steer *skel = NULL;
 	struct meta_value m = { 0 };
@@ -273,11 +249,6 @@ int do_attach(struct xs_ctx *ctx, int argc, char **argv)
 	uint32_t zero = 0;
 	int err, lock_fd = -1;
 
-	if (argc > 0 && matches(argv[0], "help"))
-		return attach_help(ctx, argc, argv);
-	err = parse_attach_args(ctx, argc, argv, &a);
-	if (err)
-		return err;
 	err = xs_link_query(ctx, a.dev, &li);
 	if (err)
 		return err;
@@ -417,6 +388,17 @@ out:
 	return err;
 }
 
+int do_attach(struct xs_ctx *ctx, int argc, char **argv)
+{
+	struct attach_args a;
+	int err;
+
+	if (argc > 0 && matches(argv[0], "help"))
+		return attach_help(ctx, argc, argv);
+	err = parse_attach_args(ctx, argc, argv, &a);
+	return err ? err : xs_attach(ctx, &a);
+}
+
 /* detach stale: remove the state of every device that is gone, in every
  * namespace (a namespace deleted without detach leaves its directory). One
  * line, or JSON object, per directory removed. */
@@ -482,11 +464,7 @@ static int detach_stale(struct xs_ctx *ctx)
 
 int do_detach(struct xs_ctx *ctx, int argc, char **argv)
 {
-	struct xfrm_steer *skel;
 	const char *dev = NULL;
-	char dir[XS_DIR_MAX], ns[XS_DIR_MAX];
-	struct stat sb;
-	int err, lock_fd;
 
 	while (argc > 0) {
 		if (matches(argv[0], "dev")) {
@@ -503,6 +481,16 @@ int do_detach(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	if (!dev)
 		return p_err(ctx, -EINVAL, "detach: missing \"dev NAME\"");
+	return xs_detach(ctx, dev);
+}
+
+int xs_detach(struct xs_ctx *ctx, const char *dev)
+{
+	char dir[XS_DIR_MAX], ns[XS_DIR_MAX];
+	struct xfrm_steer *skel;
+	struct stat sb;
+	int err, lock_fd;
+
 	if (!*dev || strchr(dev, '/') || strlen(dev) >= IF_NAMESIZE)
 		return p_err(ctx, -EINVAL, "invalid device name \"%s\"", dev);
 	/* Detaching what a deleted device left is removing it, quietly. */

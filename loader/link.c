@@ -348,22 +348,16 @@ static int explain_eexist(struct xs_ctx *ctx, struct xs_nl *nl,
 		     name, sc.external);
 }
 
-static int do_add(struct xs_ctx *ctx, int argc, char **argv)
+int xs_link_create(struct xs_ctx *ctx, const char *name)
 {
 	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nlattr *linkinfo, *data;
 	char what[64], why[256];
 	struct nlmsghdr *nlh;
 	struct link_attrs la;
-	const char *name;
 	struct xs_nl nl;
 	int err, err2;
 
-	if (argc < 1)
-		return p_err(ctx, -EINVAL, "link add needs an interface NAME");
-	name = argv[0];
-	if (argc > 1)
-		return p_err(ctx, -EINVAL, "unknown argument \"%s\"", argv[1]);
 	err = check_ifname(ctx, name, true);
 	if (err)
 		return err;
@@ -420,19 +414,13 @@ out:
 	return err;
 }
 
-static int do_del(struct xs_ctx *ctx, int argc, char **argv)
+int xs_link_delete(struct xs_ctx *ctx, const char *name)
 {
 	struct link_attrs la;
-	const char *name;
 	struct xs_nl nl;
 	char what[64];
 	int err;
 
-	if (argc < 1)
-		return p_err(ctx, -EINVAL, "link del needs an interface NAME");
-	name = argv[0];
-	if (argc > 1)
-		return p_err(ctx, -EINVAL, "unknown argument \"%s\"", argv[1]);
 	err = xs_nl_open(ctx, &nl, NETLINK_ROUTE);
 	if (err)
 		return err;
@@ -458,6 +446,24 @@ static int do_del(struct xs_ctx *ctx, int argc, char **argv)
 out:
 	xs_nl_close(&nl);
 	return err;
+}
+
+static int do_add(struct xs_ctx *ctx, int argc, char **argv)
+{
+	if (argc < 1)
+		return p_err(ctx, -EINVAL, "link add needs an interface NAME");
+	if (argc > 1)
+		return p_err(ctx, -EINVAL, "unknown argument \"%s\"", argv[1]);
+	return xs_link_create(ctx, argv[0]);
+}
+
+static int do_del(struct xs_ctx *ctx, int argc, char **argv)
+{
+	if (argc < 1)
+		return p_err(ctx, -EINVAL, "link del needs an interface NAME");
+	if (argc > 1)
+		return p_err(ctx, -EINVAL, "unknown argument \"%s\"", argv[1]);
+	return xs_link_delete(ctx, argv[0]);
 }
 
 static int do_help(struct xs_ctx *ctx, int argc, char **argv)

@@ -10,6 +10,7 @@
 #define XS_PARSE_H
 
 #include "common.h"
+#include "device.h"
 
 /* route add|del PREFIX [ if_id ID ] [ tenant KEY ] dev NAME */
 struct route_args {
@@ -26,18 +27,6 @@ int parse_route_args(struct xs_ctx *ctx, int argc, char **argv, bool add,
 /* route show [ dev NAME ]: *dev is NULL for every attached device. */
 int parse_route_show_args(struct xs_ctx *ctx, int argc, char **argv, const char **dev);
 
-/* attach dev NAME [ tenant-key ... ] [ rpf ... ] [ mark-ingress ... ]
- * [ routes N ] [ tunnels N ] */
-struct attach_args {
-	const char *dev;
-	uint32_t tenant_mode;
-	uint32_t mark_mask;
-	uint32_t max_routes;
-	uint32_t max_tunnels;
-	uint32_t flags; /* XS_CFG_* */
-	uint32_t flags_set; /* which XS_CFG_* bits were given */
-	bool have_tenant, have_routes, have_tunnels;
-};
 int parse_attach_args(struct xs_ctx *ctx, int argc, char **argv, struct attach_args *a);
 
 /* stats [ show ] [ dev NAME ] [ if_id ID ], stats drops [ dev NAME ] */

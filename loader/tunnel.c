@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "config.h"
+#include "report.h"
 #include "keys.h"
 #include "netlink.h"
 #include "state.h"
@@ -369,6 +370,7 @@ static int tunnel_add(struct xs_ctx *ctx, int argc, char **argv)
 {
 	struct xs_run_opts o = { .scope = XS_SCOPE_ADD };
 	struct xs_config_file cfg = { 0 };
+	struct xs_run_result res;
 	struct find_name fn = { 0 };
 	int err;
 
@@ -386,7 +388,7 @@ static int tunnel_add(struct xs_ctx *ctx, int argc, char **argv)
 	if (!err && fn.dev[0])
 		err = p_err(ctx, -EEXIST, "tunnel \"%s\" exists already on %s", fn.name, fn.dev);
 	if (!err)
-		err = xs_converge(ctx, &cfg, &o);
+		err = xs_show_run(ctx, &o, &res, xs_converge(ctx, &cfg, &o, &res));
 out:
 	xs_config_free(&cfg);
 	return err;
@@ -396,6 +398,7 @@ static int tunnel_del(struct xs_ctx *ctx, int argc, char **argv)
 {
 	struct xs_run_opts o = { .scope = XS_SCOPE_DEL };
 	struct xs_config_file cfg = { 0 };
+	struct xs_run_result res;
 	struct find_name fn = { 0 };
 	const char *dev = NULL;
 	int err;
@@ -426,7 +429,7 @@ static int tunnel_del(struct xs_ctx *ctx, int argc, char **argv)
 		dev = fn.dev;
 	}
 	o.dev = dev;
-	err = xs_converge(ctx, &cfg, &o);
+	err = xs_show_run(ctx, &o, &res, xs_converge(ctx, &cfg, &o, &res));
 	xs_config_free(&cfg);
 	return err;
 }

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # XS_BIN runs the suite against another build (e.g. a mutant or ASan).
 XS=${XS:-${XS_BIN:-$PWD/build/xfrm-steer}}
+# The same CLI built with the test hooks (XS_APPLY_CRASH_AFTER,
+# XS_APPLY_FAIL_AFTER), which the shipped binary does not have.
+XS_HOOKS=${XS_HOOKS:-$PWD/${OUT:-build}/test-hooks/xfrm-steer}
 # Key files must be private (xfrm-steer refuses others), and so must
 # whatever else a test writes: keys end up in saved files too.
 umask 077

@@ -57,6 +57,8 @@ jq '.tunnels[0].prefixes += ["192.168.10.0/24"] | .tunnels[2].if_id = 113' \
 jq 'del(.tunnels[1]) | .routes = []' "$tmp/f2.json" >"$tmp/f3.json"
 
 apply() { $XS -n "$GW" apply "$@"; }
+# With the test hooks: the build of the CLI that has them.
+happly() { $XS_HOOKS -n "$GW" apply "$@"; }
 ping4() { ip netns exec "$GW" ping -q -c "$3" -i 0.2 -W 2 -m "$1" "$2" >/dev/null; }
 
 step "first apply: attaches ipsec0, makes the three tunnels and the route"
@@ -161,7 +163,7 @@ step "a failure at any point of a run is rolled back"
 # From f3 to f1 is some 40 changes: t2 and the loose route back, t3 to its
 # old if_id, a prefix of t1 gone. Fail change N+1 as if the kernel refused.
 for n in 0 1 3 6 10 15 21 28 36; do
-	out=$(XS_APPLY_FAIL_AFTER=$n apply "$tmp/f1.json" 2>&1) && fail "apply with change $((n + 1)) failing succeeded"
+	out=$(XS_APPLY_FAIL_AFTER=$n happly "$tmp/f1.json" 2>&1) && fail "apply with change $((n + 1)) failing succeeded"
 	grep -q "^Error: $tmp/f1.json: .*: cannot .*failure injected" <<<"$out" || fail "message: $out"
 	assert_same "$(snapshot "$GW")" "$s3" "state after a failure at change $((n + 1)): $(head -1 <<<"$out" | cut -d: -f3-4)"
 	assert_eq "$(xsj "$GW" show)" "$j3" "show -j after a failure at change $((n + 1))"
@@ -255,3 +257,10 @@ grep -q '^Notice: .*10.97.0.0/16 .*if_id 204.*if_id 201.*left alone' <<<"$out" |
 assert_eq "$(apply "$tmp/f3.json" 2>&1)" "$tmp/f3.json: nothing to do, the kernel matches it" \
 	"the record is forgotten"
 $XS -n "$GW" route del 10.97.0.0/16 tenant 0x100 dev ipsec0
+
+step "the shipped binary has no test hooks"
+# XS_APPLY_FAIL_AFTER=0 would fail the first change of the hooks' build;
+# the CLI users run must not read it.
+XS_APPLY_FAIL_AFTER=0 XS_APPLY_CRASH_AFTER=0 apply "$tmp/f4.json"
+assert_eq "$(r97)" "[[256,201]]" "apply with the hooks' variables set: done"
+apply "$tmp/f3.json"

@@ -111,7 +111,7 @@ assert_eq "$(printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ')" "t1 t2 " \
 step "a failing tunnel add leaves no SA, policy or route behind"
 before=$(snapshot "$GW")
 # t3 to peer 1's underlay again, with words each time making it fail.
-t3() { $XS -n "$GW" tunnel add t3 if_id 103 local 10.0.1.1 remote 10.0.1.2 \
+t3() { ${T3_XS:-$XS} -n "$GW" tunnel add t3 if_id 103 local 10.0.1.1 remote 10.0.1.2 \
 	spi-in "${SPI_IN:-0x2003}" spi-out 0x1003 aead "$AEAD_ALG" "@$tmp/in1" 128 \
 	prefix 192.168.3.0/24 prefix 2001:db8:3::/64 tenant 0x100 "$@" dev ipsec0; }
 err=$(SPI_IN=$(spi_in 1) t3 2>&1) && fail "duplicate spi accepted"
@@ -127,7 +127,7 @@ ip -n "$GW" xfrm policy del dir out src 0.0.0.0/0 dst 0.0.0.0/0 if_id 103
 # A tunnel add is 13 changes (record, 2 SAs, 6 policies, counters, 2
 # routes, record complete): fail each in turn, as if the kernel refused.
 for n in 0 1 2 3 5 8 9 10 11 12; do
-	out=$(XS_APPLY_FAIL_AFTER=$n t3 2>&1) && fail "tunnel add with change $((n + 1)) failing succeeded"
+	out=$(T3_XS=$XS_HOOKS XS_APPLY_FAIL_AFTER=$n t3 2>&1) && fail "tunnel add with change $((n + 1)) failing succeeded"
 	grep -q 'Error: tunnel "t3": cannot' <<<"$out" || fail "message of failure $n: $out"
 	assert_same "$(snapshot "$GW")" "$before" "nothing left after failure at change $((n + 1))"
 done
@@ -136,7 +136,7 @@ assert_eq "$(xsj "$GW" tunnel show | jq -c '[.[].name]')" '["t1","t2"]' "tunnels
 step "a killed tunnel add is finished by the next one, or removed by del"
 for n in 1 4 7 10; do
 	rc=0
-	XS_APPLY_CRASH_AFTER=$n t3 || rc=$?
+	T3_XS=$XS_HOOKS XS_APPLY_CRASH_AFTER=$n t3 || rc=$?
 	assert_eq "$rc" 137 "tunnel add killed after $n changes"
 	assert_eq "$(xsj "$GW" tunnel show t3 | jq -r '.[0].state')" incomplete "t3 after the kill"
 	if [ $((n % 2)) = 1 ]; then

@@ -27,16 +27,29 @@ struct xs_run_opts {
 	const char *dev; /* XS_SCOPE_DEL: its device, NULL to look it up */
 };
 
+/* What a run did, or would do, for the verb to show. */
+struct xs_run_result {
+	bool dry_run;
+	size_t changes; /* made; planned, in a dry run */
+	char **lines; /* each change: 'tunnel "x": add ...', in the plan's order */
+	size_t nlines;
+	size_t undone; /* after a failure: the changes rolled back */
+};
+void xs_run_result_free(struct xs_run_result *res);
+
 /*
- * Make the kernel what want says, within the scope. Every change is kept
+ * Make the kernel what want says, within the scope: observe what there is,
+ * resolve what is wanted, plan (lib/plan.c), execute. Every change is kept
  * in an undo log; on the first failure the log is played back and the
- * error names the entry at fault. Returns 0 or a negative errno (reported).
- * Test hooks, from the environment: XS_APPLY_CRASH_AFTER=N kills the
- * process with SIGKILL after N changes, XS_APPLY_FAIL_AFTER=N makes change
- * N + 1 fail as if the kernel had refused it.
+ * error names the entry at fault. Returns 0 or a negative errno (reported
+ * with p_err()); *res says what changed (free it with xs_run_result_free()).
+ * Test builds only (XS_TEST_HOOKS), from the environment:
+ * XS_APPLY_CRASH_AFTER=N kills the process with SIGKILL after N changes,
+ * XS_APPLY_FAIL_AFTER=N makes change N + 1 fail as if the kernel had
+ * refused it.
  */
 int xs_converge(struct xs_ctx *ctx, struct xs_config_file *want,
-		const struct xs_run_opts *o);
+		const struct xs_run_opts *o, struct xs_run_result *res);
 
 /* ---- Readers of the pinned state ---- */
 

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The engine's model, shared by its parts (lib/observe.c, want.c, plan.c,
+ * exec.c, links.c): what exists on the devices of a run and in the kernel,
+ * what is wanted, and the plan that goes from one to the other as a list of
+ * operations, each with the state it replaces (its undo). Not an API for
+ * the verbs: they call xs_converge() (tunnel.h).
+ */
+#ifndef XS_MODEL_H
+#define XS_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "netlink.h"
+#include "state.h"
+#include "tunnel.h"
+#include "xfrm.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct dev_run {
+	char name[XS_IFNAME_LEN];
+	struct xs_state st;
+	bool open;
+	bool fresh; /* dry run: not attached yet, so empty */
+	uint32_t tenant_mode, mark_mask;
+	struct xs_rec_ent *recs;
+	bool *rec_scope; /* per record: this run may change or remove it */
+	long *rec_want; /* per record: the wants[] entry for it, or -1 */
+	size_t nrecs;
+	/* if_ids whose routes are the run's to change (sorted): those of
+	 * in-scope records and of the file's tunnels on this device. */
+	uint32_t *tids;
+	size_t ntids;
+	struct xs_route_ent *routes;
+	bool *route_leaves; /* per route: planned to go, or to lead elsewhere */
+	size_t nroutes;
+	struct own_ent {
+		struct apply_route_key key;
+		struct apply_route_value val;
+	} *owned;
+	size_t nowned;
+	struct slot_ent {
+		uint32_t if_id;
+		struct tunnel_value v;
+	} *slots;
+	size_t nslots;
+};
+
+/* A tunnel of the file, resolved against its device. */
+struct want {
+	size_t idx; /* in cfg->tunnels */
+	size_t dev;
+	uint32_t tenant;
+	struct tunnel_rec rec;
+	struct xs_sa sa[2]; /* inbound, outbound */
+	bool has_key[2];
+	struct xs_policy pol[6];
+	unsigned int npol;
+};
+
+/* A route of the file, tunnels' prefixes included. */
+struct want_route {
+	size_t dev;
+	struct apply_route_key key;
+	uint32_t if_id;
+	int tunnel; /* index into wants, or -1 for a route of "routes" */
+	size_t idx; /* in cfg->routes when tunnel < 0 */
+};
+
+enum op_kind {
+	OP_SA_ADD,
+	OP_SA_DEL,
+	OP_POL_ADD,
+	OP_POL_UPD,
+	OP_POL_DEL,
+	OP_ROUTE_SET,
+	OP_ROUTE_DEL,
+	OP_SLOT_ENSURE,
+	OP_SLOT_REMOVE,
+	OP_REC_PUT,
+	OP_REC_DEL,
+	OP_OWN_PUT,
+	OP_OWN_DEL,
+};
+
+/* The order in which a plan runs; see the comment at the top. */
+enum phase {
+	PH_ROUTE_DEL = 1, /* stop steering into what goes */
+	PH_SLOT_DEL,
+	PH_POL_DEL,
+	PH_SA_DEL,
+	PH_REC, /* records: intent before the objects are made */
+	PH_SA_ADD,
+	PH_POL_ADD,
+	PH_SLOT_ADD,
+	PH_ROUTE_SET, /* steer once the tunnel is complete */
+	PH_FINAL, /* records marked ready; bookkeeping */
+};
+
+/* Whom an operation is for, for messages. */
+enum ent_kind {
+	ENT_NONE,
+	ENT_TUNNEL, /* cfg->tunnels[ent] */
+	ENT_ROUTE, /* cfg->routes[ent] */
+	ENT_REC, /* devs[dev].recs[ent]: a tunnel the file does not name */
+	ENT_KROUTE, /* devs[dev].routes[ent]: a route the file does not name */
+	ENT_KSA, /* ksa[ent]: an SA of no tunnel in the file */
+	ENT_KPOL, /* kpol[ent] */
+};
+
+enum op_status { OS_PLANNED, OS_DONE, OS_NOOP, OS_FAILED };
+
+struct op {
+	uint8_t kind, phase, ent_kind, status;
+	bool visible; /* a change to report; bookkeeping is not */
+	size_t dev;
+	size_t ent;
+	int err;
+	union {
+		struct xs_sa sa;
+		struct {
+			struct xs_policy pol, old;
+		} pol;
+		struct {
+			struct apply_route_key key;
+			uint32_t if_id;
+			bool had_old;
+			/* An undo puts back the value it had, counter slot
+			 * and all. */
+			bool exact;
+			struct route_value old;
+		} route;
+		struct {
+			uint32_t if_id, tenant;
+			bool created;
+			/* An undo of a removal puts the slot back where it
+			 * was, counters and all. */
+			bool restore;
+			uint32_t idx;
+		} slot;
+		struct {
+			struct tunnel_name_key key;
+			struct tunnel_rec rec, old;
+			bool had_old;
+		} rec;
+		struct {
+			struct apply_route_key key;
+			struct apply_route_value val, old;
+			bool had_old; /* a put that replaces a record */
+		} own;
+	} u;
+};
+
+/* A link step done before the devices are opened, with its inverse. */
+struct link_step {
+	size_t idx; /* cfg->links */
+	enum { LS_CREATED, LS_ATTACHED, LS_REATTACHED } what;
+	uint32_t old_flags; /* LS_REATTACHED: what to go back to */
+};
+
+struct run {
+	struct xs_ctx *ctx;
+	const struct xs_run_opts *o;
+	struct xs_config_file *cfg;
+	uint64_t gen;
+	struct dev_run *devs;
+	size_t ndevs;
+	struct want *wants;
+	size_t nwants;
+	struct want_route *wroutes;
+	size_t nwroutes, capwroutes;
+	struct xs_sa *ksa;
+	size_t nksa;
+	bool *ksa_want, *ksa_own;
+	const char **ksa_other; /* the tunnel out of scope it belongs to */
+	struct xs_policy *kpol;
+	size_t nkpol;
+	bool *kpol_want, *kpol_own;
+	const char **kpol_other;
+	/* Records out of scope, by if_id (sorted): what may not be taken. */
+	struct other_rec {
+		uint32_t if_id;
+		const char *name;
+	} *others;
+	size_t nothers;
+	/* In-scope records by if_id (sorted), to name what is removed. */
+	struct scope_rec {
+		uint32_t if_id;
+		size_t dev, rec;
+	} *scoped;
+	size_t nscoped;
+	struct op *ops;
+	size_t nops, capops;
+	struct link_step links[3 * XS_CFG_MAX_LINKS + 1];
+	size_t nlinks_done;
+	char **plan_lines; /* link steps a dry run would take */
+	size_t nplan_lines, capplan_lines;
+	struct xs_nl nl;
+	bool nl_open;
+	/* Test hooks (xs_converge()); -1 when not set. */
+	long crash_after, fail_after;
+	unsigned long count;
+};
+
+/* model.c */
+void *vec_slot(void *vp, size_t *cap, size_t n, size_t size);
+void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+void *search_n(const void *key, const void *base, size_t n, size_t size,
+		      int (*cmp)(const void *, const void *));
+void rkey_from(struct apply_route_key *k, const struct xs_prefix *p, uint32_t tenant);
+const char *rkey_str(const struct apply_route_key *k, char *buf, size_t len);
+const char *run_src(const struct run *r);
+const char *ent_label(const struct run *r, uint8_t kind, size_t dev, size_t ent,
+			     char *buf, size_t len);
+int __attribute__((format(printf, 6, 7)))
+ent_err(const struct run *r, int err, uint8_t kind, size_t dev, size_t ent, const char *fmt,
+	...);
+const char *op_text(const struct run *r, const struct op *op, char *buf, size_t len);
+struct op *op_new(struct run *r, uint8_t kind, uint8_t phase, size_t dev,
+			 uint8_t ent_kind, size_t ent, bool visible);
+int find_dev(const struct run *r, const char *name, size_t *i);
+int add_dev(struct run *r, const char *name);
+int dev_cmp(const void *a, const void *b);
+
+/* observe.c */
+bool addr_eq(const struct xs_prefix *a, const struct xs_prefix *b);
+int read_meta_quiet(struct xs_ctx *ctx, const char *dev, struct meta_value *m,
+			   bool *complete);
+int open_devs(struct run *r);
+int route_ent_cmp(const void *a, const void *b);
+int own_ent_cmp(const void *a, const void *b);
+int slot_ent_cmp(const void *a, const void *b);
+int read_dev(struct run *r, struct dev_run *d);
+struct xs_rec_ent *find_rec(struct dev_run *d, const char *name, size_t *idx);
+
+/* links.c */
+int link_undo(struct run *r);
+int ensure_links(struct run *r);
+
+/* plan.c */
+int set_scope(struct run *r);
+int ksa_cmp(const void *a, const void *b);
+int kpol_cmp(const void *a, const void *b);
+int mark_owned(struct run *r);
+int wroute_cmp(const void *a, const void *b);
+int xs_plan(struct run *r);
+
+/* want.c */
+int build_all(struct run *r);
+int resolve_all(struct run *r);
+
+#endif /* XS_MODEL_H */
