@@ -333,6 +333,10 @@ enum xs_tunnel_state {
 };
 
 #define XS_TUNF_ESN (1u << 0) /* SAs with extended sequence numbers */
+/* Made by `tunnel add`, not by a file: apply leaves it alone unless its
+ * file names it (then the file takes it over). Records of versions before
+ * the bit are a file's, as they were treated then. */
+#define XS_TUNF_CLI (1u << 1)
 
 struct tunnel_rec {
 	__u32 magic; /* XS_TUNNEL_MAGIC */

@@ -27,7 +27,10 @@ int p_err(struct xs_ctx *ctx, int err, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
-	if (ctx && ctx->json) {
+	if (ctx && ctx->errbuf) {
+		if (!ctx->errbuf[0])
+			snprintf(ctx->errbuf, ctx->errlen, "%s", msg);
+	} else if (ctx && ctx->json) {
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "error", json_object_new_string(msg));

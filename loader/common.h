@@ -27,6 +27,12 @@ struct xs_ctx {
 	bool err_printed; /* an error was reported in JSON already */
 	struct xs_state_cache *state_cache; /* -batch: maps kept between commands */
 	char bpffs[64]; /* where the pinned state's BPF file system is, once known */
+	/* Where errors go: when errbuf is set, p_err() keeps the first
+	 * message there and prints nothing (a caller of the library that
+	 * shows errors its own way, e.g. the unit tests); else stderr, or
+	 * stdout as JSON with -j. */
+	char *errbuf;
+	size_t errlen;
 };
 
 /* One entry of a command table, bpftool style. */

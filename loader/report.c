@@ -17,14 +17,32 @@ static void show_json(struct xs_ctx *ctx, const struct xs_run_opts *o,
 	json_object_object_add(obj, "dry_run", json_object_new_boolean(o->dry_run));
 	json_object_object_add(obj, "changes", json_object_new_int64((int64_t)res->changes));
 	json_object_object_add(obj, "plan", arr);
+	arr = json_object_new_array();
+	for (i = 0; i < res->nkept; i++)
+		json_object_array_add(arr, json_object_new_string(res->kept[i]));
+	json_object_object_add(obj, "left_alone", arr);
 	print_json(ctx, obj);
 	json_object_put(obj);
+}
+
+/* "; left alone, not the file's: 1 tunnel of tunnel add, 2 routes of route
+ * add (-v lists them)", or "" when there are none. */
+static const char *kept_text(const struct xs_run_result *res, char *buf, size_t len)
+{
+	if (!res->nkept)
+		return "";
+	snprintf(buf, len,
+		 "; left alone, not the file's: %zu tunnel%s of tunnel add, %zu route%s of route add (-v lists them)",
+		 res->kept_tunnels, res->kept_tunnels == 1 ? "" : "s", res->kept_routes,
+		 res->kept_routes == 1 ? "" : "s");
+	return buf;
 }
 
 int xs_show_run(struct xs_ctx *ctx, const struct xs_run_opts *o, struct xs_run_result *res,
 		int err)
 {
 	const char *what = o->src ? o->src : "the command";
+	char buf[256];
 	size_t i;
 
 	if (err) {
@@ -37,15 +55,21 @@ int xs_show_run(struct xs_ctx *ctx, const struct xs_run_opts *o, struct xs_run_r
 		if (o->dry_run)
 			for (i = 0; i < res->nlines; i++)
 				printf("%s\n", res->lines[i]);
-		if (!res->changes)
+		if (!res->changes && !res->nkept)
 			printf("%s: nothing to do, the kernel matches %s\n", what,
 			       o->src ? "it" : "the command");
+		else if (!res->changes)
+			printf("%s: nothing to do%s\n", what, kept_text(res, buf, sizeof(buf)));
 		else if (o->dry_run)
-			printf("%s: %zu change%s to make (dry run: nothing changed)\n", what,
-			       res->changes, res->changes == 1 ? "" : "s");
+			printf("%s: %zu change%s to make (dry run: nothing changed)%s\n", what,
+			       res->changes, res->changes == 1 ? "" : "s",
+			       kept_text(res, buf, sizeof(buf)));
 		else
-			printf("%s: %zu change%s made\n", what, res->changes,
-			       res->changes == 1 ? "" : "s");
+			printf("%s: %zu change%s made%s\n", what, res->changes,
+			       res->changes == 1 ? "" : "s", kept_text(res, buf, sizeof(buf)));
+		/* Which ones: with -v, or in a dry run, which is for reading. */
+		for (i = 0; (o->dry_run || ctx->verbose) && i < res->nkept; i++)
+			printf("  left alone: %s\n", res->kept[i]);
 	}
 	xs_run_result_free(res);
 	return err;

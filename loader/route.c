@@ -9,6 +9,7 @@
 
 #include "parse.h"
 #include "state.h"
+#include "tunnel.h"
 #include "xfrm_steer.skel.h"
 
 static int route_help(struct xs_ctx *ctx, int argc, char **argv)
@@ -254,6 +255,7 @@ out:
 struct show_ctx {
 	struct xs_ctx *ctx;
 	json_object *arr;
+	struct xs_owners ow;
 };
 
 /* JSON keeps the tenant a number; the text view shows it the way it was
@@ -279,13 +281,27 @@ static void add_route_record(const struct show_ctx *sc, const struct xs_state *s
 			     const struct route_value *v)
 {
 	json_object *o = json_object_new_object();
+	struct apply_route_key k = { .family = (uint32_t)p->family, .tenant = tenant,
+				     .plen = p->plen };
+	const char *owner, *tunnel;
 	char buf[64];
+
+	memcpy(k.addr, p->addr, 16);
+	owner = xs_route_owner(&sc->ow, &k, v->if_id, &tunnel);
 
 	json_object_object_add(o, "dev", json_object_new_string(st->ifname));
 	json_object_object_add(o, "tenant", tenant_value(sc, st, tenant));
 	json_object_object_add(o, "prefix",
 			       json_object_new_string(format_prefix(p, buf, sizeof(buf))));
 	json_object_object_add(o, "if_id", json_object_new_uint64(v->if_id));
+	if (sc->ctx->json) {
+		json_object_object_add(o, "owner", json_object_new_string(owner));
+		if (tunnel)
+			json_object_object_add(o, "tunnel", json_object_new_string(tunnel));
+	} else {
+		snprintf(buf, sizeof(buf), "%s%s%s", owner, tunnel ? " " : "", tunnel ? tunnel : "");
+		json_object_object_add(o, "owner", json_object_new_string(buf));
+	}
 	json_object_array_add(sc->arr, o);
 }
 
@@ -320,18 +336,21 @@ static int dump_family(struct xs_state *st, int family, const struct show_ctx *s
 
 static int show_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 {
-	struct show_ctx sc = { ctx, data };
+	struct show_ctx sc = { ctx, data, { 0 } };
 	struct xs_state st;
 	int err;
 
 	err = xs_state_open(ctx, ifname, XS_LOCK_SHARED, &st);
 	if (err)
 		return err;
-	err = dump_family(&st, AF_INET, &sc);
+	err = xs_owners_read(&st, &sc.ow);
+	if (!err)
+		err = dump_family(&st, AF_INET, &sc);
 	if (!err)
 		err = dump_family(&st, AF_INET6, &sc);
 	if (err)
 		p_err(ctx, err, "cannot read routes of \"%s\": %s", ifname, strerror(-err));
+	xs_owners_free(&sc.ow);
 	xs_state_close(&st);
 	return err;
 }
@@ -358,6 +377,7 @@ static int route_show(struct xs_ctx *ctx, int argc, char **argv)
 		{ "tenant", "tenant", true, false },
 		{ "prefix", "prefix", false, false },
 		{ "if_id", "if_id", true, false },
+		{ "owner", "owner", false, false },
 	};
 	const char *dev;
 	json_object *arr;

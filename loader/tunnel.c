@@ -541,6 +541,7 @@ static json_object *tunnel_json(struct tshow *ts, struct xs_state *st,
 	/* The state is what the kernel has now, filled in below. */
 	json_object_object_add(o, "state", NULL);
 	json_object_object_add(o, "if_id", json_object_new_int64(rec->if_id));
+	json_object_object_add(o, "owner", json_object_new_string(xs_tunnel_owner(rec)));
 	xs_tenant_to_cfg(st->meta->tenant_mode, rec->tenant, &t);
 	if (t.is_name) {
 		json_object_object_add(o, "tenant", json_object_new_string(t.name));

@@ -80,6 +80,11 @@ run_script() { # NAME SCRIPT [TIMEOUT]
 	rm -f "$log"
 }
 
-matches_filter() { # NAME FILTER
-	[ -z "$2" ] || [[ $1 == *"$2"* ]]
+matches_filter() { # NAME FILTER: FILTER is words, split at commas; any may match
+	local f
+	[ -z "$2" ] && return 0
+	for f in ${2//,/ }; do
+		[[ $1 == *"$f"* ]] && return 0
+	done
+	return 1
 }

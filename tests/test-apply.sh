@@ -169,14 +169,16 @@ for n in 0 1 3 6 10 15 21 28 36; do
 	assert_eq "$(xsj "$GW" show)" "$j3" "show -j after a failure at change $((n + 1))"
 done
 
-step "a failure that is the kernel's: a full route table, links included"
+step "a plan over the route table's size: refused before any change, links included"
 GW2="$NSP-gw2"
 ip netns add "$GW2"
 jq '.links[0].max_routes = 4 | .tunnels[0].prefixes += ["192.168.11.0/24", "192.168.12.0/24", "192.168.13.0/24"]' \
 	"$tmp/f1.json" >"$tmp/full.json"
 out=$($XS -n "$GW2" apply "$tmp/full.json" 2>&1) && fail "5 routes in a table of 4"
 echo "$out"
-grep -q 'tunnels\[.\] ("t.*"): cannot add route .*: the route table of "ipsec0" is full' <<<"$out" || fail "message: $out"
+grep -q 'full.json: ipsec0: the route table of "ipsec0" is full (4 routes per family; this would make 5 IPv4 routes); .*"routes N"' <<<"$out" ||
+	fail "message: $out"
+[ "$(grep -c '^Error' <<<"$out")" -eq 1 ] || fail "more than one error line: $out"
 assert_fails "the link made by the run is gone again" ip -n "$GW2" link show ipsec0
 assert_eq "$(nstates "$GW2") $(npolicies "$GW2")" "0 0" "no SA or policy left"
 [ -z "$(ls /sys/fs/bpf/xfrm-steer/"$(ip netns exec "$GW2" stat -L -c %i /proc/self/ns/net)" 2>/dev/null)" ] ||

@@ -11,19 +11,12 @@
 #include <json-c/printbuf.h>
 
 #include "config.h"
+#include "config_int.h"
 #include "keys.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Where a message goes, and which entry it is about. */
-struct perr {
-	char *why;
-	size_t len;
-	char entry[96]; /* 'tunnels[3] ("branch3")', "" at the top */
-};
-
-static int __attribute__((format(printf, 3, 4)))
-fail(struct perr *pe, const char *field, const char *fmt, ...)
+int cfg_fail(struct perr *pe, const char *field, const char *fmt, ...)
 {
 	char msg[384];
 	va_list ap;
@@ -35,6 +28,7 @@ fail(struct perr *pe, const char *field, const char *fmt, ...)
 		 field ? field : "", field ? ": " : "", msg);
 	return -EINVAL;
 }
+
 
 static const char *type_name(json_object *v)
 {
@@ -69,7 +63,7 @@ static int check_keys(struct perr *pe, json_object *obj, const char *const *know
 			if (!strcmp(key, known[i]))
 				break;
 		if (!known[i])
-			return fail(pe, NULL, "unknown field %s", XS_QW(key));
+			return cfg_fail(pe, NULL, "unknown field %s", XS_QW(key));
 	}
 	return 0;
 }
@@ -90,24 +84,24 @@ static int get_u32(struct perr *pe, json_object *v, const char *field, uint32_t 
 		int64_t n = json_object_get_int64(v);
 
 		if (n < 0 || n > UINT32_MAX)
-			return fail(pe, field, "%lld is out of range (0..4294967295)",
+			return cfg_fail(pe, field, "%lld is out of range (0..4294967295)",
 				    (long long)n);
 		*out = (uint32_t)n;
 		return 0;
 	}
 	if (json_object_is_type(v, json_type_string)) {
 		if (parse_u32(json_object_get_string(v), out))
-			return fail(pe, field, "%s is not a number (decimal or 0x-hex)",
+			return cfg_fail(pe, field, "%s is not a number (decimal or 0x-hex)",
 				    XS_QW(json_object_get_string(v)));
 		return 0;
 	}
-	return fail(pe, field, "expected a number, got %s", type_name(v));
+	return cfg_fail(pe, field, "expected a number, got %s", type_name(v));
 }
 
 static int get_bool(struct perr *pe, json_object *v, const char *field, bool *out)
 {
 	if (!json_object_is_type(v, json_type_boolean))
-		return fail(pe, field, "expected true or false, got %s", type_name(v));
+		return cfg_fail(pe, field, "expected true or false, got %s", type_name(v));
 	*out = json_object_get_boolean(v);
 	return 0;
 }
@@ -115,7 +109,7 @@ static int get_bool(struct perr *pe, json_object *v, const char *field, bool *ou
 static int get_str(struct perr *pe, json_object *v, const char *field, const char **out)
 {
 	if (!json_object_is_type(v, json_type_string))
-		return fail(pe, field, "expected a string, got %s", type_name(v));
+		return cfg_fail(pe, field, "expected a string, got %s", type_name(v));
 	*out = json_object_get_string(v);
 	return 0;
 }
@@ -142,7 +136,7 @@ static int get_ifname(struct perr *pe, json_object *v, const char *field, char *
 	if (err)
 		return err;
 	if (ifname_ok(s))
-		return fail(pe, field, "%s is not a valid interface name (1..15 characters, no '/', ':', '%%' or spaces)",
+		return cfg_fail(pe, field, "%s is not a valid interface name (1..15 characters, no '/', ':', '%%' or spaces)",
 			    XS_QW(s));
 	snprintf(out, XS_IFNAME_LEN, "%s", s);
 	return 0;
@@ -185,20 +179,13 @@ static int get_tenant(struct perr *pe, json_object *v, struct xs_cfg_tenant *t)
 		return get_u32(pe, v, "tenant", &t->num);
 	}
 	if (!json_object_is_type(v, json_type_string))
-		return fail(pe, "tenant", "expected a number or an interface name, got %s",
+		return cfg_fail(pe, "tenant", "expected a number or an interface name, got %s",
 			    type_name(v));
 	if (xs_cfg_parse_tenant(json_object_get_string(v), t))
-		return fail(pe, "tenant",
+		return cfg_fail(pe, "tenant",
 			    "%s is neither a number nor an interface name",
 			    XS_QW(json_object_get_string(v)));
 	return 0;
-}
-
-static bool tenant_equal(const struct xs_cfg_tenant *a, const struct xs_cfg_tenant *b)
-{
-	if (a->is_name != b->is_name)
-		return false;
-	return a->is_name ? !strcmp(a->name, b->name) : a->num == b->num;
 }
 
 static int get_addr(struct perr *pe, json_object *v, const char *field, struct xs_prefix *p)
@@ -209,7 +196,7 @@ static int get_addr(struct perr *pe, json_object *v, const char *field, struct x
 	if (err)
 		return err;
 	if (parse_addr(s, p))
-		return fail(pe, field, "%s is not an IPv4 or IPv6 address", XS_QW(s));
+		return cfg_fail(pe, field, "%s is not an IPv4 or IPv6 address", XS_QW(s));
 	return 0;
 }
 
@@ -222,9 +209,9 @@ static int get_prefix(struct perr *pe, json_object *v, const char *field, struct
 		return err;
 	err = parse_prefix(s, p, false);
 	if (err == -ERANGE)
-		return fail(pe, field, "%s has host bits set beyond its length", XS_QW(s));
+		return cfg_fail(pe, field, "%s has host bits set beyond its length", XS_QW(s));
 	if (err)
-		return fail(pe, field, "%s is not a prefix (ADDR/LEN)", XS_QW(s));
+		return cfg_fail(pe, field, "%s is not a prefix (ADDR/LEN)", XS_QW(s));
 	return 0;
 }
 
@@ -240,10 +227,10 @@ static int parse_link(struct perr *pe, json_object *o, struct xs_cfg_link *l)
 	int err;
 
 	if (!json_object_is_type(o, json_type_object))
-		return fail(pe, NULL, "expected an object, got %s", type_name(o));
+		return cfg_fail(pe, NULL, "expected an object, got %s", type_name(o));
 	v = get(o, "name");
 	if (!v)
-		return fail(pe, "name", "missing");
+		return cfg_fail(pe, "name", "missing");
 	err = get_ifname(pe, v, "name", l->name);
 	if (err)
 		return err;
@@ -263,7 +250,7 @@ static int parse_link(struct perr *pe, json_object *o, struct xs_cfg_link *l)
 		else if (!strcmp(s, "none"))
 			l->tenant_mode = XS_TENANT_NONE;
 		else
-			return fail(pe, "tenant_key", "%s is not mark, iif or none", XS_QW(s));
+			return cfg_fail(pe, "tenant_key", "%s is not mark, iif or none", XS_QW(s));
 		l->have_tenant_key = true;
 	}
 	if ((v = get(o, "mark_mask"))) {
@@ -271,16 +258,16 @@ static int parse_link(struct perr *pe, json_object *o, struct xs_cfg_link *l)
 		if (err)
 			return err;
 		if (!l->have_tenant_key || l->tenant_mode != XS_TENANT_MARK)
-			return fail(pe, "mark_mask", "only with \"tenant_key\": \"mark\"");
+			return cfg_fail(pe, "mark_mask", "only with \"tenant_key\": \"mark\"");
 	}
 	if (l->have_tenant_key && l->tenant_mode == XS_TENANT_MARK && !l->mark_mask)
-		return fail(pe, "mark_mask", "\"tenant_key\": \"mark\" needs a non-zero mark_mask");
+		return cfg_fail(pe, "mark_mask", "\"tenant_key\": \"mark\" needs a non-zero mark_mask");
 	if ((v = get(o, "rpf"))) {
 		err = get_str(pe, v, "rpf", &s);
 		if (err)
 			return err;
 		if (strcmp(s, "strict") && strcmp(s, "off"))
-			return fail(pe, "rpf", "%s is not strict or off", XS_QW(s));
+			return cfg_fail(pe, "rpf", "%s is not strict or off", XS_QW(s));
 		l->rpf = !strcmp(s, "strict");
 		l->have_rpf = true;
 	}
@@ -290,14 +277,14 @@ static int parse_link(struct perr *pe, json_object *o, struct xs_cfg_link *l)
 			return err;
 		l->have_mark_ingress = true;
 		if (l->mark_ingress && l->have_tenant_key && l->tenant_mode != XS_TENANT_MARK)
-			return fail(pe, "mark_ingress", "needs \"tenant_key\": \"mark\"");
+			return cfg_fail(pe, "mark_ingress", "needs \"tenant_key\": \"mark\"");
 	}
 	if ((v = get(o, "max_routes"))) {
 		err = get_u32(pe, v, "max_routes", &l->max_routes);
 		if (err)
 			return err;
 		if (l->max_routes < 1 || l->max_routes > (1u << 24))
-			return fail(pe, "max_routes", "%u is out of range (1..16777216)",
+			return cfg_fail(pe, "max_routes", "%u is out of range (1..16777216)",
 				    l->max_routes);
 		l->have_max_routes = true;
 	}
@@ -306,7 +293,7 @@ static int parse_link(struct perr *pe, json_object *o, struct xs_cfg_link *l)
 		if (err)
 			return err;
 		if (l->max_tunnels < 1 || l->max_tunnels > (1u << 24))
-			return fail(pe, "max_tunnels", "%u is out of range (1..16777216)",
+			return cfg_fail(pe, "max_tunnels", "%u is out of range (1..16777216)",
 				    l->max_tunnels);
 		l->have_max_tunnels = true;
 	}
@@ -348,7 +335,7 @@ static int check_inline_key(struct perr *pe, const char *field, enum xs_alg_kind
 	}
 	explicit_bzero(&alg, sizeof(alg));
 	if (err)
-		return fail(pe, field, "%s", why);
+		return cfg_fail(pe, field, "%s", why);
 	return 0;
 }
 
@@ -362,11 +349,11 @@ static int get_key(struct perr *pe, json_object *v, const char *field, char **ou
 	if (json_object_is_type(v, json_type_null))
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
-		return fail(pe, field, "expected \"0x<hex>\" or \"@<file>\", got %s",
+		return cfg_fail(pe, field, "expected \"0x<hex>\" or \"@<file>\", got %s",
 			    type_name(v));
 	s = json_object_get_string(v);
 	if (!key_ref_ok(s))
-		return fail(pe, field, "expected \"0x<hex>\" or \"@<file>\"");
+		return cfg_fail(pe, field, "expected \"0x<hex>\" or \"@<file>\"");
 	*out = strdup(s);
 	if (!*out)
 		return -ENOMEM;
@@ -387,7 +374,7 @@ static int parse_alg(struct perr *pe, json_object *o, enum xs_alg_kind kind,
 	int err;
 
 	if (!json_object_is_type(o, json_type_object))
-		return fail(pe, kn, "expected an object, got %s", type_name(o));
+		return cfg_fail(pe, kn, "expected an object, got %s", type_name(o));
 	/* Name the algorithm object in messages about its fields. */
 	memcpy(saved, pe->entry, sizeof(saved));
 	snprintf(pe->entry + strlen(pe->entry), sizeof(pe->entry) - strlen(pe->entry), ": %s",
@@ -399,7 +386,7 @@ static int parse_alg(struct perr *pe, json_object *o, enum xs_alg_kind kind,
 		goto out;
 	v = get(o, "name");
 	if (!v) {
-		err = fail(pe, "name", "missing");
+		err = cfg_fail(pe, "name", "missing");
 		goto out;
 	}
 	err = get_str(pe, v, "name", &s);
@@ -409,10 +396,10 @@ static int parse_alg(struct perr *pe, json_object *o, enum xs_alg_kind kind,
 	if (!d) {
 		d = xs_alg_find_any(s);
 		if (d)
-			err = fail(pe, "name", "%s is an %s algorithm, not %s", XS_QW(s),
+			err = cfg_fail(pe, "name", "%s is an %s algorithm, not %s", XS_QW(s),
 				   xs_alg_kind_name(d->kind), kn);
 		else
-			err = fail(pe, "name", "unknown %s algorithm %s", kn, XS_QW(s));
+			err = cfg_fail(pe, "name", "unknown %s algorithm %s", kn, XS_QW(s));
 		goto out;
 	}
 	snprintf(a->name, sizeof(a->name), "%s", d->name);
@@ -434,7 +421,7 @@ static int parse_alg(struct perr *pe, json_object *o, enum xs_alg_kind kind,
 	if ((v = get(o, "key_out")) && (err = get_key(pe, v, "key_out", &a->key_out)))
 		goto out;
 	if (a->key_out && !a->key) {
-		err = fail(pe, "key_out", "only together with \"key\" (the inbound SA's)");
+		err = cfg_fail(pe, "key_out", "only together with \"key\" (the inbound SA's)");
 		goto out;
 	}
 	/* The lengths of inline keys and the ICV, as the SA check will. */
@@ -452,7 +439,7 @@ static int parse_alg(struct perr *pe, json_object *o, enum xs_alg_kind kind,
 		alg.key_len = d->key_bytes[0];
 		alg.icv_bits = a->bits;
 		if (xs_alg_check(kind, &alg, why, sizeof(why)))
-			err = fail(pe, kind == XS_ALG_AEAD ? "icv_bits" : "trunc_bits", "%s",
+			err = cfg_fail(pe, kind == XS_ALG_AEAD ? "icv_bits" : "trunc_bits", "%s",
 				   why);
 	}
 out:
@@ -582,7 +569,7 @@ static int parse_encap(struct perr *pe, json_object *o, struct xs_encap *e)
 	int err;
 
 	if (!json_object_is_type(o, json_type_object))
-		return fail(pe, "encap", "expected an object, got %s", type_name(o));
+		return cfg_fail(pe, "encap", "expected an object, got %s", type_name(o));
 	err = check_keys(pe, o, known);
 	if (err)
 		return err;
@@ -592,7 +579,7 @@ static int parse_encap(struct perr *pe, json_object *o, struct xs_encap *e)
 		if (err)
 			return err;
 		if (strcmp(s, "espinudp"))
-			return fail(pe, "encap: type", "%s is not espinudp", XS_QW(s));
+			return cfg_fail(pe, "encap: type", "%s is not espinudp", XS_QW(s));
 	}
 	e->type = UDP_ENCAP_ESPINUDP;
 	e->sport = e->dport = 4500;
@@ -601,7 +588,7 @@ static int parse_encap(struct perr *pe, json_object *o, struct xs_encap *e)
 		if (err)
 			return err;
 		if (!port || port > 65535)
-			return fail(pe, "encap: sport", "%u is not a port (1..65535)", port);
+			return cfg_fail(pe, "encap: sport", "%u is not a port (1..65535)", port);
 		e->sport = (uint16_t)port;
 	}
 	if ((v = get(o, "dport"))) {
@@ -609,7 +596,7 @@ static int parse_encap(struct perr *pe, json_object *o, struct xs_encap *e)
 		if (err)
 			return err;
 		if (!port || port > 65535)
-			return fail(pe, "encap: dport", "%u is not a port (1..65535)", port);
+			return cfg_fail(pe, "encap: dport", "%u is not a port (1..65535)", port);
 		e->dport = (uint16_t)port;
 	}
 	return 0;
@@ -632,15 +619,15 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 	int err;
 
 	if (!json_object_is_type(o, json_type_object))
-		return fail(pe, NULL, "expected an object, got %s", type_name(o));
+		return cfg_fail(pe, NULL, "expected an object, got %s", type_name(o));
 	v = get(o, "name");
 	if (!v)
-		return fail(pe, "name", "missing");
+		return cfg_fail(pe, "name", "missing");
 	err = get_str(pe, v, "name", &s);
 	if (err)
 		return err;
 	if (xs_cfg_tunnel_name_ok(s))
-		return fail(pe, "name",
+		return cfg_fail(pe, "name",
 			    "%s is not a tunnel name (1..31 letters, digits, '.', '_' or '-', not starting with '-')",
 			    XS_QW(s));
 	snprintf(t->name, sizeof(t->name), "%s", s);
@@ -651,7 +638,7 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 		return err;
 	for (i = 0; i < ARRAY_SIZE(required); i++)
 		if (!get(o, required[i]))
-			return fail(pe, required[i], "missing");
+			return cfg_fail(pe, required[i], "missing");
 
 	if ((v = get(o, "dev"))) {
 		err = get_ifname(pe, v, "dev", t->dev);
@@ -661,14 +648,14 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 		/* One interface in the file: the tunnel's is clear. */
 		snprintf(t->dev, sizeof(t->dev), "%s", cfg->links[0].name);
 	} else {
-		return fail(pe, "dev", "missing (the file names %s links)",
+		return cfg_fail(pe, "dev", "missing (the file names %s links)",
 			    cfg->nlinks ? "several" : "no");
 	}
 	err = get_u32(pe, get(o, "if_id"), "if_id", &t->if_id);
 	if (err)
 		return err;
 	if (!t->if_id)
-		return fail(pe, "if_id", "must be 1..4294967295");
+		return cfg_fail(pe, "if_id", "must be 1..4294967295");
 	if ((v = get(o, "tenant")) && (err = get_tenant(pe, v, &t->tenant)))
 		return err;
 	if ((err = get_addr(pe, get(o, "local"), "local", &t->local)) ||
@@ -686,7 +673,7 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 		if (!strcmp(s, "transport"))
 			t->mode = XFRM_MODE_TRANSPORT;
 		else if (strcmp(s, "tunnel"))
-			return fail(pe, "mode", "%s is not tunnel or transport", XS_QW(s));
+			return cfg_fail(pe, "mode", "%s is not tunnel or transport", XS_QW(s));
 	}
 	if ((v = get(o, "esn")) && (err = get_bool(pe, v, "esn", &t->esn)))
 		return err;
@@ -709,7 +696,7 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 		return err;
 	if ((v = get(o, "prefixes"))) {
 		if (!json_object_is_type(v, json_type_array))
-			return fail(pe, "prefixes", "expected an array, got %s", type_name(v));
+			return cfg_fail(pe, "prefixes", "expected an array, got %s", type_name(v));
 		n = json_object_array_length(v);
 		t->prefixes = calloc(n ? n : 1, sizeof(*t->prefixes));
 		if (!t->prefixes)
@@ -726,7 +713,7 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 		}
 	}
 	if (xs_cfg_tunnel_check(t, why, sizeof(why)))
-		return fail(pe, NULL, "%s", why);
+		return cfg_fail(pe, NULL, "%s", why);
 	return 0;
 }
 
@@ -741,10 +728,10 @@ static int parse_route(struct perr *pe, json_object *o, const struct xs_config_f
 	int err;
 
 	if (!json_object_is_type(o, json_type_object))
-		return fail(pe, NULL, "expected an object, got %s", type_name(o));
+		return cfg_fail(pe, NULL, "expected an object, got %s", type_name(o));
 	v = get(o, "prefix");
 	if (!v)
-		return fail(pe, "prefix", "missing");
+		return cfg_fail(pe, "prefix", "missing");
 	err = get_prefix(pe, v, "prefix", &r->prefix);
 	if (err)
 		return err;
@@ -760,285 +747,20 @@ static int parse_route(struct perr *pe, json_object *o, const struct xs_config_f
 	} else if (cfg->nlinks == 1) {
 		snprintf(r->dev, sizeof(r->dev), "%s", cfg->links[0].name);
 	} else {
-		return fail(pe, "dev", "missing (the file names %s links)",
+		return cfg_fail(pe, "dev", "missing (the file names %s links)",
 			    cfg->nlinks ? "several" : "no");
 	}
 	v = get(o, "if_id");
 	if (!v)
-		return fail(pe, "if_id", "missing");
+		return cfg_fail(pe, "if_id", "missing");
 	err = get_u32(pe, v, "if_id", &r->if_id);
 	if (err)
 		return err;
 	if (!r->if_id)
-		return fail(pe, "if_id", "must be 1..4294967295");
+		return cfg_fail(pe, "if_id", "must be 1..4294967295");
 	if ((v = get(o, "tenant")) && (err = get_tenant(pe, v, &r->tenant)))
 		return err;
 	return 0;
-}
-
-/* ---- the whole file ---- */
-
-static bool addr_eq(const struct xs_prefix *a, const struct xs_prefix *b)
-{
-	return a->family == b->family && !memcmp(a->addr, b->addr, 16);
-}
-
-static bool prefix_eq(const struct xs_prefix *a, const struct xs_prefix *b)
-{
-	return addr_eq(a, b) && a->plen == b->plen;
-}
-
-/* Before the tunnels, whose "dev" may default to the one link. */
-static int check_links(struct perr *pe, const struct xs_config_file *cfg)
-{
-	size_t i, j;
-
-	/* Checked here, when the file is read, so that a run never starts
-	 * what it cannot finish. */
-	if (cfg->nlinks > XS_CFG_MAX_LINKS) {
-		snprintf(pe->entry, sizeof(pe->entry), "links[%d] (\"%s\")", XS_CFG_MAX_LINKS,
-			 cfg->links[XS_CFG_MAX_LINKS].name);
-		return fail(pe, NULL, "%zu links in one file, at most %d: split the file", cfg->nlinks,
-			    XS_CFG_MAX_LINKS);
-	}
-	for (i = 0; i < cfg->nlinks; i++)
-		for (j = 0; j < i; j++)
-			if (!strcmp(cfg->links[i].name, cfg->links[j].name)) {
-				snprintf(pe->entry, sizeof(pe->entry), "links[%zu] (\"%s\")", i,
-					 cfg->links[i].name);
-				return fail(pe, "name", "links[%zu] has the same name", j);
-			}
-	return 0;
-}
-
-/* What one entry may not share with another: names, if_ids, SAs (the
- * kernel's key: destination and SPI), routes (device, tenant, prefix).
- * tunnel_clash() and route_clash() say what entry i clashes with, comparing
- * it with every entry before it; first_clash() finds which entry to ask
- * about in O(n log n), so that files of many thousands of tunnels load in
- * no time. */
-static int tunnel_clash(struct perr *pe, const struct xs_config_file *cfg, size_t i)
-{
-	const struct xs_cfg_tunnel *t = &cfg->tunnels[i];
-	char buf[64], other[96];
-	size_t j, k, m;
-
-	xs_cfg_tunnel_label(cfg, i, pe->entry, sizeof(pe->entry));
-	for (j = 0; j < i; j++) {
-		const struct xs_cfg_tunnel *u = &cfg->tunnels[j];
-
-		xs_cfg_tunnel_label(cfg, j, other, sizeof(other));
-		if (!strcmp(t->name, u->name))
-			return fail(pe, "name", "%s has the same name", other);
-		/* SAs and policies are the namespace's, not a device's. */
-		if (t->if_id == u->if_id)
-			return fail(pe, "if_id", "%u is %s's already", t->if_id, other);
-		if ((t->spi_in == u->spi_in && addr_eq(&t->local, &u->local)) ||
-		    (t->spi_in == u->spi_out && addr_eq(&t->local, &u->remote)))
-			return fail(pe, "spi_in", "0x%08x to %s is an SA of %s already", t->spi_in,
-				    format_addr(t->local.family, t->local.addr, buf, sizeof(buf)),
-				    other);
-		if ((t->spi_out == u->spi_out && addr_eq(&t->remote, &u->remote)) ||
-		    (t->spi_out == u->spi_in && addr_eq(&t->remote, &u->local)))
-			return fail(pe, "spi_out", "0x%08x to %s is an SA of %s already",
-				    t->spi_out,
-				    format_addr(t->remote.family, t->remote.addr, buf, sizeof(buf)),
-				    other);
-		if (strcmp(t->dev, u->dev) || !tenant_equal(&t->tenant, &u->tenant))
-			continue;
-		for (k = 0; k < t->nprefixes; k++)
-			for (m = 0; m < u->nprefixes; m++)
-				if (prefix_eq(&t->prefixes[k], &u->prefixes[m]))
-					return fail(pe, NULL,
-						    "prefixes[%zu]: %s is a prefix of %s already", k,
-						    format_prefix(&t->prefixes[k], buf, sizeof(buf)),
-						    other);
-	}
-	return 0;
-}
-
-static int route_clash(struct perr *pe, const struct xs_config_file *cfg, size_t i)
-{
-	const struct xs_cfg_route *r = &cfg->routes[i];
-	char buf[64], other[96];
-	size_t j, k;
-
-	snprintf(pe->entry, sizeof(pe->entry), "routes[%zu] (%s)", i,
-		 format_prefix(&r->prefix, buf, sizeof(buf)));
-	for (j = 0; j < i; j++)
-		if (!strcmp(r->dev, cfg->routes[j].dev) &&
-		    tenant_equal(&r->tenant, &cfg->routes[j].tenant) &&
-		    prefix_eq(&r->prefix, &cfg->routes[j].prefix))
-			return fail(pe, NULL, "routes[%zu] is the same route", j);
-	for (j = 0; j < cfg->ntunnels; j++) {
-		const struct xs_cfg_tunnel *t = &cfg->tunnels[j];
-
-		if (strcmp(r->dev, t->dev))
-			continue;
-		xs_cfg_tunnel_label(cfg, j, other, sizeof(other));
-		/* show -j lists a route to a tunnel's if_id with the tunnel;
-		 * accepting it here too would give one route two owners. */
-		if (r->if_id == t->if_id)
-			return fail(pe, "if_id",
-				    "%u is the if_id of %s: list the prefix in its \"prefixes\"",
-				    r->if_id, other);
-		if (!tenant_equal(&r->tenant, &t->tenant))
-			continue;
-		for (k = 0; k < t->nprefixes; k++)
-			if (prefix_eq(&r->prefix, &t->prefixes[k]))
-				return fail(pe, "prefix", "is a prefix of %s already", other);
-	}
-	return 0;
-}
-
-/* A key two entries must not share. Owners: tunnel i is i, route i is
- * ntunnels + i, so a smaller owner comes first in the file's checks. */
-enum dup_kind { DUP_NAME = 1, DUP_IF_ID, DUP_SA, DUP_ROUTE, DUP_DEV_IF_ID };
-
-struct dup_key {
-	uint8_t b[64]; /* kind, then the fields, zero-padded */
-	size_t owner;
-};
-
-static int dup_key_cmp(const void *a, const void *b)
-{
-	const struct dup_key *x = a, *y = b;
-	int c = memcmp(x->b, y->b, sizeof(x->b));
-
-	if (c)
-		return c;
-	return x->owner < y->owner ? -1 : x->owner > y->owner;
-}
-
-struct dup_keys {
-	struct dup_key *k;
-	size_t n;
-};
-
-static struct dup_key *dup_add(struct dup_keys *d, uint8_t kind, size_t owner)
-{
-	struct dup_key *k = &d->k[d->n++];
-
-	memset(k->b, 0, sizeof(k->b));
-	k->b[0] = kind;
-	k->owner = owner;
-	return k;
-}
-
-static void put_str(uint8_t *at, const char *str, size_t max)
-{
-	memcpy(at, str, strnlen(str, max));
-}
-
-static void put_tenant(uint8_t *at, const struct xs_cfg_tenant *t)
-{
-	at[0] = t->is_name;
-	if (t->is_name)
-		put_str(at + 1, t->name, XS_IFNAME_LEN);
-	else
-		memcpy(at + 1, &t->num, sizeof(t->num));
-}
-
-static void put_addr(uint8_t *at, const struct xs_prefix *p, bool with_len)
-{
-	at[0] = (uint8_t)p->family;
-	at[1] = with_len ? p->plen : 0;
-	memcpy(at + 2, p->addr, 16);
-}
-
-/* An SA as the kernel keys it: SPI and destination. */
-static void add_sa_key(struct dup_keys *d, size_t owner, uint32_t spi, const struct xs_prefix *dst)
-{
-	struct dup_key *key = dup_add(d, DUP_SA, owner);
-
-	memcpy(key->b + 1, &spi, 4);
-	put_addr(key->b + 5, dst, false);
-}
-
-/* A route, a tunnel's prefix or a loose one: device, tenant, prefix. */
-static void add_route_key(struct dup_keys *d, size_t owner, const char *dev,
-			  const struct xs_cfg_tenant *tenant, const struct xs_prefix *prefix)
-{
-	struct dup_key *key = dup_add(d, DUP_ROUTE, owner);
-
-	put_str(key->b + 1, dev, XS_IFNAME_LEN);
-	put_tenant(key->b + 1 + XS_IFNAME_LEN, tenant);
-	put_addr(key->b + 2 + 2 * XS_IFNAME_LEN, prefix, true);
-}
-
-static void add_dev_if_id_key(struct dup_keys *d, size_t owner, const char *dev, uint32_t if_id)
-{
-	struct dup_key *key = dup_add(d, DUP_DEV_IF_ID, owner);
-
-	put_str(key->b + 1, dev, XS_IFNAME_LEN);
-	memcpy(key->b + 1 + XS_IFNAME_LEN, &if_id, 4);
-}
-
-/* The first entry that clashes with one before it, in *owner (SIZE_MAX:
- * none). */
-static int first_clash(const struct xs_config_file *cfg, size_t *owner)
-{
-	size_t i, k, n = 0, first, nt = cfg->ntunnels;
-	struct dup_keys d = { 0 };
-
-	for (i = 0; i < nt; i++)
-		n += 5 + cfg->tunnels[i].nprefixes;
-	n += 2 * cfg->nroutes;
-	*owner = SIZE_MAX;
-	if (!n)
-		return 0;
-	d.k = calloc(n, sizeof(*d.k));
-	if (!d.k)
-		return -ENOMEM;
-	for (i = 0; i < nt; i++) {
-		const struct xs_cfg_tunnel *t = &cfg->tunnels[i];
-
-		put_str(dup_add(&d, DUP_NAME, i)->b + 1, t->name, XS_TUNNEL_NAME_LEN);
-		memcpy(dup_add(&d, DUP_IF_ID, i)->b + 1, &t->if_id, 4);
-		add_sa_key(&d, i, t->spi_in, &t->local);
-		add_sa_key(&d, i, t->spi_out, &t->remote);
-		add_dev_if_id_key(&d, i, t->dev, t->if_id);
-		for (k = 0; k < t->nprefixes; k++)
-			add_route_key(&d, i, t->dev, &t->tenant, &t->prefixes[k]);
-	}
-	for (i = 0; i < cfg->nroutes; i++) {
-		const struct xs_cfg_route *r = &cfg->routes[i];
-
-		add_route_key(&d, nt + i, r->dev, &r->tenant, &r->prefix);
-		add_dev_if_id_key(&d, nt + i, r->dev, r->if_id);
-	}
-	qsort(d.k, d.n, sizeof(*d.k), dup_key_cmp);
-	/* In a run of equal keys the first owner is the earliest; each later
-	 * owner other than it clashes with it. Routes may share an if_id
-	 * among themselves, not with a tunnel. */
-	for (i = 0; i < d.n; i = k) {
-		first = d.k[i].owner;
-		for (k = i + 1; k < d.n && !memcmp(d.k[k].b, d.k[i].b, sizeof(d.k[i].b)); k++) {
-			size_t o = d.k[k].owner;
-
-			if (o == first || (d.k[i].b[0] == DUP_DEV_IF_ID && first >= nt))
-				continue;
-			if (o < *owner)
-				*owner = o;
-		}
-	}
-	free(d.k);
-	return 0;
-}
-
-static int check_duplicates(struct perr *pe, const struct xs_config_file *cfg)
-{
-	size_t owner;
-	int err;
-
-	err = first_clash(cfg, &owner);
-	if (!err && owner < cfg->ntunnels)
-		err = tunnel_clash(pe, cfg, owner);
-	else if (!err && owner != SIZE_MAX)
-		err = route_clash(pe, cfg, owner - cfg->ntunnels);
-	if (!err)
-		pe->entry[0] = '\0';
-	return err;
 }
 
 /* Parse the array under key with fn into a new array of n elements. */
@@ -1048,7 +770,7 @@ static int check_duplicates(struct perr *pe, const struct xs_config_file *cfg)
 		int err_ = 0;                                                              \
 		size_t i_, n_;                                                             \
 		if (list_ && !json_object_is_type(list_, json_type_array)) {               \
-			err_ = fail(pe, key, "expected an array, got %s", type_name(list_)); \
+			err_ = cfg_fail(pe, key, "expected an array, got %s", type_name(list_)); \
 		} else if (list_) {                                                        \
 			n_ = json_object_array_length(list_);                              \
 			(arr) = calloc(n_ ? n_ : 1, sizeof(*(arr)));                       \
@@ -1069,6 +791,7 @@ static int check_duplicates(struct perr *pe, const struct xs_config_file *cfg)
  * "key_out"; and the tokener's buffer, which holds the last string parsed.
  * Reaching into struct json_tokener is deprecated in json-c 0.16 but the
  * only way: it has no call to wipe. */
+
 static void tok_free(struct json_tokener *tok)
 {
 	if (tok->pb && tok->pb->buf && tok->pb->size > 0)
@@ -1089,7 +812,7 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 	memset(out, 0, sizeof(*out));
 	snprintf(why, why_len, "?");
 	if (len > INT32_MAX)
-		return fail(pe, NULL, "the file is too large");
+		return cfg_fail(pe, NULL, "the file is too large");
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
@@ -1106,7 +829,7 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 		tok_free(tok);
 		xs_json_wipe(root);
 		json_object_put(root);
-		return fail(pe, NULL, "not valid JSON: %s at line %zu",
+		return cfg_fail(pe, NULL, "not valid JSON: %s at line %zu",
 			    json_tokener_error_desc(jerr), line);
 	}
 	/* Trailing content after the object is a mistake, not a comment. */
@@ -1120,13 +843,13 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 			tok_free(tok);
 			xs_json_wipe(root);
 			json_object_put(root);
-			return fail(pe, NULL, "not valid JSON: content after the top-level object");
+			return cfg_fail(pe, NULL, "not valid JSON: content after the top-level object");
 		}
 	}
 	tok_free(tok);
 
 	if (!json_object_is_type(root, json_type_object)) {
-		err = fail(pe, NULL, "expected an object with \"links\", \"tunnels\" and \"routes\", got %s",
+		err = cfg_fail(pe, NULL, "expected an object with \"links\", \"tunnels\" and \"routes\", got %s",
 			   type_name(root));
 		goto out;
 	}
@@ -1136,7 +859,7 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 				 parse_link(pe, json_object_array_get_idx(list_, i_),
 					    &out->links[i_]));
 	if (!err)
-		err = check_links(pe, out);
+		err = cfg_check_links(pe, out);
 	if (!err)
 		err = PARSE_LIST(root, "tunnels", out->tunnels, out->ntunnels,
 				 parse_tunnel(pe, json_object_array_get_idx(list_, i_), out,
@@ -1146,7 +869,7 @@ int xs_config_parse(const char *json, size_t len, struct xs_config_file *out,
 				 parse_route(pe, json_object_array_get_idx(list_, i_), out,
 					     &out->routes[i_]));
 	if (!err)
-		err = check_duplicates(pe, out);
+		err = cfg_check_duplicates(pe, out);
 	if (err == -ENOMEM)
 		snprintf(why, why_len, "out of memory");
 out:
@@ -1186,159 +909,4 @@ void xs_config_free(struct xs_config_file *cfg)
 	free(cfg->tunnels);
 	free(cfg->routes);
 	memset(cfg, 0, sizeof(*cfg));
-}
-
-const char *xs_cfg_tunnel_label(const struct xs_config_file *cfg, size_t i, char *buf,
-				size_t len)
-{
-	snprintf(buf, len, "tunnels[%zu] (\"%s\")", i, cfg->tunnels[i].name);
-	return buf;
-}
-
-/* ---- back to JSON ---- */
-
-static json_object *hex_str(uint32_t v)
-{
-	char buf[16];
-
-	snprintf(buf, sizeof(buf), "0x%x", v);
-	return json_object_new_string(buf);
-}
-
-static json_object *spi_str(uint32_t v)
-{
-	char buf[16];
-
-	snprintf(buf, sizeof(buf), "0x%08x", v);
-	return json_object_new_string(buf);
-}
-
-static json_object *tenant_json(const struct xs_cfg_tenant *t)
-{
-	if (t->is_name)
-		return json_object_new_string(t->name);
-	/* Mark values read best in hex, and a number in a string is still
-	 * a number to the parser. */
-	return t->num ? hex_str(t->num) : json_object_new_int64(0);
-}
-
-static json_object *link_json(const struct xs_cfg_link *l)
-{
-	static const char *const modes[] = { "none", "mark", "iif" };
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(l->name));
-	if (l->have_tenant_key) {
-		json_object_object_add(o, "tenant_key",
-				       json_object_new_string(l->tenant_mode < 3 ?
-								      modes[l->tenant_mode] :
-								      "none"));
-		if (l->tenant_mode == XS_TENANT_MARK)
-			json_object_object_add(o, "mark_mask", hex_str(l->mark_mask));
-	}
-	if (l->have_rpf)
-		json_object_object_add(o, "rpf", json_object_new_string(l->rpf ? "strict" : "off"));
-	if (l->have_mark_ingress)
-		json_object_object_add(o, "mark_ingress", json_object_new_boolean(l->mark_ingress));
-	if (l->have_max_routes)
-		json_object_object_add(o, "max_routes", json_object_new_int64(l->max_routes));
-	if (l->have_max_tunnels)
-		json_object_object_add(o, "max_tunnels", json_object_new_int64(l->max_tunnels));
-	return o;
-}
-
-static json_object *alg_json(const struct xs_cfg_alg *a, enum xs_alg_kind kind)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(a->name));
-	if (kind == XS_ALG_AEAD)
-		json_object_object_add(o, "icv_bits", json_object_new_int64(a->bits));
-	else if (kind == XS_ALG_AUTH && a->bits)
-		json_object_object_add(o, "trunc_bits", json_object_new_int64(a->bits));
-	if (a->key)
-		json_object_object_add(o, "key", json_object_new_string(a->key));
-	if (a->key_out)
-		json_object_object_add(o, "key_out", json_object_new_string(a->key_out));
-	return o;
-}
-
-static json_object *tunnel_json(const struct xs_cfg_tunnel *t)
-{
-	json_object *o = json_object_new_object(), *arr;
-	char buf[64];
-	size_t i;
-
-	json_object_object_add(o, "name", json_object_new_string(t->name));
-	json_object_object_add(o, "dev", json_object_new_string(t->dev));
-	json_object_object_add(o, "if_id", json_object_new_int64(t->if_id));
-	if (t->tenant.set)
-		json_object_object_add(o, "tenant", tenant_json(&t->tenant));
-	json_object_object_add(o, "local", json_object_new_string(
-		format_addr(t->local.family, t->local.addr, buf, sizeof(buf))));
-	json_object_object_add(o, "remote", json_object_new_string(
-		format_addr(t->remote.family, t->remote.addr, buf, sizeof(buf))));
-	json_object_object_add(o, "spi_in", spi_str(t->spi_in));
-	json_object_object_add(o, "spi_out", spi_str(t->spi_out));
-	json_object_object_add(o, "reqid", json_object_new_int64(t->reqid));
-	json_object_object_add(o, "mode", json_object_new_string(xs_mode_name(t->mode)));
-	json_object_object_add(o, "replay_window", json_object_new_int64(t->replay_window));
-	json_object_object_add(o, "esn", json_object_new_boolean(t->esn));
-	/* Only where it matters, so that files without it stay as they were. */
-	if (t->allow_same_spi && t->spi_in == t->spi_out)
-		json_object_object_add(o, "allow_same_spi", json_object_new_boolean(true));
-	if (t->aead.name[0])
-		json_object_object_add(o, "aead", alg_json(&t->aead, XS_ALG_AEAD));
-	if (t->enc.name[0])
-		json_object_object_add(o, "enc", alg_json(&t->enc, XS_ALG_ENC));
-	if (t->auth.name[0])
-		json_object_object_add(o, "auth", alg_json(&t->auth, XS_ALG_AUTH));
-	if (t->encap.type) {
-		json_object *e = json_object_new_object();
-
-		json_object_object_add(e, "type", json_object_new_string("espinudp"));
-		json_object_object_add(e, "sport", json_object_new_int64(t->encap.sport));
-		json_object_object_add(e, "dport", json_object_new_int64(t->encap.dport));
-		json_object_object_add(o, "encap", e);
-	}
-	arr = json_object_new_array();
-	for (i = 0; i < t->nprefixes; i++)
-		json_object_array_add(arr, json_object_new_string(
-			format_prefix(&t->prefixes[i], buf, sizeof(buf))));
-	json_object_object_add(o, "prefixes", arr);
-	return o;
-}
-
-static json_object *route_json(const struct xs_cfg_route *r)
-{
-	json_object *o = json_object_new_object();
-	char buf[64];
-
-	json_object_object_add(o, "dev", json_object_new_string(r->dev));
-	json_object_object_add(o, "prefix", json_object_new_string(
-		format_prefix(&r->prefix, buf, sizeof(buf))));
-	json_object_object_add(o, "if_id", json_object_new_int64(r->if_id));
-	if (r->tenant.set)
-		json_object_object_add(o, "tenant", tenant_json(&r->tenant));
-	return o;
-}
-
-json_object *xs_config_to_json(const struct xs_config_file *cfg)
-{
-	json_object *root = json_object_new_object(), *arr;
-	size_t i;
-
-	arr = json_object_new_array();
-	for (i = 0; i < cfg->nlinks; i++)
-		json_object_array_add(arr, link_json(&cfg->links[i]));
-	json_object_object_add(root, "links", arr);
-	arr = json_object_new_array();
-	for (i = 0; i < cfg->ntunnels; i++)
-		json_object_array_add(arr, tunnel_json(&cfg->tunnels[i]));
-	json_object_object_add(root, "tunnels", arr);
-	arr = json_object_new_array();
-	for (i = 0; i < cfg->nroutes; i++)
-		json_object_array_add(arr, route_json(&cfg->routes[i]));
-	json_object_object_add(root, "routes", arr);
-	return root;
 }

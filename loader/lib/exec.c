@@ -360,7 +360,7 @@ static int exec_ops(struct run *r, struct op *ops, size_t n, bool best_effort)
 }
 
 /* The inverse of a done operation. */
-static bool op_inverse(const struct op *op, struct op *inv)
+bool op_inverse(const struct op *op, struct op *inv)
 {
 	*inv = *op;
 	inv->status = OS_PLANNED;
@@ -478,7 +478,7 @@ static long env_count(const char *name)
 }
 #endif
 
-static void run_free(struct run *r)
+void run_free(struct run *r)
 {
 	size_t i;
 
@@ -517,12 +517,15 @@ static void run_free(struct run *r)
 	for (i = 0; i < r->nplan_lines; i++)
 		free(r->plan_lines[i]);
 	free(r->plan_lines);
+	for (i = 0; i < r->nkept; i++)
+		free(r->kept[i]);
+	free(r->kept);
 	if (r->nl_open)
 		xs_nl_close(&r->nl);
 }
 
 /* Which devices the run manages, and for tunnel del which has the name. */
-static int collect_devs(struct run *r)
+int collect_devs(struct run *r)
 {
 	size_t i;
 	int err = 0;
@@ -572,6 +575,12 @@ static int report(struct run *r, struct xs_run_result *res)
 			return -ENOMEM;
 		res->nlines++;
 	}
+	res->kept = r->kept;
+	res->nkept = r->nkept;
+	res->kept_tunnels = r->kept_tunnels;
+	res->kept_routes = r->kept_routes;
+	r->kept = NULL;
+	r->nkept = 0;
 	return 0;
 }
 
@@ -582,6 +591,9 @@ void xs_run_result_free(struct xs_run_result *res)
 	for (i = 0; i < res->nlines; i++)
 		free(res->lines[i]);
 	free(res->lines);
+	for (i = 0; i < res->nkept; i++)
+		free(res->kept[i]);
+	free(res->kept);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -616,27 +628,8 @@ int xs_converge(struct xs_ctx *ctx, struct xs_config_file *want, const struct xs
 		err = xs_sas_read(ctx, &r.nl, &r.ksa, &r.nksa);
 	if (!err)
 		err = xs_pols_read(ctx, &r.nl, &r.kpol, &r.nkpol);
-	if (!err) {
-		sort_n(r.ksa, r.nksa, sizeof(*r.ksa), ksa_cmp);
-		sort_n(r.kpol, r.nkpol, sizeof(*r.kpol), kpol_cmp);
-		err = set_scope(&r);
-	}
 	if (!err)
-		err = mark_owned(&r);
-	if (!err && o->scope == XS_SCOPE_DEL) {
-		bool found = false;
-		size_t j;
-
-		for (i = 0; i < r.ndevs; i++)
-			for (j = 0; j < r.devs[i].nrecs; j++)
-				found = found || r.devs[i].rec_scope[j];
-		if (!found)
-			err = p_err(ctx, -ENOENT, "no tunnel \"%s\" on %s", o->name, o->dev);
-	}
-	if (!err)
-		err = resolve_all(&r);
-	if (!err)
-		err = xs_plan(&r);
+		err = xs_plan_model(&r);
 	if (err)
 		goto fail;
 

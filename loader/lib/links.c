@@ -53,9 +53,8 @@ static int plan_line(struct run *r, const char *fmt, ...)
 }
 
 /* How the link entry l attaches its device, with flags (XS_CFG_*) for the
- * program; fresh: not attached yet, so the tenant key and sizes count. */
-static void link_args(const struct xs_cfg_link *l, uint32_t flags, bool fresh,
-		      struct attach_args *a)
+ * program. What the file does not say keeps what the device has. */
+static void link_args(const struct xs_cfg_link *l, uint32_t flags, struct attach_args *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->dev = l->name;
@@ -63,7 +62,7 @@ static void link_args(const struct xs_cfg_link *l, uint32_t flags, bool fresh,
 	a->max_tunnels = XS_DEFAULT_TUNNELS;
 	a->flags = flags;
 	a->flags_set = XS_CFG_RPF | XS_CFG_MARK_INGRESS;
-	if (fresh && l->have_tenant_key) {
+	if (l->have_tenant_key) {
 		a->have_tenant = true;
 		a->tenant_mode = l->tenant_mode;
 		a->mark_mask = l->mark_mask;
@@ -78,11 +77,11 @@ static void link_args(const struct xs_cfg_link *l, uint32_t flags, bool fresh,
 	}
 }
 
-static int attach_link(struct run *r, const struct xs_cfg_link *l, uint32_t flags, bool fresh)
+static int attach_link(struct run *r, const struct xs_cfg_link *l, uint32_t flags)
 {
 	struct attach_args a;
 
-	link_args(l, flags, fresh, &a);
+	link_args(l, flags, &a);
 	return xs_attach(r->ctx, &a);
 }
 
@@ -103,7 +102,7 @@ int link_undo(struct run *r)
 			e = xs_detach(r->ctx, l->name);
 			break;
 		default:
-			e = attach_link(r, l, s->old_flags, false);
+			e = attach_link(r, l, s->old_flags);
 		}
 		if (e)
 			err = e;
@@ -126,6 +125,7 @@ int ensure_links(struct run *r)
 		struct attach_args want, eff;
 		char why[256];
 		size_t di;
+		int e;
 
 		if (r->nlinks_done + 3 > ARRAY_SIZE(r->links))
 			return ent_err(r, -E2BIG, ENT_NONE, 0, 0, "too many links in one file");
@@ -166,11 +166,11 @@ int ensure_links(struct run *r)
 						  flags & ~XS_CFG_MARK_INGRESS;
 		/* The rule of what an attached device may change is attach's
 		 * own: the planner's xs_plan_attach(). */
-		link_args(l, flags, err != 0, &want);
-		want.have_tenant = l->have_tenant_key;
-		if (xs_plan_attach(&want, err ? NULL : &m, &eff, why, sizeof(why)))
-			return p_err(r->ctx, -EEXIST, "%s: links[%zu] (\"%s\"): the device %s",
-				     run_src(r), i, l->name, why);
+		link_args(l, flags, &want);
+		e = xs_plan_attach(&want, err ? NULL : &m, &eff, why, sizeof(why));
+		if (e)
+			return p_err(r->ctx, e, "%s: links[%zu] (\"%s\"): the device %s", run_src(r),
+				     i, l->name, why);
 		if (!err && flags == m.flags && complete)
 			continue;
 		if (r->o->dry_run) {
@@ -185,7 +185,7 @@ int ensure_links(struct run *r)
 					     run_src(r), i, l->name, l->name);
 			continue;
 		}
-		if (attach_link(r, l, flags, err != 0))
+		if (attach_link(r, l, flags))
 			return p_err(r->ctx, -EIO, "%s: links[%zu] (\"%s\"): not attached",
 				     run_src(r), i, l->name);
 		r->links[r->nlinks_done++] = (struct link_step){

@@ -224,6 +224,10 @@ const char *op_text(const struct run *r, const struct op *op, char *buf, size_t 
 		if (op->u.rec.rec.state == XS_TUN_READY)
 			snprintf(buf, len, "complete the tunnel (dev %s, if_id %u)", d->name,
 				 op->u.rec.rec.if_id);
+		else if (op->u.rec.had_old && op->u.rec.old.flags & XS_TUNF_CLI &&
+			 !(op->u.rec.rec.flags & XS_TUNF_CLI))
+			snprintf(buf, len, "take over the tunnel tunnel add made (dev %s, if_id %u)",
+				 d->name, op->u.rec.rec.if_id);
 		else if (op->u.rec.had_old)
 			snprintf(buf, len, "update the tunnel (dev %s, if_id %u)", d->name,
 				 op->u.rec.rec.if_id);

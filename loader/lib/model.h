@@ -27,6 +27,8 @@ struct dev_run {
 	bool open;
 	bool fresh; /* dry run: not attached yet, so empty */
 	uint32_t tenant_mode, mark_mask;
+	/* The sizes of its tables (0: not known, no check). */
+	uint32_t max_routes, max_tunnels;
 	struct xs_rec_ent *recs;
 	bool *rec_scope; /* per record: this run may change or remove it */
 	long *rec_want; /* per record: the wants[] entry for it, or -1 */
@@ -198,6 +200,10 @@ struct run {
 	struct link_step links[3 * XS_CFG_MAX_LINKS + 1];
 	size_t nlinks_done;
 	char **plan_lines; /* link steps a dry run would take */
+	/* What a file leaves alone because it is not the file's and the file
+	 * does not name it (tunnel add's tunnels, route add's routes). */
+	char **kept;
+	size_t nkept, capkept, kept_tunnels, kept_routes;
 	size_t nplan_lines, capplan_lines;
 	struct xs_nl nl;
 	bool nl_open;
@@ -235,6 +241,8 @@ int route_ent_cmp(const void *a, const void *b);
 int own_ent_cmp(const void *a, const void *b);
 int slot_ent_cmp(const void *a, const void *b);
 int read_dev(struct run *r, struct dev_run *d);
+int dev_index(struct run *r, struct dev_run *d);
+int rec_ent_cmp(const void *a, const void *b);
 struct xs_rec_ent *find_rec(struct dev_run *d, const char *name, size_t *idx);
 
 /* links.c */
@@ -247,10 +255,19 @@ int ksa_cmp(const void *a, const void *b);
 int kpol_cmp(const void *a, const void *b);
 int mark_owned(struct run *r);
 int wroute_cmp(const void *a, const void *b);
+/* The pure part of a run: with the wanted state built (build_all()) and
+ * the devices and the kernel's SAs and policies observed into r, decide the
+ * scope, the owners and every operation (r->ops, in the order they run). */
+int xs_plan_model(struct run *r);
 int xs_plan(struct run *r);
 
 /* want.c */
 int build_all(struct run *r);
 int resolve_all(struct run *r);
+
+/* exec.c */
+int collect_devs(struct run *r);
+void run_free(struct run *r);
+bool op_inverse(const struct op *op, struct op *inv);
 
 #endif /* XS_MODEL_H */

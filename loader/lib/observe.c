@@ -291,6 +291,12 @@ int open_devs(struct run *r)
 				if (!strcmp(r->cfg->links[j].name, d->name)) {
 					d->tenant_mode = r->cfg->links[j].tenant_mode;
 					d->mark_mask = r->cfg->links[j].mark_mask;
+					d->max_routes = r->cfg->links[j].have_max_routes ?
+								r->cfg->links[j].max_routes :
+								XS_DEFAULT_ROUTES;
+					d->max_tunnels = r->cfg->links[j].have_max_tunnels ?
+								 r->cfg->links[j].max_tunnels :
+								 XS_DEFAULT_TUNNELS;
 				}
 			continue;
 		}
@@ -307,11 +313,13 @@ int open_devs(struct run *r)
 		d->open = true;
 		d->tenant_mode = d->st.meta->tenant_mode;
 		d->mark_mask = d->st.meta->mark_mask;
+		d->max_routes = d->st.meta->max_routes;
+		d->max_tunnels = d->st.meta->max_tunnels;
 	}
 	return 0;
 }
 
-static int rec_ent_cmp(const void *a, const void *b)
+int rec_ent_cmp(const void *a, const void *b)
 {
 	return strncmp(((const struct xs_rec_ent *)a)->key.name,
 		       ((const struct xs_rec_ent *)b)->key.name, XS_TUNNEL_NAME_LEN);
@@ -335,19 +343,13 @@ int slot_ent_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int read_dev(struct run *r, struct dev_run *d)
+/* The model of a device's records and routes, indexed for the planner:
+ * sorted, with its per-entry marks. What read_dev() read, or a unit test
+ * made by hand. */
+int dev_index(struct run *r, struct dev_run *d)
 {
-	size_t cap = 0, i;
-	int fd, err;
+	size_t i;
 
-	if (!d->open)
-		return 0;
-	err = xs_recs_read(&d->st, &d->recs, &d->nrecs);
-	if (!err)
-		err = xs_routes_read(&d->st, &d->routes, &d->nroutes);
-	if (err)
-		return p_err(r->ctx, err, "cannot read the state of \"%s\": %s", d->name,
-			     strerror(-err));
 	d->rec_scope = calloc(d->nrecs + 1, sizeof(*d->rec_scope));
 	d->rec_want = calloc(d->nrecs + 1, sizeof(*d->rec_want));
 	d->route_leaves = calloc(d->nroutes + 1, sizeof(*d->route_leaves));
@@ -359,7 +361,24 @@ int read_dev(struct run *r, struct dev_run *d)
 	 * plan in n log n. */
 	sort_n(d->recs, d->nrecs, sizeof(*d->recs), rec_ent_cmp);
 	sort_n(d->routes, d->nroutes, sizeof(*d->routes), route_ent_cmp);
+	sort_n(d->owned, d->nowned, sizeof(*d->owned), own_ent_cmp);
+	sort_n(d->slots, d->nslots, sizeof(*d->slots), slot_ent_cmp);
+	return 0;
+}
 
+int read_dev(struct run *r, struct dev_run *d)
+{
+	size_t cap = 0;
+	int fd, err;
+
+	if (!d->open)
+		return 0;
+	err = xs_recs_read(&d->st, &d->recs, &d->nrecs);
+	if (!err)
+		err = xs_routes_read(&d->st, &d->routes, &d->nroutes);
+	if (err)
+		return p_err(r->ctx, err, "cannot read the state of \"%s\": %s", d->name,
+			     strerror(-err));
 	{
 		struct apply_route_key key, next;
 		void *prev = NULL;
@@ -397,9 +416,7 @@ int read_dev(struct run *r, struct dev_run *d)
 				d->nslots++;
 		}
 	}
-	sort_n(d->owned, d->nowned, sizeof(*d->owned), own_ent_cmp);
-	sort_n(d->slots, d->nslots, sizeof(*d->slots), slot_ent_cmp);
-	return 0;
+	return dev_index(r, d);
 }
 
 struct xs_rec_ent *find_rec(struct dev_run *d, const char *name, size_t *idx)
@@ -414,6 +431,57 @@ struct xs_rec_ent *find_rec(struct dev_run *d, const char *name, size_t *idx)
 	return e;
 }
 
+
+/* ---- Owners ---- */
+
+static int rec_if_id_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct xs_rec_ent *)a)->rec.if_id,
+		 y = ((const struct xs_rec_ent *)b)->rec.if_id;
+
+	return x < y ? -1 : x > y;
+}
+
+int xs_owners_read(struct xs_state *st, struct xs_owners *ow)
+{
+	int err;
+
+	memset(ow, 0, sizeof(*ow));
+	err = xs_recs_read(st, &ow->recs, &ow->nrecs);
+	if (err)
+		return err;
+	sort_n(ow->recs, ow->nrecs, sizeof(*ow->recs), rec_if_id_cmp);
+	ow->own_fd = bpf_map__fd(st->skel->maps.apply_routes);
+	return 0;
+}
+
+void xs_owners_free(struct xs_owners *ow)
+{
+	free(ow->recs);
+	memset(ow, 0, sizeof(*ow));
+}
+
+const char *xs_tunnel_owner(const struct tunnel_rec *rec)
+{
+	return rec->flags & XS_TUNF_CLI ? "cli" : "file";
+}
+
+const char *xs_route_owner(const struct xs_owners *ow, const struct apply_route_key *k,
+			   uint32_t if_id, const char **tunnel)
+{
+	struct xs_rec_ent key = { .rec.if_id = if_id }, *e;
+	struct apply_route_value v;
+
+	*tunnel = NULL;
+	e = search_n(&key, ow->recs, ow->nrecs, sizeof(*ow->recs), rec_if_id_cmp);
+	if (e) {
+		*tunnel = e->key.name;
+		return "tunnel";
+	}
+	if (!bpf_map_lookup_elem(ow->own_fd, k, &v) && v.if_id == if_id)
+		return "file";
+	return "cli";
+}
 
 /* ---- show: the file form of what there is ---- */
 

@@ -44,7 +44,10 @@ int set_scope(struct run *r)
 		for (j = 0; j < d->nrecs; j++) {
 			switch (r->o->scope) {
 			case XS_SCOPE_FILE:
-				d->rec_scope[j] = true;
+				/* Ownership: a file's tunnels are apply's to
+				 * change and remove; tunnel add's are not,
+				 * unless the file names them (below). */
+				d->rec_scope[j] = !(d->recs[j].rec.flags & XS_TUNF_CLI);
 				break;
 			case XS_SCOPE_DEL:
 				d->rec_scope[j] = !strcmp(d->recs[j].key.name, r->o->name);
@@ -65,6 +68,11 @@ int set_scope(struct run *r)
 				break;
 			}
 		}
+		/* Adoption: a tunnel the file names is the file's now. */
+		for (k = 0; r->o->scope == XS_SCOPE_FILE && k < r->cfg->ntunnels; k++)
+			if (!strcmp(r->cfg->tunnels[k].dev, d->name) &&
+			    find_rec(d, r->cfg->tunnels[k].name, &j))
+				d->rec_scope[j] = true;
 	}
 	return 0;
 }
@@ -853,6 +861,109 @@ static int plan_slots(struct run *r, size_t dev)
  * then the permutation is applied cycle by cycle. Copying the ops into a
  * new array cost a big apply more than its planning. Ops of no phase are
  * dropped. */
+static int kept_line(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int kept_line(struct run *r, const char *fmt, ...)
+{
+	char **slot = vec_slot(&r->kept, &r->capkept, r->nkept, sizeof(*r->kept));
+	va_list ap;
+	int n;
+
+	if (!slot)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	n = vasprintf(slot, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	r->nkept++;
+	return 0;
+}
+
+/* Ownership, the other half: what apply leaves alone on a device it
+ * manages, so that it never says "the kernel matches" while more is there.
+ * Tunnel add's tunnels the file does not name, with their routes, and
+ * route add's routes (the updown script's among them). */
+static int plan_kept(struct run *r, size_t dev)
+{
+	struct dev_run *d = &r->devs[dev];
+	char a[96];
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < d->nrecs; i++) {
+		if (d->rec_scope[i])
+			continue;
+		r->kept_tunnels++;
+		err = kept_line(r, "tunnel \"%s\" (dev %s, if_id %u): made by tunnel add, not in the file",
+				d->recs[i].key.name, d->name, d->recs[i].rec.if_id);
+	}
+	for (i = 0; !err && i < d->nroutes; i++) {
+		const struct xs_route_ent *c = &d->routes[i];
+
+		if (d->route_leaves[i] || find_own(d, &c->key) || find_wroute(r, dev, &c->key) ||
+		    tunnel_if_id(r, dev, c->val.if_id) ||
+		    search_n(&c->val.if_id, r->others, r->nothers, sizeof(*r->others),
+			     slot_ent_cmp))
+			continue;
+		r->kept_routes++;
+		err = kept_line(r, "route %s dev %s if_id %u: made by route add, not in the file",
+				rkey_str(&c->key, a, sizeof(a)), d->name, c->val.if_id);
+	}
+	return err;
+}
+
+/* Limits: what the plan leaves on a device fits its tables, or nothing is
+ * done. Each family's route trie and the tunnels' counter slots hold what
+ * attach sized them for; a plan over it is refused before the first change,
+ * naming the size and how to raise it. */
+static int plan_limits(struct run *r, size_t dev)
+{
+	struct dev_run *d = &r->devs[dev];
+	long routes[2] = { 0, 0 }, slots = (long)d->nslots;
+	uint32_t *gone;
+	size_t i, ngone = 0;
+	int f;
+
+	gone = calloc(r->nops + 1, sizeof(*gone));
+	if (!gone)
+		return -ENOMEM;
+	for (i = 0; i < d->nroutes; i++)
+		routes[d->routes[i].key.family == AF_INET6]++;
+	for (i = 0; i < r->nops; i++) {
+		const struct op *op = &r->ops[i];
+
+		if (op->dev != dev)
+			continue;
+		if (op->kind == OP_ROUTE_SET && !op->u.route.had_old)
+			routes[op->u.route.key.family == AF_INET6]++;
+		else if (op->kind == OP_ROUTE_DEL)
+			routes[op->u.route.key.family == AF_INET6]--;
+		else if (op->kind == OP_SLOT_REMOVE)
+			gone[ngone++] = op->u.slot.if_id;
+	}
+	slots -= (long)ngone;
+	sort_n(gone, ngone, sizeof(*gone), u32_cmp);
+	for (i = 0; i < r->nops; i++) {
+		const struct op *op = &r->ops[i];
+
+		if (op->dev == dev && op->kind == OP_SLOT_ENSURE &&
+		    (!find_slot(d, op->u.slot.if_id) ||
+		     search_n(&op->u.slot.if_id, gone, ngone, sizeof(*gone), u32_cmp)))
+			slots++;
+	}
+	free(gone);
+	for (f = 0; f < 2; f++)
+		if (d->max_routes && routes[f] > (long)d->max_routes)
+			return ent_err(r, -ENOSPC, ENT_NONE, dev, 0,
+				       "the route table of \"%s\" is full (%u routes per family; this would make %ld IPv%d routes); detach and attach again with \"routes N\" (\"max_routes\" in a file) to raise it",
+				       d->name, d->max_routes, routes[f], f ? 6 : 4);
+	if (d->max_tunnels && slots > (long)d->max_tunnels)
+		return ent_err(r, -ENOSPC, ENT_NONE, dev, 0,
+			       "the tunnel table of \"%s\" is full (%u tunnels; this would make %ld); detach and attach again with \"tunnels N\" (\"max_tunnels\" in a file) to raise it",
+			       d->name, d->max_tunnels, slots);
+	return 0;
+}
+
 static int sort_ops(struct run *r)
 {
 	size_t next[PH_FINAL + 1] = { 0 }, *pos, i, j, n = 0, tail;
@@ -918,6 +1029,10 @@ int xs_plan(struct run *r)
 		err = plan_routes(r, i);
 	for (i = 0; !err && i < r->ndevs; i++)
 		err = plan_slots(r, i);
+	for (i = 0; !err && i < r->ndevs; i++)
+		err = plan_limits(r, i);
+	for (i = 0; !err && r->o->scope == XS_SCOPE_FILE && i < r->ndevs; i++)
+		err = plan_kept(r, i);
 	if (!err)
 		err = sort_ops(r);
 	if (err == -ENOMEM)
@@ -966,4 +1081,31 @@ int xs_plan_attach(const struct attach_args *a, const struct meta_value *m,
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int xs_plan_model(struct run *r)
+{
+	size_t i, j;
+	int err;
+
+	sort_n(r->ksa, r->nksa, sizeof(*r->ksa), ksa_cmp);
+	sort_n(r->kpol, r->nkpol, sizeof(*r->kpol), kpol_cmp);
+	err = set_scope(r);
+	if (!err)
+		err = mark_owned(r);
+	if (!err && r->o->scope == XS_SCOPE_DEL) {
+		bool found = false;
+
+		for (i = 0; i < r->ndevs; i++)
+			for (j = 0; j < r->devs[i].nrecs; j++)
+				found = found || r->devs[i].rec_scope[j];
+		if (!found)
+			err = p_err(r->ctx, -ENOENT, "no tunnel \"%s\" on %s", r->o->name,
+				    r->o->dev);
+	}
+	if (!err)
+		err = resolve_all(r);
+	if (!err)
+		err = xs_plan(r);
+	return err;
 }

@@ -34,6 +34,9 @@ struct xs_run_result {
 	char **lines; /* each change: 'tunnel "x": add ...', in the plan's order */
 	size_t nlines;
 	size_t undone; /* after a failure: the changes rolled back */
+	/* apply: what it left alone, not being the file's nor named in it. */
+	char **kept;
+	size_t nkept, kept_tunnels, kept_routes;
 };
 void xs_run_result_free(struct xs_run_result *res);
 
@@ -71,6 +74,23 @@ int xs_routes_read(struct xs_state *st, struct xs_route_ent **v, size_t *n);
 int xs_sas_read(struct xs_ctx *ctx, struct xs_nl *nl, struct xs_sa **v, size_t *n);
 void xs_sas_free(struct xs_sa *v, size_t n);
 int xs_pols_read(struct xs_ctx *ctx, struct xs_nl *nl, struct xs_policy **v, size_t *n);
+
+/* Who owns what (the rule the planner follows, for the views): a named
+ * tunnel is a file's (apply made or took it) or the command line's (tunnel
+ * add); a route is a named tunnel's when it leads to the tunnel's if_id,
+ * the file's when apply made or took it and it still leads where apply put
+ * it, else the command line's (route add, the updown script). */
+struct xs_owners {
+	struct xs_rec_ent *recs; /* by if_id */
+	size_t nrecs;
+	int own_fd; /* apply_routes */
+};
+int xs_owners_read(struct xs_state *st, struct xs_owners *ow);
+void xs_owners_free(struct xs_owners *ow);
+const char *xs_tunnel_owner(const struct tunnel_rec *rec); /* "file" or "cli" */
+/* "tunnel", "file" or "cli"; *tunnel: the tunnel's name, else NULL. */
+const char *xs_route_owner(const struct xs_owners *ow, const struct apply_route_key *k,
+			   uint32_t if_id, const char **tunnel);
 
 /* The SAs and policies a record stands for. */
 void xs_rec_sas(const struct tunnel_rec *rec, struct xs_prefix *in_dst,

@@ -129,6 +129,9 @@ static int build_want(struct run *r, size_t ti, struct want *w)
 	rec->replay_window = t->replay_window;
 	rec->mode = t->mode;
 	rec->flags = t->esn ? XS_TUNF_ESN : 0;
+	/* Who owns it: tunnel add's command, or the file. */
+	if (r->o->scope == XS_SCOPE_ADD)
+		rec->flags |= XS_TUNF_CLI;
 	rec->encap_type = t->encap.type;
 	rec->encap_sport = t->encap.sport;
 	rec->encap_dport = t->encap.dport;
