@@ -66,6 +66,7 @@ int xs_run_batch(struct xs_ctx *ctx, const char *path, bool force, const struct 
 		int argc;
 
 		lineno++;
+		ctx->nerr = 0; /* each command its own first error */
 		argc = split_words(line, argv, XS_BATCH_MAX_WORDS);
 		if (argc < 0) {
 			p_err(ctx, -EINVAL, "%s:%lu: unterminated quote or too many words", path,
@@ -74,6 +75,7 @@ int xs_run_batch(struct xs_ctx *ctx, const char *path, bool force, const struct 
 			continue;
 		} else {
 			/* The command reported why; say where, as ip -batch does. */
+			ctx->nerr = 0;
 			p_err(ctx, -EINVAL, "%s:%lu: command failed", path, lineno);
 		}
 		failed++;

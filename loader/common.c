@@ -22,12 +22,18 @@ int p_err(struct xs_ctx *ctx, int err, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
+	size_t n = 0;
 
+	if (ctx && ctx->err_prefix)
+		n = (size_t)snprintf(msg, sizeof(msg), "%s", ctx->err_prefix);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg + (n < sizeof(msg) ? n : sizeof(msg) - 1),
+		  sizeof(msg) - (n < sizeof(msg) ? n : sizeof(msg) - 1), fmt, ap);
 	va_end(ap);
 
-	if (ctx && ctx->errbuf) {
+	if (ctx && ctx->nerr++ && !ctx->verbose && !ctx->errbuf) {
+		/* The cause was said already: one line per error. */
+	} else if (ctx && ctx->errbuf) {
 		if (!ctx->errbuf[0])
 			snprintf(ctx->errbuf, ctx->errlen, "%s", msg);
 	} else if (ctx && ctx->json) {

@@ -33,6 +33,12 @@ struct xs_ctx {
 	 * stdout as JSON with -j. */
 	char *errbuf;
 	size_t errlen;
+	/* One line per error: a command reports the first error it meets
+	 * (the cause); what callers add on their way out is shown with -v
+	 * only. err_prefix, when set, starts that line: where the error is
+	 * (a file's entry), for a callee that does not know it. */
+	unsigned int nerr;
+	const char *err_prefix;
 };
 
 /* One entry of a command table, bpftool style. */

@@ -10,6 +10,24 @@
 
 #include "common.h"
 
+#include "netlink.h"
+
+/* Everything "link show" says of one interface; xs_link_info is the part
+ * the other objects use (xs_link_query()). */
+struct xs_link_attrs {
+	struct xs_link_info info;
+	char kind[32]; /* IFLA_INFO_KIND, "" for devices without one */
+	uint32_t link; /* IFLA_XFRM_LINK: underlying ifindex, 0 if none */
+	uint32_t mtu;
+};
+
+/* NAME a valid interface name (for create: one that may be made). */
+int xs_link_check_name(struct xs_ctx *ctx, const char *name, bool create);
+/* cb for the xfrm interface NAME, or with NAME NULL each xfrm interface
+ * of the namespace; cb's non-zero return stops with -ENOMEM reported. */
+int xs_link_list(struct xs_ctx *ctx, const char *name,
+		 int (*cb)(const struct xs_link_attrs *la, void *arg), void *arg);
+
 /* Create NAME as an external (collect_md) xfrm interface, and bring it up;
  * nothing is left behind when a step fails. */
 int xs_link_create(struct xs_ctx *ctx, const char *name);

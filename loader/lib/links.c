@@ -123,10 +123,12 @@ int ensure_links(struct run *r)
 		uint32_t flags;
 		bool complete, exists = if_nametoindex(l->name) != 0;
 		struct attach_args want, eff;
-		char why[256];
+		char why[256], where[XS_IFNAME_LEN + 300];
 		size_t di;
 		int e;
 
+		snprintf(where, sizeof(where), "%s%slinks[%zu] (\"%s\"): ", run_src(r) ? run_src(r) : "",
+			 run_src(r) ? ": " : "", i, l->name);
 		if (r->nlinks_done + 3 > ARRAY_SIZE(r->links))
 			return ent_err(r, -E2BIG, ENT_NONE, 0, 0, "too many links in one file");
 		find_dev(r, l->name, &di);
@@ -137,10 +139,12 @@ int ensure_links(struct run *r)
 				r->devs[di].fresh = true;
 				continue;
 			}
+			/* One line: the callee's cause, after where it is. */
+			r->ctx->err_prefix = where;
 			err = xs_link_create(r->ctx, l->name);
+			r->ctx->err_prefix = NULL;
 			if (err)
-				return p_err(r->ctx, err, "%s: links[%zu] (\"%s\"): not created",
-					     run_src(r), i, l->name);
+				return err;
 			r->links[r->nlinks_done++] = (struct link_step){ i, LS_CREATED, 0 };
 		} else {
 			err = xs_link_query(r->ctx, l->name, &li);
@@ -185,9 +189,11 @@ int ensure_links(struct run *r)
 					     run_src(r), i, l->name, l->name);
 			continue;
 		}
-		if (attach_link(r, l, flags))
-			return p_err(r->ctx, -EIO, "%s: links[%zu] (\"%s\"): not attached",
-				     run_src(r), i, l->name);
+		r->ctx->err_prefix = where;
+		err = attach_link(r, l, flags);
+		r->ctx->err_prefix = NULL;
+		if (err)
+			return err;
 		r->links[r->nlinks_done++] = (struct link_step){
 			i, err ? LS_ATTACHED : LS_REATTACHED, err ? 0 : m.flags
 		};

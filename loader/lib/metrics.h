@@ -4,7 +4,7 @@
  * Prometheus text exposition (format 0.0.4). "stats" and "exporter" share
  * both: the exporter serves exactly what "stats prometheus" prints.
  *
- * Reading (xs_stats_read, in stats.c) needs the kernel; rendering (here,
+ * Reading (xs_stats_read, in lib/stats_read.c) needs the kernel; rendering (here,
  * in metrics.c) only the snapshot, so that unit tests feed it fixed input.
  */
 #ifndef XS_METRICS_H
@@ -56,6 +56,12 @@ void xs_stats_free(struct xs_stats_set *set);
  * are attached to? Other directories there (the underlay program's, a
  * device detached since it was listed) are no error when listing all. */
 bool xs_stats_attached(struct xs_ctx *ctx, const char *ifname);
+/* The drop counters of one device by reason (XS_REASON_MAX of them). */
+struct xs_state;
+int xs_stats_read_drops(struct xs_ctx *ctx, struct xs_state *st, uint64_t *reasons);
+/* The orders of a set: devices by name, rows by if_id (for bsearch). */
+int xs_stats_cmp_dev(const void *a, const void *b);
+int xs_stats_cmp_row(const void *a, const void *b);
 
 /* "no_route", ...: the names "stats drops" and the metrics use. */
 const char *xs_reason_name(uint32_t reason);
