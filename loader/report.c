@@ -45,6 +45,8 @@ int xs_show_run(struct xs_ctx *ctx, const struct xs_run_opts *o, struct xs_run_r
 	char buf[256];
 	size_t i;
 
+	for (i = 0; i < res->nnotices; i++)
+		p_info(ctx, "Notice: %s", res->notices[i]);
 	if (err) {
 		if (res->undone && !ctx->json)
 			p_info(ctx, "rolled back: %zu change%s undone, nothing else changed",

@@ -520,6 +520,9 @@ void run_free(struct run *r)
 	for (i = 0; i < r->nkept; i++)
 		free(r->kept[i]);
 	free(r->kept);
+	for (i = 0; i < r->nnotices; i++)
+		free(r->notices[i]);
+	free(r->notices);
 	if (r->nl_open)
 		xs_nl_close(&r->nl);
 }
@@ -594,6 +597,9 @@ void xs_run_result_free(struct xs_run_result *res)
 	for (i = 0; i < res->nkept; i++)
 		free(res->kept[i]);
 	free(res->kept);
+	for (i = 0; i < res->nnotices; i++)
+		free(res->notices[i]);
+	free(res->notices);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -666,6 +672,10 @@ fail:
 	}
 	link_undo(&r);
 out:
+	res->notices = r.notices;
+	res->nnotices = r.nnotices;
+	r.notices = NULL;
+	r.nnotices = 0;
 	run_free(&r);
 	return err;
 }

@@ -204,6 +204,8 @@ struct run {
 	 * does not name it (tunnel add's tunnels, route add's routes). */
 	char **kept;
 	size_t nkept, capkept, kept_tunnels, kept_routes;
+	char **notices; /* what the verb says whatever the outcome */
+	size_t nnotices, capnotices;
 	size_t nplan_lines, capplan_lines;
 	struct xs_nl nl;
 	bool nl_open;

@@ -630,6 +630,25 @@ static int check_route_owner(const struct run *r, size_t dev, const struct want_
 	return 0;
 }
 
+/* Something the verb says whatever the outcome (apply: "Notice: ..."). */
+static int notice(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int notice(struct run *r, const char *fmt, ...)
+{
+	char **slot = vec_slot(&r->notices, &r->capnotices, r->nnotices, sizeof(*r->notices));
+	va_list ap;
+	int n;
+
+	if (!slot)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	n = vasprintf(slot, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	r->nnotices++;
+	return 0;
+}
+
 static int plan_routes(struct run *r, size_t dev)
 {
 	struct dev_run *d = &r->devs[dev];
@@ -658,11 +677,10 @@ static int plan_routes(struct run *r, size_t dev)
 			if (!tid) {
 				char a[96];
 
-				p_info(r->ctx,
-				       "Notice: route %s dev %s steers to if_id %u, not to the "
-				       "if_id %u apply made it for: left alone, no longer apply's",
-				       rkey_str(&c->key, a, sizeof(a)), d->name, c->val.if_id,
-				       own->val.if_id);
+				if (notice(r, "route %s dev %s steers to if_id %u, not to the if_id %u apply made it for: left alone, no longer apply's",
+					   rkey_str(&c->key, a, sizeof(a)), d->name, c->val.if_id,
+					   own->val.if_id))
+					return -ENOMEM;
 				continue;
 			}
 			own = NULL;

@@ -37,6 +37,8 @@ struct xs_run_result {
 	/* apply: what it left alone, not being the file's nor named in it. */
 	char **kept;
 	size_t nkept, kept_tunnels, kept_routes;
+	char **notices; /* to say whatever the outcome */
+	size_t nnotices;
 };
 void xs_run_result_free(struct xs_run_result *res);
 
