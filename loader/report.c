@@ -26,15 +26,21 @@ static void show_json(struct xs_ctx *ctx, const struct xs_run_opts *o,
 }
 
 /* "; left alone, not the file's: 1 tunnel of tunnel add, 2 routes of route
- * add (-v lists them)", or "" when there are none. */
+ * add (-v lists them)", naming only what there is, or "". */
 static const char *kept_text(const struct xs_run_result *res, char *buf, size_t len)
 {
+	char t[64] = "", r[64] = "";
+
 	if (!res->nkept)
 		return "";
-	snprintf(buf, len,
-		 "; left alone, not the file's: %zu tunnel%s of tunnel add, %zu route%s of route add (-v lists them)",
-		 res->kept_tunnels, res->kept_tunnels == 1 ? "" : "s", res->kept_routes,
-		 res->kept_routes == 1 ? "" : "s");
+	if (res->kept_tunnels)
+		snprintf(t, sizeof(t), "%zu tunnel%s of tunnel add", res->kept_tunnels,
+			 res->kept_tunnels == 1 ? "" : "s");
+	if (res->kept_routes)
+		snprintf(r, sizeof(r), "%zu route%s of route add", res->kept_routes,
+			 res->kept_routes == 1 ? "" : "s");
+	snprintf(buf, len, "; left alone, not the file's: %s%s%s (-v lists them)", t,
+		 t[0] && r[0] ? ", " : "", r);
 	return buf;
 }
 

@@ -29,7 +29,7 @@ cat >"$tmp/f.json" <<EOF
                 "key": "$(gcm_key 1 0)", "key_out": "$(gcm_key 1 1)" },
       "prefixes": [ "192.168.1.0/24" ] }
   ],
-  "routes": [ { "prefix": "10.99.0.0/16", "if_id": 101, "tenant": "0x100" } ]
+  "routes": [ { "prefix": "10.99.0.0/16", "if_id": 201, "tenant": "0x100" } ]
 }
 EOF
 apply() { $XS -n "$GW" apply "$@"; }
@@ -38,7 +38,7 @@ apply "$tmp/f.json"
 $XS -n "$GW" tunnel add t3 if_id 103 local 10.0.3.1 remote 10.0.3.2 spi-in 0x2003 spi-out 0x1003 \
 	reqid 3 aead 'rfc4106(gcm(aes))' "$(gcm_key 3 0)" 128 out-key "$(gcm_key 3 1)" \
 	prefix 192.168.3.0/24 tenant 0x100 dev ipsec0
-$XS -n "$GW" route add 10.98.0.0/16 if_id 101 tenant 0x100 dev ipsec0
+$XS -n "$GW" route add 10.98.0.0/16 if_id 202 tenant 0x100 dev ipsec0
 ping4 192.168.3.200 2
 assert_eq "$(peer_rx 3)" 2 "t3 carries traffic"
 
@@ -59,11 +59,26 @@ assert_eq "$(nstates "$GW")" 4 "SAs of t1 and t3 in the kernel"
 assert_eq "$(nroutes "$GW")" 4 "routes"
 out=$($XS -v -n "$GW" apply "$tmp/f.json" 2>/dev/null)
 grep -q 'left alone: tunnel "t3" (dev ipsec0, if_id 103): made by tunnel add' <<<"$out" || fail "-v: $out"
-grep -q 'left alone: route 10.98.0.0/16 tenant 0x100 dev ipsec0 if_id 101: made by route add' <<<"$out" ||
+grep -q 'left alone: route 10.98.0.0/16 tenant 0x100 dev ipsec0 if_id 202: made by route add' <<<"$out" ||
 	fail "-v: $out"
 assert_eq "$(xsj "$GW" apply --dry-run "$tmp/f.json" | jq '.left_alone | length')" 2 "left_alone in JSON"
 ping4 192.168.3.200 2
 assert_eq "$(peer_rx 3)" 4 "t3 still carries traffic after apply"
+
+step "show -j > f; apply f keeps each object's owner"
+xsj "$GW" show >"$tmp/saved.json"
+assert_eq "$(jq -c '[.tunnels[] | [.name, .owner]], [.routes[] | [.prefix, .owner]]' "$tmp/saved.json" | xargs)" \
+	'[[t1,null],[t3,cli]] [[10.98.0.0/16,cli],[10.99.0.0/16,null]]' "show writes owner cli"
+assert_eq "$(apply "$tmp/saved.json")" "$tmp/saved.json: nothing to do, the kernel matches it" "saved file applied"
+assert_eq "$(xsj "$GW" tunnel show | jq -c '[.[] | [.name, .owner]] | sort')" '[["t1","file"],["t3","cli"]]' \
+	"owners after the saved file"
+# A restore: what the saved file says is route add's is made again, still route add's.
+$XS -n "$GW" route del 10.98.0.0/16 tenant 0x100 dev ipsec0
+apply "$tmp/saved.json" >/dev/null
+assert_eq "$(xsj "$GW" route show | jq -r '.[] | select(.prefix == "10.98.0.0/16") | .owner')" cli \
+	"restored as route add's"
+assert_eq "$(apply "$tmp/f.json")" "$tmp/f.json: nothing to do; left alone, not the file's: 1 tunnel of tunnel add, 1 route of route add (-v lists them)" \
+	"f after the saved file"
 
 step "a file that names them takes them over"
 jq --arg k3i "$(gcm_key 3 0)" --arg k3o "$(gcm_key 3 1)" \
@@ -71,7 +86,7 @@ jq --arg k3i "$(gcm_key 3 0)" --arg k3o "$(gcm_key 3 1)" \
 	   "remote": "10.0.3.2", "spi_in": "0x2003", "spi_out": "0x1003", "reqid": 3,
 	   "aead": {"name": "rfc4106(gcm(aes))", "icv_bits": 128, "key": $k3i, "key_out": $k3o},
 	   "prefixes": ["192.168.3.0/24"]}]
-	 | .routes += [{"prefix": "10.98.0.0/16", "if_id": 101, "tenant": "0x100"}]' \
+	 | .routes += [{"prefix": "10.98.0.0/16", "if_id": 202, "tenant": "0x100"}]' \
 	"$tmp/f.json" >"$tmp/g.json"
 out=$(apply "$tmp/g.json")
 echo "$out"

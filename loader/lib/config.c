@@ -188,6 +188,20 @@ static int get_tenant(struct perr *pe, json_object *v, struct xs_cfg_tenant *t)
 	return 0;
 }
 
+/* "owner": "file" (the default) or "cli" (see xs_cfg_tunnel.cli). */
+static int get_owner(struct perr *pe, json_object *v, bool *cli)
+{
+	const char *s = NULL;
+	int err = get_str(pe, v, "owner", &s);
+
+	if (err)
+		return err;
+	if (strcmp(s, "file") && strcmp(s, "cli"))
+		return cfg_fail(pe, "owner", "%s is not file or cli", XS_QW(s));
+	*cli = !strcmp(s, "cli");
+	return 0;
+}
+
 static int get_addr(struct perr *pe, json_object *v, const char *field, struct xs_prefix *p)
 {
 	const char *s = NULL;
@@ -608,7 +622,7 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 	static const char *const known[] = {
 		"name",	  "dev",	   "if_id", "tenant", "local", "remote", "spi_in",
 		"spi_out", "reqid",	   "mode",  "esn",    "aead",  "enc",	 "auth",
-		"encap",  "replay_window", "prefixes", "allow_same_spi", NULL,
+		"encap",  "replay_window", "prefixes", "allow_same_spi", "owner", NULL,
 	};
 	static const char *const required[] = { "if_id", "local", "remote", "spi_in",
 						"spi_out" };
@@ -657,6 +671,8 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 	if (!t->if_id)
 		return cfg_fail(pe, "if_id", "must be 1..4294967295");
 	if ((v = get(o, "tenant")) && (err = get_tenant(pe, v, &t->tenant)))
+		return err;
+	if ((v = get(o, "owner")) && (err = get_owner(pe, v, &t->cli)))
 		return err;
 	if ((err = get_addr(pe, get(o, "local"), "local", &t->local)) ||
 	    (err = get_addr(pe, get(o, "remote"), "remote", &t->remote)) ||
@@ -722,7 +738,7 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 static int parse_route(struct perr *pe, json_object *o, const struct xs_config_file *cfg,
 		       struct xs_cfg_route *r)
 {
-	static const char *const known[] = { "dev", "prefix", "if_id", "tenant", NULL };
+	static const char *const known[] = { "dev", "prefix", "if_id", "tenant", "owner", NULL };
 	char buf[64];
 	json_object *v;
 	int err;
@@ -759,6 +775,8 @@ static int parse_route(struct perr *pe, json_object *o, const struct xs_config_f
 	if (!r->if_id)
 		return cfg_fail(pe, "if_id", "must be 1..4294967295");
 	if ((v = get(o, "tenant")) && (err = get_tenant(pe, v, &r->tenant)))
+		return err;
+	if ((v = get(o, "owner")) && (err = get_owner(pe, v, &r->cli)))
 		return err;
 	return 0;
 }

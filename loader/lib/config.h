@@ -88,6 +88,9 @@ struct xs_cfg_tunnel {
 	struct xs_encap encap;
 	size_t nprefixes;
 	struct xs_prefix *prefixes;
+	/* "owner": "cli": the command line's (tunnel add), as show writes
+	 * it: apply makes it if it is missing but does not take it over. */
+	bool cli;
 };
 
 struct xs_cfg_route {
@@ -95,6 +98,7 @@ struct xs_cfg_route {
 	struct xs_prefix prefix;
 	uint32_t if_id;
 	struct xs_cfg_tenant tenant;
+	bool cli; /* "owner": "cli": route add's (see xs_cfg_tunnel) */
 };
 
 struct xs_config_file {

@@ -112,6 +112,8 @@ static json_object *tunnel_json(const struct xs_cfg_tunnel *t)
 	json_object_object_add(o, "mode", json_object_new_string(xs_mode_name(t->mode)));
 	json_object_object_add(o, "replay_window", json_object_new_int64(t->replay_window));
 	json_object_object_add(o, "esn", json_object_new_boolean(t->esn));
+	if (t->cli)
+		json_object_object_add(o, "owner", json_object_new_string("cli"));
 	/* Only where it matters, so that files without it stay as they were. */
 	if (t->allow_same_spi && t->spi_in == t->spi_out)
 		json_object_object_add(o, "allow_same_spi", json_object_new_boolean(true));
@@ -148,6 +150,8 @@ static json_object *route_json(const struct xs_cfg_route *r)
 	json_object_object_add(o, "if_id", json_object_new_int64(r->if_id));
 	if (r->tenant.set)
 		json_object_object_add(o, "tenant", tenant_json(&r->tenant));
+	if (r->cli)
+		json_object_object_add(o, "owner", json_object_new_string("cli"));
 	return o;
 }
 

@@ -555,6 +555,8 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 	size_t nrecs = 0, nroutes = 0, i, j;
 	struct xs_cfg_link *l;
 	struct xs_state st;
+	struct xs_owners ow = { 0 };
+	const char *tname;
 	bool *used = NULL;
 	void *p;
 	int err;
@@ -562,7 +564,9 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 	err = xs_state_open(ctx, ifname, XS_LOCK_SHARED, &st);
 	if (err)
 		return err;
-	err = xs_recs_read(&st, &recs, &nrecs);
+	err = xs_owners_read(&st, &ow);
+	if (!err)
+		err = xs_recs_read(&st, &recs, &nrecs);
 	if (!err)
 		err = xs_routes_read(&st, &routes, &nroutes);
 	if (err) {
@@ -622,6 +626,7 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		t->encap.type = rec->encap_type;
 		t->encap.sport = rec->encap_sport;
 		t->encap.dport = rec->encap_dport;
+		t->cli = rec->flags & XS_TUNF_CLI;
 		if (sd->keys)
 			keys_to_cfg(t, find_sa(sd->ksa, sd->nksa, &in, rec->spi_in, rec->if_id),
 				    find_sa(sd->ksa, sd->nksa, &out, rec->spi_out, rec->if_id));
@@ -658,12 +663,14 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		memcpy(rt->prefix.addr, routes[j].key.addr, 16);
 		rt->if_id = routes[j].val.if_id;
 		xs_tenant_to_cfg(st.meta->tenant_mode, routes[j].key.tenant, &rt->tenant);
+		rt->cli = strcmp(xs_route_owner(&ow, &routes[j].key, rt->if_id, &tname), "file");
 	}
 	err = 0;
 	goto out;
 oom:
 	p_err(ctx, err, "out of memory");
 out:
+	xs_owners_free(&ow);
 	free(used);
 	free(recs);
 	free(routes);

@@ -721,7 +721,17 @@ static int plan_routes(struct run *r, size_t dev)
 		/* The record names the if_id apply steers the route to, so that
 		 * a later run tells a route re-pointed by someone else from its
 		 * own: a change of if_id by the file changes it too. */
-		if (wr->tunnel < 0 && (!own || own->val.if_id != wr->if_id)) {
+		if (wr->tunnel < 0 && r->cfg->routes[wr->idx].cli) {
+			/* The file says it is route add's: made if missing,
+			 * never the file's. */
+			if (own) {
+				op = op_new(r, OP_OWN_DEL, PH_FINAL, dev, ek, ent, false);
+				if (!op)
+					return -ENOMEM;
+				op->u.own.key = own->key;
+				op->u.own.val = own->val;
+			}
+		} else if (wr->tunnel < 0 && (!own || own->val.if_id != wr->if_id)) {
 			op = op_new(r, OP_OWN_PUT,
 				    c && c->val.if_id == wr->if_id ? PH_FINAL : PH_ROUTE_SET, dev, ek,
 				    ent, false);
@@ -1074,7 +1084,7 @@ int xs_plan_attach(const struct attach_args *a, const struct meta_value *m,
 		    (a->tenant_mode != m->tenant_mode ||
 		     (a->tenant_mode == XS_TENANT_MARK && a->mark_mask != m->mark_mask))) {
 			snprintf(why, len,
-				 "is attached with tenant-key %s%s%.0x; a new tenant key needs \"xfrm-steer detach dev %s\" first, which drops its routes",
+				 "is attached with tenant-key %s%s%.0x; to change the tenant key, detach it first (\"xfrm-steer detach dev %s\"), which drops its routes",
 				 tenant_mode_word(m->tenant_mode),
 				 m->tenant_mode == XS_TENANT_MARK ? " 0x" : "",
 				 m->tenant_mode == XS_TENANT_MARK ? m->mark_mask : 0, a->dev);
@@ -1083,7 +1093,7 @@ int xs_plan_attach(const struct attach_args *a, const struct meta_value *m,
 		if ((a->have_routes && a->max_routes != m->max_routes) ||
 		    (a->have_tunnels && a->max_tunnels != m->max_tunnels)) {
 			snprintf(why, len,
-				 "is attached with routes %u tunnels %u; resizing needs \"xfrm-steer detach dev %s\" first, which drops its routes",
+				 "is attached with routes %u tunnels %u; to resize it, detach it first (\"xfrm-steer detach dev %s\"), which drops its routes",
 				 m->max_routes, m->max_tunnels, a->dev);
 			return -EEXIST;
 		}

@@ -130,7 +130,7 @@ static int build_want(struct run *r, size_t ti, struct want *w)
 	rec->mode = t->mode;
 	rec->flags = t->esn ? XS_TUNF_ESN : 0;
 	/* Who owns it: tunnel add's command, or the file. */
-	if (r->o->scope == XS_SCOPE_ADD)
+	if (r->o->scope == XS_SCOPE_ADD || t->cli)
 		rec->flags |= XS_TUNF_CLI;
 	rec->encap_type = t->encap.type;
 	rec->encap_sport = t->encap.sport;

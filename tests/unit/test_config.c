@@ -171,6 +171,8 @@ static const struct bad bad[] = {
 	{ "\"mark_ingress\": true", "\"mark_ingress\": 1", "links[0] (\"ipsec0\"): mark_ingress: expected true or false, got a number" },
 	{ "\"max_routes\": 1024", "\"max_routes\": 0", "links[0] (\"ipsec0\"): max_routes: 0 is out of range" },
 	{ "\"max_routes\": 1024", "\"max_route\": 1024", "links[0] (\"ipsec0\"): unknown field \"max_route\"" },
+	{ "\"spi_in\": 300,", "\"spi_in\": 300, \"owner\": \"ike\",", "tunnels[2] (\"host3\"): owner: \"ike\" is not file or cli" },
+	{ "\"if_id\": 56,", "\"if_id\": 56, \"owner\": true,", "routes[1] (192.168.1.0/24): owner: expected a string, got a boolean" },
 	/* tunnels: each field */
 	{ "\"name\": \"branch1\"", "\"name\": \"branch 1\"", "tunnels[0]: name: \"branch 1\" is not a tunnel name" },
 	{ "\"name\": \"branch1\"", "\"name\": \"-b\"", "tunnels[0]: name: \"-b\" is not a tunnel name" },
@@ -321,6 +323,41 @@ static char *to_text(const struct xs_config_file *cfg)
 
 /* Parse, print, parse, print: the two prints are the same, and the
  * structs the same in every field that matters. */
+/* "owner": "cli" on a tunnel and a route: read, and written back as such;
+ * "file" is the default and is not written. */
+static void test_owner(void **state)
+{
+	char *t1 = edit("\"spi_in\": 300,", "\"spi_in\": 300, \"owner\": \"cli\",");
+	char *text = NULL, *out;
+	struct xs_config_file cfg;
+	char why[512];
+
+	(void)state;
+	assert_true(asprintf(&text, "%s", t1) > 0);
+	free(t1);
+	t1 = text;
+	text = NULL;
+	{
+		const char *from = "\"if_id\": 55,";
+		char *p = strstr(t1, from);
+
+		assert_non_null(p);
+		assert_true(asprintf(&text, "%.*s\"if_id\": 55, \"owner\": \"file\",%s", (int)(p - t1), t1,
+				     p + strlen(from)) > 0);
+	}
+	assert_int_equal(xs_config_parse(text, strlen(text), &cfg, why, sizeof(why)), 0);
+	assert_false(cfg.tunnels[0].cli);
+	assert_true(cfg.tunnels[2].cli);
+	assert_false(cfg.routes[0].cli);
+	out = to_text(&cfg);
+	assert_non_null(strstr(out, "\"owner\":\"cli\""));
+	assert_null(strstr(out, "\"owner\":\"file\""));
+	xs_config_free(&cfg);
+	free(out);
+	free(text);
+	free(t1);
+}
+
 static void test_round_trip(void **state)
 {
 	struct xs_config_file a, b;
@@ -468,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_replay_default),
 		cmocka_unit_test(test_bad_entries),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_owner),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_keys_in_output),
 		cmocka_unit_test(test_same_spi),

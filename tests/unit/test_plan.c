@@ -539,6 +539,33 @@ static void test_cli_tunnel_left_alone(void **state)
 	plan_done(&pl);
 }
 
+/* "owner": "cli" (what show writes for them): a file that restores such
+ * objects makes them if missing but does not own them. */
+static void test_file_keeps_cli_owner(void **state)
+{
+	static const char saved[] = "{ " LINK ",\n \"tunnels\": [ " TUN(
+		"t1", 101, 1, "\"192.168.1.0/24\", \"2001:db8:1::/64\"") " ],\n"
+		" \"routes\": [ { \"prefix\": \"10.9.0.0/16\", \"if_id\": 55, \"tenant\": \"0x100\",\n"
+		"   \"owner\": \"cli\" } ] }";
+	static const char only_t1[] = "{ " LINK ",\n \"tunnels\": [ " TUN(
+		"t1", 101, 1, "\"192.168.1.0/24\", \"2001:db8:1::/64\"") " ] }";
+	struct planning pl;
+	struct world w;
+
+	(void)state;
+	world_init(&w);
+	assert_int_equal(plan_on(&pl, &w, saved, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_OWN_PUT), 0);
+	assert_int_equal(count_kind(&pl, OP_ROUTE_SET), 3);
+	play(&w, pl.r.ops, pl.r.nops);
+	plan_done(&pl);
+	/* Not the file's: a file without it leaves it, and says so. */
+	assert_int_equal(plan_on(&pl, &w, only_t1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_ROUTE_DEL), 0);
+	assert_int_equal(pl.r.kept_routes, 1);
+	plan_done(&pl);
+}
+
 /* Adoption: the file names a route "route add" made: recorded as the
  * file's, not made again; a later file without it removes it. */
 static void test_route_adopted(void **state)
@@ -717,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_conflict_foreign_sa),
 		cmocka_unit_test(test_cli_route_left_alone),
 		cmocka_unit_test(test_cli_tunnel_left_alone),
+		cmocka_unit_test(test_file_keeps_cli_owner),
 		cmocka_unit_test(test_route_adopted),
 		cmocka_unit_test(test_prefix_of_another_tunnel),
 		cmocka_unit_test(test_add_existing),
