@@ -371,7 +371,6 @@ static int tunnel_add(struct xs_ctx *ctx, int argc, char **argv)
 	struct xs_run_opts o = { .scope = XS_SCOPE_ADD };
 	struct xs_config_file cfg = { 0 };
 	struct xs_run_result res;
-	struct find_name fn = { 0 };
 	int err;
 
 	cfg.tunnels = calloc(1, sizeof(*cfg.tunnels));
@@ -381,14 +380,8 @@ static int tunnel_add(struct xs_ctx *ctx, int argc, char **argv)
 	err = parse_tunnel_add(ctx, argc, argv, &cfg.tunnels[0]);
 	if (err)
 		goto out;
-	/* Names are the namespace's, like the SAs they stand for. */
-	fn.name = cfg.tunnels[0].name;
-	fn.skip = cfg.tunnels[0].dev;
-	err = xs_for_each_attached(ctx, find_name_cb, &fn);
-	if (!err && fn.dev[0])
-		err = p_err(ctx, -EEXIST, "tunnel \"%s\" exists already on %s", fn.name, fn.dev);
-	if (!err)
-		err = xs_show_run(ctx, &o, &res, xs_converge(ctx, &cfg, &o, &res));
+	/* The rules (a name is the namespace's, ...) are the planner's. */
+	err = xs_show_run(ctx, &o, &res, xs_converge(ctx, &cfg, &o, &res));
 out:
 	xs_config_free(&cfg);
 	return err;

@@ -497,6 +497,7 @@ void run_free(struct run *r)
 		free(d->slots);
 	}
 	free(r->devs);
+	free(r->elsewhere);
 	if (r->wants)
 		explicit_bzero(r->wants, (r->cfg->ntunnels + 1) * sizeof(*r->wants));
 	free(r->wants);
@@ -622,6 +623,10 @@ int xs_converge(struct xs_ctx *ctx, struct xs_config_file *want, const struct xs
 		err = build_all(&r);
 	if (!err && o->scope == XS_SCOPE_FILE)
 		err = ensure_links(&r);
+	/* Before this run's own locks: a shared lock of another device taken
+	 * while holding ours could wait on a run that waits on us. */
+	if (!err && o->scope != XS_SCOPE_DEL)
+		err = read_elsewhere(&r);
 	if (!err)
 		err = open_devs(&r);
 	for (i = 0; !err && i < r.ndevs; i++)

@@ -195,6 +195,13 @@ struct run {
 		size_t dev, rec;
 	} *scoped;
 	size_t nscoped;
+	/* Named tunnels of the namespace's other attached devices, sorted by
+	 * name: a tunnel's name is the namespace's, whoever makes it. */
+	struct elsewhere {
+		char name[XS_TUNNEL_NAME_LEN];
+		char dev[XS_IFNAME_LEN];
+	} *elsewhere;
+	size_t nelsewhere, capelsewhere;
 	struct op *ops;
 	size_t nops, capops;
 	struct link_step links[3 * XS_CFG_MAX_LINKS + 1];
@@ -243,6 +250,9 @@ int route_ent_cmp(const void *a, const void *b);
 int own_ent_cmp(const void *a, const void *b);
 int slot_ent_cmp(const void *a, const void *b);
 int read_dev(struct run *r, struct dev_run *d);
+/* The names of the tunnels on attached devices the run does not manage. */
+int read_elsewhere(struct run *r);
+int elsewhere_cmp(const void *a, const void *b);
 int dev_index(struct run *r, struct dev_run *d);
 int rec_ent_cmp(const void *a, const void *b);
 struct xs_rec_ent *find_rec(struct dev_run *d, const char *name, size_t *idx);

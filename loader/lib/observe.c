@@ -419,6 +419,50 @@ int read_dev(struct run *r, struct dev_run *d)
 	return dev_index(r, d);
 }
 
+int elsewhere_cmp(const void *a, const void *b)
+{
+	return strncmp(a, b, XS_TUNNEL_NAME_LEN);
+}
+
+static int elsewhere_cb(struct xs_ctx *ctx, const char *ifname, void *data)
+{
+	struct run *r = data;
+	struct xs_rec_ent *recs = NULL;
+	struct xs_state st;
+	size_t n = 0, i, di;
+	int err;
+
+	if (!find_dev(r, ifname, &di))
+		return 0;
+	err = xs_state_open(ctx, ifname, XS_LOCK_SHARED, &st);
+	if (err)
+		return err;
+	err = xs_recs_read(&st, &recs, &n);
+	xs_state_close(&st);
+	if (err)
+		return p_err(ctx, err, "cannot read the tunnels of \"%s\": %s", ifname,
+			     strerror(-err));
+	for (i = 0; i < n; i++) {
+		struct elsewhere *e = vec_slot(&r->elsewhere, &r->capelsewhere, r->nelsewhere,
+					       sizeof(*r->elsewhere));
+
+		if (!e) {
+			free(recs);
+			return p_err(ctx, -ENOMEM, "out of memory");
+		}
+		memcpy(e->name, recs[i].key.name, sizeof(e->name));
+		snprintf(e->dev, sizeof(e->dev), "%s", ifname);
+		r->nelsewhere++;
+	}
+	free(recs);
+	return 0;
+}
+
+int read_elsewhere(struct run *r)
+{
+	return xs_for_each_attached(r->ctx, elsewhere_cb, r);
+}
+
 struct xs_rec_ent *find_rec(struct dev_run *d, const char *name, size_t *idx)
 {
 	struct xs_rec_ent key, *e;

@@ -468,6 +468,7 @@ static bool rec_same(const struct tunnel_rec *a, const struct tunnel_rec *b)
 
 static int plan_records(struct run *r)
 {
+	const struct elsewhere *el;
 	const struct other_rec *other;
 	size_t i, j, ri;
 
@@ -481,6 +482,13 @@ static int plan_records(struct run *r)
 		if (re && !d->rec_scope[ri])
 			return ent_err(r, -EEXIST, ENT_TUNNEL, 0, w->idx, "exists already on %s",
 				       d->name);
+		/* A name is the namespace's, as the SAs it stands for. */
+		el = search_n(r->cfg->tunnels[w->idx].name, r->elsewhere, r->nelsewhere,
+			      sizeof(*r->elsewhere), elsewhere_cmp);
+		if (el)
+			return ent_err(r, -EEXIST, ENT_TUNNEL, 0, w->idx,
+				       "exists already on %s (a tunnel's name is the namespace's)",
+				       el->dev);
 		if (re)
 			d->rec_want[ri] = (long)i;
 		/* An if_id is one tunnel's: its policies are keyed by it. */
@@ -1116,6 +1124,7 @@ int xs_plan_model(struct run *r)
 	size_t i, j;
 	int err;
 
+	sort_n(r->elsewhere, r->nelsewhere, sizeof(*r->elsewhere), elsewhere_cmp);
 	sort_n(r->ksa, r->nksa, sizeof(*r->ksa), ksa_cmp);
 	sort_n(r->kpol, r->nkpol, sizeof(*r->kpol), kpol_cmp);
 	err = set_scope(r);

@@ -38,6 +38,8 @@ struct world {
 	size_t nksa;
 	struct xs_policy kpol[64];
 	size_t nkpol;
+	struct elsewhere elsewhere[4]; /* tunnels of other devices */
+	size_t nelsewhere;
 };
 
 /* One planning: the run and what it was given. */
@@ -120,6 +122,8 @@ static int plan_on(struct planning *pl, const struct world *w, const char *json,
 	pl->r.nksa = w->nksa;
 	pl->r.kpol = dup_n(w->kpol, w->nkpol, sizeof(*w->kpol));
 	pl->r.nkpol = w->nkpol;
+	pl->r.elsewhere = dup_n(w->elsewhere, w->nelsewhere, sizeof(*w->elsewhere));
+	pl->r.nelsewhere = w->nelsewhere;
 	return pl->rc = xs_plan_model(&pl->r);
 }
 
@@ -658,6 +662,27 @@ static void test_del_order(void **state)
 	plan_done(&pl);
 }
 
+/* A tunnel's name is the namespace's: taken on another device, it is
+ * refused to tunnel add and to apply alike, naming the device. */
+static void test_name_is_the_namespaces(void **state)
+{
+	static const char t1[] = "{ \"tunnels\": [ " TUN("t1", 101, 1, "\"192.168.1.0/24\"") " ] }";
+	struct planning pl;
+	struct world w;
+
+	(void)state;
+	world_init(&w);
+	snprintf(w.elsewhere[0].name, sizeof(w.elsewhere[0].name), "t1");
+	snprintf(w.elsewhere[0].dev, sizeof(w.elsewhere[0].dev), "ipsec1");
+	w.nelsewhere = 1;
+	assert_int_equal(plan_on(&pl, &w, t1, XS_SCOPE_ADD, NULL), -EEXIST);
+	assert_non_null(strstr(pl.err, "tunnel \"t1\": exists already on ipsec1"));
+	plan_done(&pl);
+	assert_int_equal(plan_on(&pl, &w, f1, XS_SCOPE_FILE, NULL), -EEXIST);
+	assert_non_null(strstr(pl.err, "f.json: tunnels[0] (\"t1\"): exists already on ipsec1"));
+	plan_done(&pl);
+}
+
 /* Limits: a plan over a table's size is refused before the first change,
  * naming the size and the option that raises it. */
 static void test_limits(void **state)
@@ -749,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_of_another_tunnel),
 		cmocka_unit_test(test_add_existing),
 		cmocka_unit_test(test_del_order),
+		cmocka_unit_test(test_name_is_the_namespaces),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_plan_attach),
 	};
