@@ -208,7 +208,7 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 	} else {
 		st.refs_kept = st.slot_refs != NULL; /* same if_id: counts unchanged */
 	}
-	xs_routes_changed(&st);
+	xs_route_changed(&st, a.prefix.family, tenant, a.prefix.addr, a.prefix.plen);
 out:
 	xs_state_close(&st);
 	return err;
@@ -245,7 +245,7 @@ static int route_del(struct xs_ctx *ctx, int argc, char **argv)
 	 * now is found again by the next count. */
 	if (had)
 		st.refs_kept = !xs_tunnel_ref(&st, old.if_id, old.tunnel_idx, -1);
-	xs_routes_changed(&st);
+	xs_route_changed(&st, a.prefix.family, tenant, a.prefix.addr, a.prefix.plen);
 out:
 	xs_state_close(&st);
 	return err;
