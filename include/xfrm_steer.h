@@ -17,13 +17,15 @@
 
 /* Default map sizes; `attach ... routes N tunnels N` overrides them. The
  * route tries and the loader's record maps are not preallocated: routes
- * cost memory as they are added. Everything preallocated (the decision
- * caches, the counters, the SPI table, the event rate limit) follows the
- * tunnel count through the xs_size_*() rules below, so that a small
- * gateway's device costs little and a large one is sized by "tunnels N". */
-#define XS_DEFAULT_ROUTES 65536
+ * cost memory as they are added, but for the record maps' hash buckets (16
+ * bytes per route allowed). Everything preallocated (the decision caches,
+ * the counters, the SPI table, the event rate limit) follows the tunnel
+ * count through the xs_size_*() rules below, so that a small gateway's
+ * device costs little (1.5 MB with 2 CPUs) and a large one is sized by
+ * "tunnels N". */
+#define XS_DEFAULT_ROUTES 16384
 #define XS_DEFAULT_TUNNELS 1024
-#define XS_DEFAULT_CACHE 4096 /* xs_size_cache(XS_DEFAULT_TUNNELS) */
+#define XS_DEFAULT_CACHE 2048 /* xs_size_cache(XS_DEFAULT_TUNNELS) */
 #define XS_DEFAULT_SECPATH 2048 /* xs_size_secpath(XS_DEFAULT_TUNNELS) */
 #define XS_DEFAULT_EVENT_RL 1024 /* xs_size_event_rl(XS_DEFAULT_TUNNELS) */
 #define XS_DEFAULT_EVENT_INTERVAL_MS 1000
@@ -37,10 +39,10 @@ static inline __u32 xs_pow2_clamp(__u64 want, __u32 lo, __u32 hi)
 	return (__u32)v;
 }
 
-/* Decision cache entries per family: four per tunnel, 1,024 to 65,536. */
+/* Decision cache entries per family: two per tunnel, 1,024 to 65,536. */
 static inline __u32 xs_size_cache(__u32 tunnels)
 {
-	return xs_pow2_clamp((__u64)tunnels * 4, 1024, 65536);
+	return xs_pow2_clamp((__u64)tunnels * 2, 1024, 65536);
 }
 
 /* (SPI, if_id) pairs seen by ingress: two per tunnel (a rekey overlaps). */
@@ -127,7 +129,7 @@ struct route_value {
  * change that can alter a destination's answer moves one of its two slots,
  * and changes elsewhere, or in another tenant, leave its decision alone. */
 #define XS_GEN_TENANT_SLOTS 1024
-#define XS_GEN_FINE_DEFAULT 8192 /* xs_size_gen_fine(XS_DEFAULT_CACHE) */
+#define XS_GEN_FINE_DEFAULT 4096 /* xs_size_gen_fine(XS_DEFAULT_CACHE) */
 #define XS_GEN_V4_BITS 24 /* region: the /24 */
 #define XS_GEN_V6_BITS 56 /* region: the /56 */
 #define XS_GEN_SPAN_MAX 256 /* regions bumped one by one, at most */
