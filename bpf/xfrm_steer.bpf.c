@@ -284,7 +284,7 @@ static __always_inline bool budget_take(__u32 tslot)
 	return true;
 }
 
-/* A decision valid now, or NULL. The generations are read before the trie
+/* Whether a cached decision holds. The generations are read before the trie
  * (in fill()): a route changed after that read moves one of them, so a
  * decision made from the old route is stale as soon as it is cached. */
 static __always_inline bool cache_valid(const struct cache_value *cv)
