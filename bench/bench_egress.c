@@ -7,10 +7,16 @@
  *
  *   bench_egress [JSON_PATH]      default build/bench/results.json
  *
+ * Also (BENCH_PARTS, default "egress churn memory", selects): the cost per
+ * packet over 10,000 destinations at 100,000 routes while unrelated routes
+ * change, a tenant's hit rate while another scans (churn), and the kernel
+ * memory of an attached device by size (memory).
+ *
  * Environment: BENCH_REPEAT (packets per test run, default 2000000),
  * BENCH_RUNS (test runs per figure, default 5), BENCH_SAMPLES (single-packet
  * runs per cold-cache figure, default 1000), BENCH_CPU (CPU to pin to,
- * default the last one).
+ * default the last one), BENCH_CHURN_PACKETS (packets per churn figure and
+ * program, default 200000).
  *
  * What is compared: "marginal" cost = program - ref_empty, i.e. what the
  * program adds to the test-run loop itself; the target is that steering with
