@@ -5,7 +5,10 @@
 # $(OUT)/xfrm_steer.skel.h). "make bench" (root) runs:
 #   1. the per-packet egress cost through BPF_PROG_TEST_RUN on this kernel
 #      (bench/bench_egress.c; BENCH_REPEAT, BENCH_RUNS, BENCH_SAMPLES and
-#      BENCH_CPU tune it), and 100,000 tunnels' counters read from pinned maps
+#      BENCH_CPU tune it), the same under route churn and a tenant's hit rate
+#      while another scans (BENCH_CHURN_PACKETS), the kernel memory of an
+#      attached device by size (BENCH_PARTS picks among egress, churn and
+#      memory), and 100,000 tunnels' counters read from pinned maps
 #   2. in the test VM, booted once (bench/bench-vm.sh): setup of N tunnels by
 #      apply and by ip -batch, one interface per tunnel versus routes, and
 #      the statistics dump of BENCH_DUMP_N tunnels; BENCH_VM_N, BENCH_VM_RUNS,

@@ -7,10 +7,16 @@
  *
  *   bench_egress [JSON_PATH]      default build/bench/results.json
  *
+ * Also (BENCH_PARTS, default "egress churn memory", selects): the cost per
+ * packet over 10,000 destinations at 100,000 routes while unrelated routes
+ * change, a tenant's hit rate while another scans (churn), and the kernel
+ * memory of an attached device by size (memory).
+ *
  * Environment: BENCH_REPEAT (packets per test run, default 2000000),
  * BENCH_RUNS (test runs per figure, default 5), BENCH_SAMPLES (single-packet
  * runs per cold-cache figure, default 1000), BENCH_CPU (CPU to pin to,
- * default the last one).
+ * default the last one), BENCH_CHURN_PACKETS (packets per churn figure and
+ * program, default 200000).
  *
  * What is compared: "marginal" cost = program - ref_empty, i.e. what the
  * program adds to the test-run loop itself; the target is that steering with
@@ -20,6 +26,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -459,10 +466,26 @@ static void fill_key(enum family f, void *key, const uint8_t *addr)
 	}
 }
 
+static void *map_mmap(struct bpf_map *map)
+{
+	size_t len = (size_t)bpf_map__max_entries(map) * bpf_map__value_size(map);
+	void *mm = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+
+	if (mm == MAP_FAILED)
+		die("mmap");
+	return mm;
+}
+
+/* The generation every decision of tenant 0 of family f checks: its tenant
+ * slot, which a route change wider than the span moves. */
+static __u64 *tenant_gen(__u64 *gens, enum family f, uint32_t fine)
+{
+	return &gens[xs_gen_tenant_slot(xs_gen_hash(0, f == V6), fine)];
+}
+
 /* Loads both objects sized for the scenario and fills routes, meta, cache
- * and ref_hash's map. Returns the mmapped meta value. */
-static struct meta_value *load(const struct scenario *sc, struct xfrm_steer **xsp,
-			       struct bench_ref **refp)
+ * and ref_hash's map. Returns the mmapped route generations. */
+static __u64 *load(const struct scenario *sc, struct xfrm_steer **xsp, struct bench_ref **refp)
 {
 	struct meta_value m = { .magic = XS_META_MAGIC, .version = 1, .route_gen = 1 };
 	uint32_t cache_max = sc->n + CACHE_HEADROOM, zero = 0, i;
@@ -470,7 +493,8 @@ static struct meta_value *load(const struct scenario *sc, struct xfrm_steer **xs
 	struct xfrm_steer *xs;
 	struct bench_ref *ref;
 	int rfd, cfd, hfd;
-	void *mm;
+	uint32_t fine = XS_GEN_FINE_DEFAULT;
+	__u64 *gens;
 
 	xs = xfrm_steer__open();
 	ref = bench_ref__open();
@@ -488,10 +512,10 @@ static struct meta_value *load(const struct scenario *sc, struct xfrm_steer **xs
 	 * both with hash seed 0, so that filled in the same order their
 	 * bucket chains are the same and only the code around the lookup
 	 * differs. The seed is the only thing changed in xs_egress's maps. */
-	cache = sc->fam == V4 ? xs->maps.cache_v4 : xs->maps.cache_v6;
+	cache = sc->fam == V4 ? xs->maps.dcache_v4 : xs->maps.dcache_v6;
 	ref_map = sc->fam == V4 ? ref->maps.ref_v4 : ref->maps.ref_v6;
-	bpf_map__set_max_entries(xs->maps.cache_v4, cache_max);
-	bpf_map__set_max_entries(xs->maps.cache_v6, cache_max);
+	bpf_map__set_max_entries(xs->maps.dcache_v4, cache_max);
+	bpf_map__set_max_entries(xs->maps.dcache_v6, cache_max);
 	bpf_map__set_max_entries(ref->maps.ref_v4, cache_max);
 	bpf_map__set_max_entries(ref->maps.ref_v6, cache_max);
 	bpf_map__set_map_flags(cache, bpf_map__map_flags(cache) | BPF_F_ZERO_SEED);
@@ -503,11 +527,8 @@ static struct meta_value *load(const struct scenario *sc, struct xfrm_steer **xs
 
 	if (bpf_map_update_elem(bpf_map__fd(xs->maps.meta), &zero, &m, BPF_ANY))
 		die("meta update");
-	/* As the loader does: route_gen is bumped through a mapping. */
-	mm = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
-		  bpf_map__fd(xs->maps.meta), 0);
-	if (mm == MAP_FAILED)
-		die("mmap meta");
+	/* As the loader does: generations are bumped through a mapping. */
+	gens = map_mmap(xs->maps.route_gens);
 
 	rfd = bpf_map__fd(sc->fam == V4 ? xs->maps.routes_v4 : xs->maps.routes_v6);
 	for (i = 0; i < sc->routes.n; i++) {
@@ -532,10 +553,16 @@ static struct meta_value *load(const struct scenario *sc, struct xfrm_steer **xs
 	hfd = bpf_map__fd(ref_map);
 	for (i = 2; i <= sc->keys.n; i++) {
 		const struct pfx *p = &sc->keys.v[i == sc->keys.n ? 0 : i];
-		struct cache_value v = { .route = { .if_id = 1, .tunnel_idx = 1 },
-					 .gen = m.route_gen };
+		struct cache_value v = { .route = { .if_id = 1, .tunnel_idx = 1 } };
 		struct cache_key_v6 k;
 
+		/* Made valid as xs_egress would make it. */
+		v.fine = xs_gen_fine_slot(xs_gen_hash(0, sc->fam == V6),
+					  sc->fam == V4 ? xs_gen_region_v4(*(__be32 *)p->addr) :
+							  xs_gen_region_v6((const __be32 *)p->addr),
+					  fine);
+		v.tslot = xs_gen_tenant_slot(xs_gen_hash(0, sc->fam == V6), fine);
+		v.gen = gens[v.fine] + gens[v.tslot];
 		fill_key(sc->fam, &k, p->addr);
 		if (i < sc->keys.n && bpf_map_update_elem(cfd, &k, &v, BPF_NOEXIST))
 			die("cache update");
@@ -544,19 +571,29 @@ static struct meta_value *load(const struct scenario *sc, struct xfrm_steer **xs
 	}
 	*xsp = xs;
 	*refp = ref;
-	return mm;
+	return gens;
+}
+
+/* Whether the decision for addr (tenant tenant) is cached and current. */
+static bool is_cached(enum family f, struct xfrm_steer *xs, const __u64 *gens, uint32_t tenant,
+		      const uint8_t *addr)
+{
+	struct bpf_map *cache = f == V4 ? xs->maps.dcache_v4 : xs->maps.dcache_v6;
+	struct cache_value v;
+	struct cache_key_v6 k;
+
+	fill_key(f, &k, addr);
+	k.tenant = tenant; /* first in both key layouts */
+	return !bpf_map_lookup_elem(bpf_map__fd(cache), &k, &v) &&
+	       v.gen == __atomic_load_n(&gens[v.fine], __ATOMIC_SEQ_CST) +
+				__atomic_load_n(&gens[v.tslot], __ATOMIC_SEQ_CST);
 }
 
 /* Checks that the hit destination's decision is cached and current: the
  * cache-hit figures measured what they claim to. */
-static void check_cached(const struct scenario *sc, struct xfrm_steer *xs, uint64_t gen)
+static void check_cached(const struct scenario *sc, struct xfrm_steer *xs, const __u64 *gens)
 {
-	struct bpf_map *cache = sc->fam == V4 ? xs->maps.cache_v4 : xs->maps.cache_v6;
-	struct cache_value v;
-	struct cache_key_v6 k;
-
-	fill_key(sc->fam, &k, sc->dst_hit);
-	if (bpf_map_lookup_elem(bpf_map__fd(cache), &k, &v) || v.gen != gen) {
+	if (!is_cached(sc->fam, xs, gens, 0, sc->dst_hit)) {
 		fprintf(stderr, "bench_egress: destination not cached as expected\n");
 		exit(1);
 	}
@@ -581,8 +618,8 @@ static void add_row(struct bench *b, const struct scenario *sc, enum kase k, str
 static void run_scenario(struct bench *b, enum family f, uint32_t n)
 {
 	struct stat3 xs_hit, xs_cold, xs_miss, empty, empty1, hash_hit, hash_hit1, hash_miss;
-	uint64_t kfunc0, noroute0, gen;
-	struct meta_value *meta;
+	uint64_t kfunc0, noroute0;
+	__u64 *gens, *tgen;
 	struct scenario sc;
 	struct xfrm_steer *xs;
 	struct bench_ref *ref;
@@ -591,7 +628,8 @@ static void run_scenario(struct bench *b, enum family f, uint32_t n)
 	uint32_t ret;
 
 	make_scenario(&sc, f, n);
-	meta = load(&sc, &xs, &ref);
+	gens = load(&sc, &xs, &ref);
+	tgen = tenant_gen(gens, f, XS_GEN_FINE_DEFAULT);
 	xfd = bpf_program__fd(xs->progs.xs_egress);
 	efd = bpf_program__fd(ref->progs.ref_empty);
 	hfd = bpf_program__fd(ref->progs.ref_hash);
@@ -610,12 +648,11 @@ static void run_scenario(struct bench *b, enum family f, uint32_t n)
 		fprintf(stderr, "bench_egress: routed packet dropped for another reason\n");
 		exit(1);
 	}
-	gen = __atomic_load_n(&meta->route_gen, __ATOMIC_SEQ_CST);
-	check_cached(&sc, xs, gen);
+	check_cached(&sc, xs, gens);
 
 	empty = measure(b, efd, &hit, TC_ACT_OK);
 	xs_hit = measure(b, xfd, &hit, ret);
-	check_cached(&sc, xs, gen);
+	check_cached(&sc, xs, gens);
 	hash_hit = measure(b, hfd, &hit, TC_ACT_OK);
 
 	noroute0 = drop_count(xs, XS_DROP_NO_ROUTE);
@@ -628,11 +665,11 @@ static void run_scenario(struct bench *b, enum family f, uint32_t n)
 	hash_miss = measure(b, hfd, &miss, TC_ACT_SHOT);
 
 	/* Last, because rewriting the cache entry moves it in its chain. */
-	empty1 = measure_cold(b, efd, &hit, &meta->route_gen);
-	hash_hit1 = measure_cold(b, hfd, &hit, &meta->route_gen);
+	empty1 = measure_cold(b, efd, &hit, tgen);
+	hash_hit1 = measure_cold(b, hfd, &hit, tgen);
 	kfunc0 = drop_count(xs, XS_DROP_KFUNC);
-	xs_cold = measure_cold(b, xfd, &hit, &meta->route_gen);
-	check_cached(&sc, xs, __atomic_load_n(&meta->route_gen, __ATOMIC_SEQ_CST));
+	xs_cold = measure_cold(b, xfd, &hit, tgen);
+	check_cached(&sc, xs, gens);
 	if (ret != TC_ACT_OK &&
 	    drop_count(xs, XS_DROP_KFUNC) - kfunc0 != (uint64_t)b->runs * b->samples) {
 		fprintf(stderr, "bench_egress: cold-cache packets not steered\n");
@@ -643,10 +680,634 @@ static void run_scenario(struct bench *b, enum family f, uint32_t n)
 	add_row(b, &sc, HIT_COLD, xs_cold, empty1, hash_hit1);
 	add_row(b, &sc, MISS, xs_miss, empty, hash_miss);
 
-	munmap(meta, sysconf(_SC_PAGESIZE));
+	munmap(gens, (size_t)bpf_map__max_entries(xs->maps.route_gens) * sizeof(*gens));
 	xfrm_steer__destroy(xs);
 	bench_ref__destroy(ref);
 	free_scenario(&sc);
+}
+
+static uint32_t env_u32(const char *name, uint32_t def, uint32_t lo, uint32_t hi);
+static const char *thousands(char *buf, size_t len, uint32_t v);
+
+/* ------------------------------------------------------------------------
+ * churn: egress cost per packet while unrelated routes change, and a
+ * tenant's hit rate while another scans. memory: what an attached device's
+ * maps and programs cost the kernel.
+ */
+#define CHURN_ROUTES 100000
+#define CHURN_DESTS 10000
+#define CHURN_HOSTS 1000 /* host routes added and deleted in turn */
+#define CHURN_TUNNELS 8192 /* sizes as "attach tunnels 8192": a 16,384-entry cache */
+#define SCAN_DESTS 1000000
+#define SCAN_OWN 1000 /* the scanned-for tenant's destinations */
+#define SCAN_EVERY 10 /* one of its packets per this many of the scanner's */
+
+static const uint32_t churn_rates[] = { 0, 10, 100, 1000 };
+#define NRATES (sizeof(churn_rates) / sizeof(churn_rates[0]))
+
+enum churn_mode { CH_REGION, CH_GLOBAL, NMODES };
+static const char *const mode_json[] = { "region", "global" };
+
+struct churn_fam {
+	double empty[NMODES][NRATES], hash[NMODES][NRATES]; /* mean ns per packet */
+	double xs[NMODES][NRATES];
+	double achieved[NMODES][NRATES]; /* changes per second made */
+};
+
+struct scan_res {
+	double hit_rate[2]; /* [0] budget off (as before), [1] budget on */
+	uint32_t cache, budget;
+};
+
+#define NMEM 6
+struct mem_row {
+	const char *label;
+	uint32_t tunnels, routes; /* filled */
+	uint32_t opt_tunnels, opt_routes; /* attach options */
+	bool legacy;
+	uint64_t maps, progs;
+};
+
+struct churner {
+	pthread_t th;
+	int stop;
+	uint32_t rate;
+	enum churn_mode mode;
+	enum family fam;
+	int rfd, cpu;
+	__u64 *gens;
+	uint32_t fine;
+	const struct pfx *hosts;
+	bool added[CHURN_HOSTS];
+	uint64_t done;
+};
+
+static void bump_all_tenants(__u64 *gens, uint32_t fine)
+{
+	uint32_t i;
+
+	for (i = 0; i < XS_GEN_TENANT_SLOTS; i++)
+		__atomic_add_fetch(&gens[fine + i], 1, __ATOMIC_RELEASE);
+}
+
+/* As the loader's xs_route_changed() (region) or as every change did
+ * before (global: every decision of every tenant stale). */
+static void churn_bump(struct churner *c, const struct pfx *p)
+{
+	uint32_t first, count, i;
+
+	if (c->mode == CH_GLOBAL) {
+		bump_all_tenants(c->gens, c->fine);
+		return;
+	}
+	xs_gen_plan(c->fam == V6, 0, p->addr, p->plen, c->fine, &first, &count);
+	if (!count)
+		__atomic_add_fetch(&c->gens[first], 1, __ATOMIC_RELEASE);
+	for (i = 0; i < count; i++)
+		__atomic_add_fetch(&c->gens[(first + i) & (c->fine - 1)], 1, __ATOMIC_RELEASE);
+}
+
+static void *churn_main(void *arg)
+{
+	struct churner *c = arg;
+	uint64_t period = 1000000000ull / c->rate;
+	struct timespec next;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(c->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		uint32_t i = (uint32_t)(c->done % CHURN_HOSTS);
+		const struct pfx *p = &c->hosts[i];
+		struct route_key_v6 k6 = { .prefixlen = 32 + p->plen };
+		struct route_key_v4 k4 = { .prefixlen = 32 + p->plen };
+		struct route_value v = { .if_id = 7, .tunnel_idx = 7 };
+		void *k = c->fam == V4 ? (void *)&k4 : (void *)&k6;
+
+		next.tv_nsec += (long)period;
+		while (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		memcpy(&k4.addr, p->addr, 4);
+		memcpy(k6.addr, p->addr, 16);
+		if (c->added[i] ? bpf_map_delete_elem(c->rfd, k) :
+				  bpf_map_update_elem(c->rfd, k, &v, BPF_NOEXIST))
+			die("churn route change");
+		c->added[i] = !c->added[i];
+		churn_bump(c, p);
+		c->done++;
+	}
+	return NULL;
+}
+
+/* Mean ns per packet over n single-packet runs cycling through pkts. */
+static double cycle_mean(int prog_fd, const struct pkt *pkts, uint32_t npkts, uint32_t n)
+{
+	uint64_t sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		sum += test_run(prog_fd, &pkts[i % npkts], 1, NULL);
+	return (double)sum / n;
+}
+
+static void run_churn(enum family f, struct churn_fam *out, uint32_t packets, int other_cpu)
+{
+	uint32_t cache = xs_size_cache(CHURN_TUNNELS), fine = xs_size_gen_fine(cache), i, zero = 0;
+	struct meta_value m = { .magic = XS_META_MAGIC, .version = 1, .route_gen = 1 };
+	struct pfx_set dsts, hosts;
+	struct scenario sc;
+	struct pkt *pkts;
+	struct xfrm_steer *xs;
+	struct bench_ref *ref;
+	int rfd, hfd, xfd, efd, href;
+	__u64 *gens;
+	size_t r, mo;
+
+	/* Routes as the egress scenario makes them (not its keys). */
+	make_scenario(&sc, f, CHURN_ROUTES);
+	xs = xfrm_steer__open();
+	ref = bench_ref__open();
+	if (!xs || !ref)
+		die("open BPF objects");
+	xs->rodata->cfg.tenant_mode = XS_TENANT_NONE;
+	xs->rodata->cfg.gen_fine_slots = fine;
+	xs->rodata->l3_off = ETH_HLEN;
+	ref->rodata->l3_off = ETH_HLEN;
+	bpf_map__set_max_entries(xs->maps.routes_v4, CHURN_ROUTES + CHURN_HOSTS + 16);
+	bpf_map__set_max_entries(xs->maps.routes_v6, CHURN_ROUTES + CHURN_HOSTS + 16);
+	bpf_map__set_max_entries(xs->maps.tunnels, NTUNNELS);
+	bpf_map__set_max_entries(xs->maps.tunnel_stats, NTUNNELS + 1);
+	bpf_map__set_max_entries(xs->maps.secpath, 64);
+	bpf_map__set_max_entries(xs->maps.dcache_v4, cache);
+	bpf_map__set_max_entries(xs->maps.dcache_v6, cache);
+	bpf_map__set_max_entries(xs->maps.route_gens, fine + XS_GEN_TENANT_SLOTS);
+	bpf_map__set_max_entries(ref->maps.ref_v4, cache);
+	bpf_map__set_max_entries(ref->maps.ref_v6, cache);
+	if (xfrm_steer__load(xs) || bench_ref__load(ref))
+		die("load BPF objects");
+	if (bpf_map_update_elem(bpf_map__fd(xs->maps.meta), &zero, &m, BPF_ANY))
+		die("meta update");
+	gens = map_mmap(xs->maps.route_gens);
+	rfd = bpf_map__fd(f == V4 ? xs->maps.routes_v4 : xs->maps.routes_v6);
+	for (i = 0; i < sc.routes.n; i++) {
+		const struct pfx *p = &sc.routes.v[i];
+		struct route_value v = { .if_id = 1 + i % NTUNNELS, .tunnel_idx = 1 + i % NTUNNELS };
+		struct route_key_v6 k6 = { .prefixlen = 32 + p->plen };
+		struct route_key_v4 k4 = { .prefixlen = 32 + p->plen };
+
+		memcpy(&k4.addr, p->addr, 4);
+		memcpy(k6.addr, p->addr, 16);
+		if (bpf_map_update_elem(rfd, f == V4 ? (void *)&k4 : (void *)&k6, &v, BPF_NOEXIST))
+			die("route update");
+	}
+
+	/* Active destinations, each inside a route; host routes elsewhere
+	 * (never one of the destinations: the changes are unrelated). */
+	set_init(&dsts, CHURN_DESTS);
+	pkts = calloc(CHURN_DESTS, sizeof(*pkts));
+	if (!pkts)
+		die("malloc");
+	hfd = bpf_map__fd(f == V4 ? ref->maps.ref_v4 : ref->maps.ref_v6);
+	while (dsts.n < CHURN_DESTS) {
+		const struct pfx *rp = &sc.routes.v[rnd() % sc.routes.n];
+		uint8_t a[16], d[16];
+		struct cache_value v = { .route = { .if_id = 1, .tunnel_idx = 1 } };
+		struct cache_key_v6 k;
+		struct pfx p;
+		int j;
+
+		rnd_addr(f, a);
+		for (j = 0; j < 16; j++)
+			d[j] = rp->addr[j] | (a[j] & (uint8_t)~mask_byte(rp->plen, j));
+		mask_to(&p, d, plen_max(f));
+		if (!set_add(&dsts, &p))
+			continue;
+		build_pkt(&pkts[dsts.n - 1], f, p.addr);
+		fill_key(f, &k, p.addr);
+		if (bpf_map_update_elem(hfd, &k, &v, BPF_NOEXIST))
+			die("ref_hash update");
+	}
+	set_init(&hosts, CHURN_HOSTS);
+	while (hosts.n < CHURN_HOSTS) {
+		uint8_t a[16];
+		struct pfx p;
+
+		rnd_addr(f, a);
+		mask_to(&p, a, plen_max(f));
+		if (!set_has(&dsts, &p) && !set_has(&sc.routes, &p))
+			set_add(&hosts, &p);
+	}
+
+	xfd = bpf_program__fd(xs->progs.xs_egress);
+	efd = bpf_program__fd(ref->progs.ref_empty);
+	href = bpf_program__fd(ref->progs.ref_hash);
+	for (mo = 0; mo < NMODES; mo++) {
+		for (r = 0; r < NRATES; r++) {
+			static struct churner c;
+			struct timespec t0, t1;
+
+			memset(&c, 0, sizeof(c));
+			/* Every decision cached and current to start with. */
+			cycle_mean(xfd, pkts, CHURN_DESTS, 2 * CHURN_DESTS);
+			c.rate = churn_rates[r];
+			c.mode = (enum churn_mode)mo;
+			c.fam = f;
+			c.rfd = rfd;
+			c.cpu = other_cpu;
+			c.gens = gens;
+			c.fine = fine;
+			c.hosts = hosts.v;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			if (c.rate && pthread_create(&c.th, NULL, churn_main, &c))
+				die("pthread_create");
+			/* The three programs in turn, one pass over the
+			 * destinations each, so that they share whatever else
+			 * the machine does; the median pass of each. */
+			{
+				uint32_t nb = packets / CHURN_DESTS, bl;
+				double *ve = calloc(nb, sizeof(double)), *vh = calloc(nb, sizeof(double)),
+				       *vx = calloc(nb, sizeof(double));
+
+				if (!ve || !vh || !vx)
+					die("malloc");
+				for (bl = 0; bl < nb; bl++) {
+					ve[bl] = cycle_mean(efd, pkts, CHURN_DESTS, CHURN_DESTS);
+					vh[bl] = cycle_mean(href, pkts, CHURN_DESTS, CHURN_DESTS);
+					vx[bl] = cycle_mean(xfd, pkts, CHURN_DESTS, CHURN_DESTS);
+				}
+				out->empty[mo][r] = summarise(ve, nb).median;
+				out->hash[mo][r] = summarise(vh, nb).median;
+				out->xs[mo][r] = summarise(vx, nb).median;
+				free(ve);
+				free(vh);
+				free(vx);
+			}
+			__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+			if (c.rate)
+				pthread_join(c.th, NULL);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			out->achieved[mo][r] = c.done / ((double)(t1.tv_sec - t0.tv_sec) +
+							 (t1.tv_nsec - t0.tv_nsec) / 1e9);
+			/* Leave the routes as they were. */
+			for (i = 0; i < CHURN_HOSTS; i++) {
+				const struct pfx *p = &hosts.v[i];
+				struct route_key_v6 k6 = { .prefixlen = 32 + p->plen };
+				struct route_key_v4 k4 = { .prefixlen = 32 + p->plen };
+
+				memcpy(&k4.addr, p->addr, 4);
+				memcpy(k6.addr, p->addr, 16);
+				if (c.added[i])
+					bpf_map_delete_elem(rfd, f == V4 ? (void *)&k4 : (void *)&k6);
+			}
+		}
+	}
+	free(pkts);
+	set_free(&dsts);
+	set_free(&hosts);
+	munmap(gens, (size_t)(fine + XS_GEN_TENANT_SLOTS) * sizeof(*gens));
+	xfrm_steer__destroy(xs);
+	bench_ref__destroy(ref);
+	free_scenario(&sc);
+}
+
+static uint32_t run_mark(int prog_fd, const struct pkt *p, uint32_t mark)
+{
+	struct __sk_buff ctx = { .mark = mark };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p->buf, .data_size_in = p->len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		die("BPF_PROG_TEST_RUN");
+	return opts.retval;
+}
+
+/* Tenant A (mark 0x100) sends to SCAN_OWN destinations over and over;
+ * tenant B (0x200) to SCAN_DESTS new ones, SCAN_EVERY of its packets for
+ * each of A's. Sizes of a default attach (1,024 tunnels). Returns A's hit
+ * rate: the share of its packets whose decision was cached. */
+static double run_scan(bool budget, struct scan_res *res)
+{
+	uint32_t cache = xs_size_cache(XS_DEFAULT_TUNNELS), fine = xs_size_gen_fine(cache);
+	struct route_value v1 = { .if_id = 1, .tunnel_idx = 1 }, v2 = { .if_id = 2, .tunnel_idx = 2 };
+	struct route_key_v4 ka = { .prefixlen = 32 + 8, .tenant = 0x100 },
+			    kb = { .prefixlen = 32, .tenant = 0x200 };
+	static uint8_t own[SCAN_OWN][16];
+	uint64_t hits = 0, total = 0;
+	struct timespec t0, t1;
+	struct xfrm_steer *xs;
+	struct pkt p;
+	uint32_t i, j, zero = 0, pass;
+	struct meta_value m = { .magic = XS_META_MAGIC, .version = 1, .route_gen = 1 };
+	__u64 *gens;
+	int xfd;
+
+	xs = xfrm_steer__open();
+	if (!xs)
+		die("open xfrm_steer");
+	xs->rodata->cfg.tenant_mode = XS_TENANT_MARK;
+	xs->rodata->cfg.mark_mask = 0xff00;
+	xs->rodata->cfg.gen_fine_slots = fine;
+	xs->rodata->cfg.cache_budget = budget ? cache / 4 : 0; /* as attach sets it */
+	xs->rodata->l3_off = ETH_HLEN;
+	bpf_map__set_max_entries(xs->maps.routes_v4, 16);
+	bpf_map__set_max_entries(xs->maps.routes_v6, 16);
+	bpf_map__set_max_entries(xs->maps.tunnels, NTUNNELS);
+	bpf_map__set_max_entries(xs->maps.tunnel_stats, NTUNNELS + 1);
+	bpf_map__set_max_entries(xs->maps.dcache_v4, cache);
+	bpf_map__set_max_entries(xs->maps.dcache_v6, cache);
+	bpf_map__set_max_entries(xs->maps.route_gens, fine + XS_GEN_TENANT_SLOTS);
+	if (xfrm_steer__load(xs))
+		die("load xfrm_steer.bpf.o");
+	if (bpf_map_update_elem(bpf_map__fd(xs->maps.meta), &zero, &m, BPF_ANY))
+		die("meta update");
+	gens = map_mmap(xs->maps.route_gens);
+	inet_pton(AF_INET, "10.0.0.0", &ka.addr);
+	kb.addr = 0;
+	if (bpf_map_update_elem(bpf_map__fd(xs->maps.routes_v4), &ka, &v1, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(xs->maps.routes_v4), &kb, &v2, BPF_ANY))
+		die("route update");
+	xfd = bpf_program__fd(xs->progs.xs_egress);
+	rng_state = 0x5ca11ed;
+	for (i = 0; i < SCAN_OWN; i++) {
+		uint32_t a = htonl(0x0a000000u | (uint32_t)((rnd() % 0xfffffe) + 1));
+
+		memset(own[i], 0, 16);
+		memcpy(own[i], &a, 4);
+	}
+	/* A's decisions cached first (its budget refills in a second). */
+	for (pass = 0; pass < 50; pass++) {
+		for (i = 0, j = 0; i < SCAN_OWN; i++) {
+			if (is_cached(V4, xs, gens, 0x100, own[i]))
+				continue;
+			build_pkt(&p, V4, own[i]);
+			run_mark(xfd, &p, 0x100);
+			j++;
+		}
+		if (!j)
+			break;
+		usleep(100000);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < SCAN_DESTS; i++) {
+		uint32_t a = htonl(0x64000000u + i); /* 100.0.0.0 onwards */
+		uint8_t d[16] = { 0 };
+
+		memcpy(d, &a, 4);
+		build_pkt(&p, V4, d);
+		run_mark(xfd, &p, 0x200);
+		if (i % SCAN_EVERY != SCAN_EVERY - 1)
+			continue;
+		j = (i / SCAN_EVERY) % SCAN_OWN;
+		hits += is_cached(V4, xs, gens, 0x100, own[j]);
+		total++;
+		build_pkt(&p, V4, own[j]);
+		run_mark(xfd, &p, 0x100);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->cache = cache;
+	res->budget = cache / 4;
+	munmap(gens, (size_t)(fine + XS_GEN_TENANT_SLOTS) * sizeof(*gens));
+	xfrm_steer__destroy(xs);
+	(void)t1;
+	return total ? (double)hits / total : 0;
+}
+
+/* memlock of a BPF object's fd, from /proc/self/fdinfo: what the kernel
+ * charges for a map (its own accounting of its memory) or a program. */
+static uint64_t fd_memlock(int fd)
+{
+	char path[64], line[256];
+	unsigned long long v = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	fp = fopen(path, "r");
+	if (!fp)
+		die(path);
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(fp);
+	return v;
+}
+
+/* Load the object sized as attach sizes it (loader/attach.c), fill the
+ * tunnels and routes of the row, and add up what its maps and programs
+ * cost. legacy: the sizes of the previous version's defaults instead. */
+static void run_memory(struct mem_row *row)
+{
+	uint32_t t = row->opt_tunnels, cache = xs_size_cache(t), i;
+	struct xfrm_steer *xs = xfrm_steer__open();
+	struct bpf_map *map;
+	struct bpf_program *prog;
+	int ncpu = libbpf_num_possible_cpus();
+	struct tunnel_stats *zero;
+
+	if (!xs)
+		die("open xfrm_steer");
+	bpf_map__set_max_entries(xs->maps.routes_v4, row->opt_routes);
+	bpf_map__set_max_entries(xs->maps.routes_v6, row->opt_routes);
+	bpf_map__set_max_entries(xs->maps.tunnels, t);
+	bpf_map__set_max_entries(xs->maps.tunnel_stats, t + 1);
+	bpf_map__set_max_entries(xs->maps.tunnel_names, t);
+	bpf_map__set_max_entries(xs->maps.apply_routes, row->opt_routes);
+	if (row->legacy) {
+		bpf_map__set_max_entries(xs->maps.dcache_v4, 65536);
+		bpf_map__set_max_entries(xs->maps.dcache_v6, 65536);
+		bpf_map__set_max_entries(xs->maps.route_gens, 1);
+		bpf_map__set_max_entries(xs->maps.cache_budget, 1);
+		bpf_map__set_max_entries(xs->maps.secpath, 65536);
+		bpf_map__set_max_entries(xs->maps.event_rl, 4096);
+	} else {
+		bpf_map__set_max_entries(xs->maps.dcache_v4, cache);
+		bpf_map__set_max_entries(xs->maps.dcache_v6, cache);
+		bpf_map__set_max_entries(xs->maps.route_gens,
+					 xs_size_gen_fine(cache) + XS_GEN_TENANT_SLOTS);
+		bpf_map__set_max_entries(xs->maps.secpath, xs_size_secpath(t));
+		bpf_map__set_max_entries(xs->maps.event_rl, xs_size_event_rl(t));
+		xs->rodata->cfg.gen_fine_slots = xs_size_gen_fine(cache);
+	}
+	if (xfrm_steer__load(xs))
+		die("load xfrm_steer.bpf.o");
+	zero = calloc((size_t)ncpu, sizeof(*zero));
+	if (!zero)
+		die("malloc");
+	for (i = 1; i <= row->tunnels; i++) {
+		struct tunnel_value tv = { .tunnel_idx = i };
+
+		if (bpf_map_update_elem(bpf_map__fd(xs->maps.tunnels), &i, &tv, BPF_NOEXIST))
+			die("tunnel update");
+	}
+	for (i = 0; i < row->routes; i++) {
+		/* One /24 each, in 10.0.0.0/8 and onwards. */
+		struct route_key_v4 k = { .prefixlen = 32 + 24, .addr = htonl(0x0a000000u + (i << 8)) };
+		struct route_value v = { .if_id = 1 + i % (row->tunnels ? row->tunnels : 1),
+					 .tunnel_idx = 1 };
+
+		if (bpf_map_update_elem(bpf_map__fd(xs->maps.routes_v4), &k, &v, BPF_NOEXIST))
+			die("route update");
+	}
+	free(zero);
+	row->maps = 0;
+	bpf_object__for_each_map(map, xs->obj) {
+		row->maps += fd_memlock(bpf_map__fd(map));
+		if (getenv("BENCH_MEM_DEBUG"))
+			fprintf(stderr, "%s %s: %llu\n", row->label, bpf_map__name(map),
+				(unsigned long long)fd_memlock(bpf_map__fd(map)));
+	}
+	row->progs = 0;
+	bpf_object__for_each_program(prog, xs->obj)
+		row->progs += fd_memlock(bpf_program__fd(prog));
+	xfrm_steer__destroy(xs);
+}
+
+static void print_churn(const struct churn_fam *cf, const struct scan_res *sr, uint32_t packets)
+{
+	char rt[16];
+	enum family f;
+	size_t r;
+
+	printf("\n## Egress under route churn (BPF_PROG_TEST_RUN, this kernel)\n\n");
+	printf("%s routes, %s active destinations (each inside a route, cache of %u), "
+	       "single packets cycling through them, mean ns per packet over %u; "
+	       "meanwhile another thread adds and deletes host routes (/32, /128) at "
+	       "random addresses, none of them a destination, at the given rate. "
+	       "\"region\": this version (the change's region generation moves); "
+	       "\"global\": every change makes every decision stale, as before. "
+	       "The three programs take turns, a pass over the destinations each; "
+	       "each figure is the median pass (mean ns per packet within it). "
+	       "ref_hash: one hash lookup of the destination (a plain hash of the "
+	       "same keys and size); ratio = (xs − empty) / (hash − empty), the "
+	       "global column against its own run's hash.\n\n",
+	       thousands(rt, sizeof(rt), CHURN_ROUTES), "10,000",
+	       xs_size_cache(CHURN_TUNNELS), packets);
+	printf("| family | changes/s | ref_empty | ref_hash | hash − empty | region: xs_egress "
+	       "| xs − empty | ratio | global: xs_egress | xs − empty | ratio | ≤ %.1fx at 100/s |\n",
+	       TARGET_RATIO);
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+	for (f = V4; f < NFAMILIES; f++) {
+		const struct churn_fam *c = &cf[f];
+
+		for (r = 0; r < NRATES; r++) {
+			double mh = c->hash[CH_REGION][r] - c->empty[CH_REGION][r];
+			double mhg = c->hash[CH_GLOBAL][r] - c->empty[CH_GLOBAL][r];
+			double mr = c->xs[CH_REGION][r] - c->empty[CH_REGION][r];
+			double mg = c->xs[CH_GLOBAL][r] - c->empty[CH_GLOBAL][r];
+
+			printf("| %s | %u (%.0f) | %.0f | %.0f | %.0f | %.0f | %.0f | %.2fx | %.0f | "
+			       "%.0f | %.2fx | %s |\n",
+			       family_name[f], churn_rates[r], c->achieved[CH_REGION][r],
+			       c->empty[CH_REGION][r], c->hash[CH_REGION][r], mh,
+			       c->xs[CH_REGION][r], mr, mh > 0 ? mr / mh : 0, c->xs[CH_GLOBAL][r],
+			       mg, mhg > 0 ? mg / mhg : 0,
+			       churn_rates[r] == 100 ? (mh > 0 && mr / mh <= TARGET_RATIO ? "met" :
+											    "not met") :
+						       "");
+		}
+	}
+	printf("\n(changes/s: asked for (made).)\n");
+	printf("\n### A tenant's hit rate while another scans\n\n");
+	printf("Tenant A (mark 0x100) sends to %u destinations in turn, tenant B (0x200) to "
+	       "%s new ones, %u of B's packets per A's; cache of %u entries (a default "
+	       "attach). Hit rate: share of A's packets whose decision was cached.\n\n",
+	       SCAN_OWN, "1,000,000", SCAN_EVERY, sr->cache);
+	printf("| cache admission | A's hit rate | > 99%% |\n|---|---:|---|\n");
+	printf("| shared LRU, no budget (as before) | %.2f%% | %s |\n", 100 * sr->hit_rate[0],
+	       sr->hit_rate[0] > 0.99 ? "met" : "not met");
+	printf("| budget of %u new entries per tenant slot and second (this version) | "
+	       "%.2f%% | %s |\n",
+	       sr->budget, 100 * sr->hit_rate[1], sr->hit_rate[1] > 0.99 ? "met" : "not met");
+	fflush(stdout);
+}
+
+static void print_memory(const struct mem_row *rows, int n, long ncpu)
+{
+	int i;
+
+	printf("\n## Kernel memory of an attached device (this kernel, %ld possible CPUs)\n\n",
+	       ncpu);
+	printf("memlock of the device's maps and programs as the kernel accounts them "
+	       "(/proc/self/fdinfo), sized as attach sizes them, with the tunnels and "
+	       "routes filled in (one /24 route per row's route). Per-CPU maps "
+	       "(counters, SPI table) grow with the CPU count.\n\n");
+	printf("| device | attach options | maps MB | programs MB | total MB |\n");
+	printf("|---|---|---:|---:|---:|\n");
+	for (i = 0; i < n; i++) {
+		const struct mem_row *r = &rows[i];
+		char opts[64];
+
+		if (r->legacy)
+			snprintf(opts, sizeof(opts), "previous version's defaults");
+		else if (r->opt_tunnels == XS_DEFAULT_TUNNELS && r->opt_routes == XS_DEFAULT_ROUTES)
+			snprintf(opts, sizeof(opts), "defaults");
+		else
+			snprintf(opts, sizeof(opts), "routes %u tunnels %u", r->opt_routes,
+				 r->opt_tunnels);
+		printf("| %s | %s | %.2f | %.2f | %.2f |\n", r->label, opts, r->maps / 1048576.0,
+		       r->progs / 1048576.0, (r->maps + r->progs) / 1048576.0);
+	}
+	fflush(stdout);
+}
+
+static void json_extra(FILE *f, const struct churn_fam *cf, const struct scan_res *sr,
+		       uint32_t packets, const struct mem_row *rows, int n, long ncpu)
+{
+	enum family fam;
+	size_t r, mo;
+	int i;
+
+	fprintf(f, "  \"churn\": {\"routes\": %u, \"destinations\": %u, \"cache\": %u, "
+		   "\"packets\": %u, \"unit\": \"mean ns per packet\", \"target_ratio\": %.1f, "
+		   "\"families\": [\n",
+		CHURN_ROUTES, CHURN_DESTS, xs_size_cache(CHURN_TUNNELS), packets, TARGET_RATIO);
+	for (fam = V4; fam < NFAMILIES; fam++) {
+		const struct churn_fam *c = &cf[fam];
+
+		fprintf(f, "    {\"family\": \"%s\", \"runs\": [\n", family_json[fam]);
+		for (mo = 0; mo < NMODES; mo++)
+			for (r = 0; r < NRATES; r++) {
+				double mx = c->xs[mo][r] - c->empty[mo][r];
+				double mh = c->hash[mo][r] - c->empty[mo][r];
+
+				fprintf(f, "      {\"mode\": \"%s\", \"changes_per_s\": %u, "
+					   "\"achieved_per_s\": %.1f, \"ref_empty\": %.1f, "
+					   "\"ref_hash\": %.1f, \"xs_egress\": %.1f, "
+					   "\"marginal_ref_hash\": %.1f, "
+					   "\"marginal_xs_egress\": %.1f, \"ratio\": %.3f, "
+					   "\"target\": %s}%s\n",
+					mode_json[mo], churn_rates[r], c->achieved[mo][r],
+					c->empty[mo][r], c->hash[mo][r], c->xs[mo][r], mh, mx,
+					mh > 0 ? mx / mh : 0,
+					mo == CH_REGION && churn_rates[r] == 100 ?
+						(mh > 0 && mx / mh <= TARGET_RATIO ? "\"met\"" :
+										     "\"not met\"") :
+						"null",
+					mo + 1 == NMODES && r + 1 == NRATES ? "" : ",");
+			}
+		fprintf(f, "    ]}%s\n", fam + 1 < NFAMILIES ? "," : "");
+	}
+	fprintf(f, "  ], \"scan\": {\"own_destinations\": %u, \"scanned\": %u, "
+		   "\"scanner_packets_per_own\": %u, \"cache\": %u, \"budget_per_s\": %u, "
+		   "\"hit_rate_no_budget\": %.5f, \"hit_rate_budget\": %.5f, \"target\": 0.99}},\n",
+		SCAN_OWN, SCAN_DESTS, SCAN_EVERY, sr->cache, sr->budget, sr->hit_rate[0],
+		sr->hit_rate[1]);
+	fprintf(f, "  \"memory\": {\"unit\": \"bytes (memlock)\", \"possible_cpus\": %ld, "
+		   "\"target_10_tunnels_default\": 2097152, \"rows\": [\n",
+		ncpu);
+	for (i = 0; i < n; i++)
+		fprintf(f, "    {\"device\": \"%s\", \"tunnels\": %u, \"routes\": %u, "
+			   "\"opt_tunnels\": %u, \"opt_routes\": %u, \"previous_defaults\": %s, "
+			   "\"maps\": %llu, \"programs\": %llu, \"total\": %llu}%s\n",
+			rows[i].label, rows[i].tunnels, rows[i].routes, rows[i].opt_tunnels,
+			rows[i].opt_routes, rows[i].legacy ? "true" : "false",
+			(unsigned long long)rows[i].maps, (unsigned long long)rows[i].progs,
+			(unsigned long long)(rows[i].maps + rows[i].progs), i + 1 < n ? "," : "");
+	fprintf(f, "  ]},\n");
 }
 
 static uint32_t env_u32(const char *name, uint32_t def, uint32_t lo, uint32_t hi)
@@ -723,9 +1384,9 @@ static void print_table(const struct bench *b, const char *kernel, long ncpu)
 	printf("\n");
 	printf("- hit: the destination is routed and its decision is in xs_egress's cache "
 	       "(repeated packets to one destination); ref_hash finds its key.\n");
-	printf("- hit, cold cache: route_gen bumped before every packet, as a route change "
-	       "does: cache entry stale, LPM trie lookup, cache rewrite; ref_hash still one "
-	       "lookup.\n");
+	printf("- hit, cold cache: the destination's route generation bumped before every "
+	       "packet, as a route change covering it does: cache entry stale, LPM trie "
+	       "lookup, cache rewrite; ref_hash still one lookup.\n");
 	printf("- miss: no route: cache miss, trie miss, drop (no_route); ref_hash misses.\n");
 	printf("- The cache and ref_hash's map hold the same keys (as many as routes) with "
 	       "the same bucket count and hash seed 0.\n");
@@ -775,7 +1436,16 @@ static void make_dirs(const char *path)
 	free(p);
 }
 
-static void write_json(const struct bench *b, const char *path, const char *kernel, long ncpu)
+struct extra {
+	bool egress, churn, memory;
+	uint32_t packets;
+	struct churn_fam cf[NFAMILIES];
+	struct scan_res sr;
+	struct mem_row mem[NMEM];
+};
+
+static void write_json(const struct bench *b, const struct extra *x, const char *path,
+		       const char *kernel, long ncpu)
 {
 	char date[32];
 	time_t now = time(NULL);
@@ -795,6 +1465,8 @@ static void write_json(const struct bench *b, const char *path, const char *kern
 	fprintf(f, "  \"kfunc_present\": %s,\n", b->kfunc_seen_missing ? "false" : "true");
 	fprintf(f, "  \"target\": {\"max_ratio\": %.1f, \"routes\": %u, \"case\": \"hit\"},\n",
 		TARGET_RATIO, TARGET_ROUTES);
+	if (x->churn || x->memory)
+		json_extra(f, x->cf, &x->sr, x->packets, x->mem, x->memory ? NMEM : 0, ncpu);
 	fprintf(f, "  \"egress\": [\n");
 	for (i = 0; i < b->nrows; i++) {
 		const struct row *r = &b->rows[i];
@@ -831,6 +1503,8 @@ int main(int argc, char **argv)
 	const char *json = argc > 1 ? argv[1] : "build/bench/results.json";
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	static struct bench b;
+	static struct extra x;
+	const char *parts;
 	struct utsname u;
 	cpu_set_t set;
 	enum family f;
@@ -854,11 +1528,47 @@ int main(int argc, char **argv)
 	if (sched_setaffinity(0, sizeof(set), &set))
 		die("sched_setaffinity");
 
-	for (f = V4; f < NFAMILIES; f++)
-		for (i = 0; i < sizeof(route_counts) / sizeof(route_counts[0]); i++)
-			run_scenario(&b, f, route_counts[i]);
-	print_table(&b, u.release, ncpu);
-	write_json(&b, json, u.release, ncpu);
+	parts = getenv("BENCH_PARTS");
+	if (!parts || !*parts)
+		parts = "egress churn memory";
+	x.egress = strstr(parts, "egress") != NULL;
+	x.churn = strstr(parts, "churn") != NULL;
+	x.memory = strstr(parts, "memory") != NULL;
+	x.packets = env_u32("BENCH_CHURN_PACKETS", 200000, 1000, 100000000);
+	if (x.egress) {
+		for (f = V4; f < NFAMILIES; f++)
+			for (i = 0; i < sizeof(route_counts) / sizeof(route_counts[0]); i++)
+				run_scenario(&b, f, route_counts[i]);
+		print_table(&b, u.release, ncpu);
+	}
+	if (x.churn) {
+		int other = b.cpu == 0 ? (ncpu > 1 ? 1 : 0) : 0;
+
+		for (f = V4; f < NFAMILIES; f++)
+			run_churn(f, &x.cf[f], x.packets, other);
+		x.sr.hit_rate[0] = run_scan(false, &x.sr);
+		x.sr.hit_rate[1] = run_scan(true, &x.sr);
+		print_churn(x.cf, &x.sr, x.packets);
+	}
+	if (x.memory) {
+		static const struct mem_row rows[NMEM] = {
+			{ "10 tunnels, 10 routes", 10, 10, XS_DEFAULT_TUNNELS, XS_DEFAULT_ROUTES,
+			  false, 0, 0 },
+			{ "10 tunnels, 10 routes", 10, 10, 65536, 65536, true, 0, 0 },
+			{ "1,000 tunnels, 1,000 routes", 1000, 1000, 1000, 1000, false, 0, 0 },
+			{ "10,000 tunnels, 10,000 routes", 10000, 10000, 10000, 10000, false, 0, 0 },
+			{ "1,000 tunnels, 100,000 routes", 1000, 100000, 1000, 100000, false, 0, 0 },
+			{ "100,000 tunnels, 100,000 routes", 100000, 100000, 100000, 100000, false,
+			  0, 0 },
+		};
+
+		for (i = 0; i < NMEM; i++) {
+			x.mem[i] = rows[i];
+			run_memory(&x.mem[i]);
+		}
+		print_memory(x.mem, NMEM, libbpf_num_possible_cpus());
+	}
+	write_json(&b, &x, json, u.release, ncpu);
 	fprintf(stderr, "results: %s\n", json);
 	return 0;
 }

@@ -62,7 +62,7 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 /* Set by the loader before load. l3_off is where the L3 header starts in
  * skb->data on egress: 0 on an xfrm interface (no link-layer header), 14 in
  * BPF_PROG_TEST_RUN, which always hands the program an Ethernet frame. */
-const volatile struct xs_config cfg = {};
+const volatile struct xs_config cfg = { .gen_fine_slots = XS_GEN_FINE_DEFAULT };
 const volatile __u32 l3_off = 0;
 
 /* Routes, written by the loader (`route add`), read by egress. */
@@ -82,21 +82,42 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } routes_v6 SEC(".maps");
 
-/* Per-destination decisions, written by egress on a trie lookup, valid while
- * their gen equals meta.route_gen. Keeps the hot path at one hash lookup. */
+/* Per-destination decisions, written on a trie lookup, valid while the two
+ * route generations they name have not moved (include/xfrm_steer.h). Keeps
+ * the hot path at one hash lookup and two array reads. Named apart from the
+ * cache_v4/cache_v6 of earlier versions, whose entries had no slots: an
+ * upgrade starts these empty and retires those. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct cache_key_v4);
 	__type(value, struct cache_value);
 	__uint(max_entries, XS_DEFAULT_CACHE);
-} cache_v4 SEC(".maps");
+} dcache_v4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct cache_key_v6);
 	__type(value, struct cache_value);
 	__uint(max_entries, XS_DEFAULT_CACHE);
-} cache_v6 SEC(".maps");
+} dcache_v6 SEC(".maps");
+
+/* Route generations by region and by tenant, bumped by the loader through
+ * a mapping (one atomic add per slot), read by the programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, XS_GEN_FINE_DEFAULT + XS_GEN_TENANT_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} route_gens SEC(".maps");
+
+/* New cache entries each tenant slot may still make (struct cache_budget). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct cache_budget);
+	__uint(max_entries, XS_GEN_TENANT_SLOTS);
+} cache_budget SEC(".maps");
 
 /* if_id -> tunnel_idx, written by the loader, read by ingress. */
 struct {
@@ -145,11 +166,11 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct event_rl_key);
 	__type(value, struct event_rl_value);
-	__uint(max_entries, 4096);
+	__uint(max_entries, XS_DEFAULT_EVENT_RL);
 } event_rl SEC(".maps");
 
-/* Shared state: route_gen for the cache, attach settings for the loader.
- * Mappable so that the loader bumps route_gen with one atomic add. */
+/* The loader's record of the attach (struct meta_value); the programs do not
+ * read it. Mappable so that the loader bumps route_gen with one atomic add. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -222,69 +243,119 @@ static __always_inline int steer(struct __sk_buff *skb,
 	return TC_ACT_OK;
 }
 
-/* Route lookups go through the per-destination cache first. The result is
- * copied into *out: a cache entry may be evicted under us. Returns 0 when a
- * route matched. Used for the egress decision and the ingress RPF check. */
-static __always_inline int lookup_v4(__u32 tenant, __be32 addr, __u64 gen,
-				     struct route_value *out)
+static __always_inline __u64 *gen_slot(__u32 idx)
 {
-	struct cache_key_v4 ck = { .tenant = tenant, .addr = addr };
-	struct route_key_v4 rk = { .prefixlen = 64, .tenant = tenant, .addr = addr };
-	struct cache_value *cv, fresh;
-	struct route_value *rt;
+	return bpf_map_lookup_elem(&route_gens, &idx);
+}
 
-	cv = bpf_map_lookup_elem(&cache_v4, &ck);
-	if (cv && cv->gen == gen) {
-		*out = cv->route;
-		return 0;
+/* Whether a new destination of the tenant slot may enter the cache: one
+ * token each, cfg.cache_budget tokens a second, as many at most. Only on a
+ * cache miss, never on the hot path. The bucket is shared by the CPUs
+ * without a lock: a race costs a token or gives one, nothing more. */
+static __always_inline bool budget_take(__u32 tslot)
+{
+	__u32 idx = tslot - cfg.gen_fine_slots;
+	struct cache_budget *b;
+	__u64 now, add, tok;
+
+	if (!cfg.cache_budget)
+		return true;
+	b = bpf_map_lookup_elem(&cache_budget, &idx);
+	if (!b)
+		return false;
+	now = bpf_ktime_get_ns();
+	tok = b->tokens;
+	if (now - b->last_ns >= 1000000000ull)
+		add = cfg.cache_budget;
+	else
+		add = (now - b->last_ns) * cfg.cache_budget / 1000000000ull;
+	/* A fraction of a token waits for the next call. */
+	if (add) {
+		tok += add;
+		if (tok > cfg.cache_budget)
+			tok = cfg.cache_budget;
+		b->last_ns = now;
 	}
-	rt = bpf_map_lookup_elem(&routes_v4, &rk);
+	if (!tok) {
+		b->tokens = 0;
+		return false;
+	}
+	b->tokens = tok - 1;
+	return true;
+}
+
+/* Whether a cached decision holds. The generations are read before the trie
+ * (in fill()): a route changed after that read moves one of them, so a
+ * decision made from the old route is stale as soon as it is cached. */
+static __always_inline bool cache_valid(const struct cache_value *cv)
+{
+	__u64 *f, *t;
+
+	f = gen_slot(cv->fine);
+	t = gen_slot(cv->tslot);
+	return f && t && cv->gen == *(volatile __u64 *)f + *(volatile __u64 *)t;
+}
+
+/* The miss path: generations first, then the trie, then the cache (unless
+ * the tenant slot has used up its budget of new entries). */
+static __always_inline int fill(void *cache, const void *ck, void *routes, const void *rk,
+				__u32 hash, __u32 region, bool known, struct route_value *out)
+{
+	struct cache_value fresh;
+	struct route_value *rt;
+	__u64 *f, *t, gen;
+
+	fresh.fine = xs_gen_fine_slot(hash, region, cfg.gen_fine_slots);
+	fresh.tslot = xs_gen_tenant_slot(hash, cfg.gen_fine_slots);
+	f = gen_slot(fresh.fine);
+	t = gen_slot(fresh.tslot);
+	gen = f && t ? *(volatile __u64 *)f + *(volatile __u64 *)t : 0;
+	rt = bpf_map_lookup_elem(routes, rk);
 	if (!rt)
 		return -1;
 	fresh.route = *rt;
-	fresh.gen = gen;
-	bpf_map_update_elem(&cache_v4, &ck, &fresh, BPF_ANY);
 	*out = fresh.route;
+	/* Rewriting a stale entry makes no new one: no budget needed. */
+	if (!f || !t || (!known && !budget_take(fresh.tslot)))
+		return 0;
+	fresh.gen = gen;
+	bpf_map_update_elem(cache, ck, &fresh, BPF_ANY);
 	return 0;
 }
 
-static __always_inline int lookup_v6(__u32 tenant, const __be32 *addr, __u64 gen,
-				     struct route_value *out)
+/* Route lookups go through the per-destination cache first. The result is
+ * copied into *out: a cache entry may be evicted under us. Returns 0 when a
+ * route matched. Used for the egress decision and the ingress RPF check. */
+static __always_inline int lookup_v4(__u32 tenant, __be32 addr, struct route_value *out)
+{
+	struct cache_key_v4 ck = { .tenant = tenant, .addr = addr };
+	struct route_key_v4 rk = { .prefixlen = 64, .tenant = tenant, .addr = addr };
+	struct cache_value *cv;
+
+	cv = bpf_map_lookup_elem(&dcache_v4, &ck);
+	if (cv && cache_valid(cv)) {
+		*out = cv->route;
+		return 0;
+	}
+	return fill(&dcache_v4, &ck, &routes_v4, &rk, xs_gen_hash(tenant, 0),
+		    xs_gen_region_v4(addr), cv, out);
+}
+
+static __always_inline int lookup_v6(__u32 tenant, const __be32 *addr, struct route_value *out)
 {
 	struct cache_key_v6 ck = { .tenant = tenant };
 	struct route_key_v6 rk = { .prefixlen = 32 + 128, .tenant = tenant };
-	struct cache_value *cv, fresh;
-	struct route_value *rt;
+	struct cache_value *cv;
 
 	__builtin_memcpy(ck.addr, addr, sizeof(ck.addr));
-	cv = bpf_map_lookup_elem(&cache_v6, &ck);
-	if (cv && cv->gen == gen) {
+	cv = bpf_map_lookup_elem(&dcache_v6, &ck);
+	if (cv && cache_valid(cv)) {
 		*out = cv->route;
 		return 0;
 	}
 	__builtin_memcpy(rk.addr, addr, sizeof(rk.addr));
-	rt = bpf_map_lookup_elem(&routes_v6, &rk);
-	if (!rt)
-		return -1;
-	fresh.route = *rt;
-	fresh.gen = gen;
-	bpf_map_update_elem(&cache_v6, &ck, &fresh, BPF_ANY);
-	*out = fresh.route;
-	return 0;
-}
-
-/* Read the generation before any trie lookup: a route changed after this
- * read bumps route_gen, so a decision cached with this gen is already stale
- * and will not be used. */
-static __always_inline int route_gen(__u64 *gen)
-{
-	const __u32 zero = 0;
-	struct meta_value *m = bpf_map_lookup_elem(&meta, &zero);
-
-	if (!m)
-		return -1;
-	*gen = *(volatile __u64 *)&m->route_gen;
-	return 0;
+	return fill(&dcache_v6, &ck, &routes_v6, &rk, xs_gen_hash(tenant, 1),
+		    xs_gen_region_v6(addr), cv, out);
 }
 
 SEC("tcx/egress")
@@ -293,10 +364,7 @@ int xs_egress(struct __sk_buff *skb)
 	struct route_value rt;
 	void *data, *data_end;
 	__u32 tenant;
-	__u64 gen;
 
-	if (route_gen(&gen))
-		return count_drop(XS_DROP_NO_ROUTE);
 	tenant = tenant_of(skb);
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
@@ -311,7 +379,7 @@ int xs_egress(struct __sk_buff *skb)
 			return count_drop(XS_DROP_PARSE);
 		if (iph->version != 4 || iph->ihl < 5)
 			return count_drop(XS_DROP_PARSE);
-		if (lookup_v4(tenant, iph->daddr, gen, &rt))
+		if (lookup_v4(tenant, iph->daddr, &rt))
 			return count_drop(XS_DROP_NO_ROUTE);
 		return steer(skb, &rt);
 	}
@@ -328,7 +396,7 @@ int xs_egress(struct __sk_buff *skb)
 			return count_drop(XS_DROP_PARSE);
 		if (ip6h->version != 6)
 			return count_drop(XS_DROP_PARSE);
-		if (lookup_v6(tenant, ip6h->daddr.in6_u.u6_addr32, gen, &rt)) {
+		if (lookup_v6(tenant, ip6h->daddr.in6_u.u6_addr32, &rt)) {
 			/* Keep no_route for traffic someone meant to send:
 			 * the interface's own ND and MLD packets (ff00::/8,
 			 * fe80::/10) have nowhere to go and are counted apart. */
@@ -482,7 +550,7 @@ int xs_ingress(struct __sk_buff *skb)
 	struct route_value rt;
 	__u32 tenant = 0;
 	bool have_xs;
-	__u64 gen, len;
+	__u64 len;
 
 	/* Every packet an external interface receives was decrypted by an SA
 	 * and carries its if_id; one that does not cannot be attributed. */
@@ -518,12 +586,10 @@ int xs_ingress(struct __sk_buff *skb)
 		__u32 routed = 0;
 		int miss;
 
-		if (route_gen(&gen))
-			return count_drop(XS_DROP_RPF);
 		if (in.family == AF_INET)
-			miss = lookup_v4(tenant, in.src[0], gen, &rt);
+			miss = lookup_v4(tenant, in.src[0], &rt);
 		else
-			miss = lookup_v6(tenant, in.src, gen, &rt);
+			miss = lookup_v6(tenant, in.src, &rt);
 		if (!miss)
 			routed = rt.if_id;
 		if (!tv || routed != info.if_id) {

@@ -15,12 +15,47 @@
 #define XS_PIN_EGRESS_LINK "link_egress"
 #define XS_PIN_INGRESS_LINK "link_ingress"
 
-/* Default map sizes; `attach ... routes N tunnels N` overrides them. */
-#define XS_DEFAULT_ROUTES 65536
-#define XS_DEFAULT_TUNNELS 65536
-#define XS_DEFAULT_CACHE 65536
-#define XS_DEFAULT_SECPATH 65536
+/* Default map sizes; `attach ... routes N tunnels N` overrides them. The
+ * route tries and the loader's record maps are not preallocated: routes
+ * cost memory as they are added, but for the record maps' hash buckets (16
+ * bytes per route allowed). Everything preallocated (the decision caches,
+ * the counters, the SPI table, the event rate limit) follows the tunnel
+ * count through the xs_size_*() rules below, so that a small gateway's
+ * device costs little (1.5 MB with 2 CPUs) and a large one is sized by
+ * "tunnels N". */
+#define XS_DEFAULT_ROUTES 16384
+#define XS_DEFAULT_TUNNELS 1024
+#define XS_DEFAULT_CACHE 2048 /* xs_size_cache(XS_DEFAULT_TUNNELS) */
+#define XS_DEFAULT_SECPATH 2048 /* xs_size_secpath(XS_DEFAULT_TUNNELS) */
+#define XS_DEFAULT_EVENT_RL 1024 /* xs_size_event_rl(XS_DEFAULT_TUNNELS) */
 #define XS_DEFAULT_EVENT_INTERVAL_MS 1000
+
+static inline __u32 xs_pow2_clamp(__u64 want, __u32 lo, __u32 hi)
+{
+	__u64 v = lo;
+
+	while (v < want && v < hi)
+		v <<= 1;
+	return (__u32)v;
+}
+
+/* Decision cache entries per family: two per tunnel, 1,024 to 65,536. */
+static inline __u32 xs_size_cache(__u32 tunnels)
+{
+	return xs_pow2_clamp((__u64)tunnels * 2, 1024, 65536);
+}
+
+/* (SPI, if_id) pairs seen by ingress: two per tunnel (a rekey overlaps). */
+static inline __u32 xs_size_secpath(__u32 tunnels)
+{
+	return xs_pow2_clamp((__u64)tunnels * 2, 64, 1u << 20);
+}
+
+/* Event rate limit entries, one per peer: 256 to 4,096. */
+static inline __u32 xs_size_event_rl(__u32 tunnels)
+{
+	return xs_pow2_clamp(tunnels, 256, 4096);
+}
 
 /* How the egress program derives a packet's tenant. */
 enum xs_tenant_mode {
@@ -74,9 +109,93 @@ struct route_value {
 	__u32 tunnel_idx;
 };
 
-/* Per-destination cache in front of the LPM tries. An entry is valid only if
- * its gen equals meta.route_gen: the loader bumps route_gen after every route
- * change, which invalidates every cached decision at once. */
+/* Per-destination cache in front of the LPM tries (maps dcache_v4 and
+ * dcache_v6). A decision is valid while the two route generations it was
+ * made under have not moved: route_gens[fine] + route_gens[tslot] == gen.
+ *
+ * route_gens is an array of XS_GEN_FINE slots (a power of two, the loader's
+ * choice, told to the programs in xs_config.gen_fine_slots) followed by
+ * XS_GEN_TENANT_SLOTS. A destination's fine slot belongs to its tenant and
+ * its address region (the /24 of an IPv4 address, the /56 of an IPv6 one);
+ * its tenant slot to its tenant alone. Both are hashed (xs_gen_*()), so two
+ * regions or tenants may share a slot: that costs a needless cache miss,
+ * never a wrong answer. After changing the route P/len of tenant T the
+ * loader bumps (xs_gen_plan()):
+ *  - len at least the region's: the fine slot of P's region;
+ *  - a few regions' worth (up to XS_GEN_SPAN_MAX): the fine slot of each
+ *    region P covers (consecutive slots: the slot is tenant hash + region);
+ *  - shorter: the tenant slot of T, all of T's decisions at once.
+ * Every route that covers a destination is in one of these cases, so every
+ * change that can alter a destination's answer moves one of its two slots,
+ * and changes elsewhere, or in another tenant, leave its decision alone. */
+#define XS_GEN_TENANT_SLOTS 1024
+#define XS_GEN_FINE_DEFAULT 4096 /* xs_size_gen_fine(XS_DEFAULT_CACHE) */
+#define XS_GEN_V4_BITS 24 /* region: the /24 */
+#define XS_GEN_V6_BITS 56 /* region: the /56 */
+#define XS_GEN_SPAN_MAX 256 /* regions bumped one by one, at most */
+
+/* Fine slots: twice the cache entries, so that the regions of the cached
+ * destinations seldom share one. */
+static inline __u32 xs_size_gen_fine(__u32 cache)
+{
+	return xs_pow2_clamp((__u64)cache * 2, 1024, 1u << 20);
+}
+
+static inline __u32 xs_gen_hash(__u32 tenant, __u32 v6)
+{
+	__u32 h = (tenant ^ (v6 ? 0x5bd1e995u : 0)) * 0x9e3779b1u;
+
+	return h ^ (h >> 16);
+}
+
+/* The low 32 bits of a destination's region number (network order in). */
+static inline __u32 xs_gen_region_v4(__be32 addr)
+{
+	return __builtin_bswap32(addr) >> (32 - XS_GEN_V4_BITS);
+}
+
+static inline __u32 xs_gen_region_v6(const __be32 *addr)
+{
+	/* Bits 24..55 of the address: the /56's number, low 32 bits. */
+	return (__builtin_bswap32(addr[0]) << 24) | (__builtin_bswap32(addr[1]) >> 8);
+}
+
+static inline __u32 xs_gen_fine_slot(__u32 hash, __u32 region, __u32 fine_slots)
+{
+	return (hash + region) & (fine_slots - 1);
+}
+
+static inline __u32 xs_gen_tenant_slot(__u32 hash, __u32 fine_slots)
+{
+	return fine_slots + (hash & (XS_GEN_TENANT_SLOTS - 1));
+}
+
+/* Which slots a change of route addr/plen (network order bytes, IPv4 in
+ * the first 4) of tenant must bump: *count consecutive fine slots from
+ * *first (wrapping at fine_slots), or, when *count is 0, the tenant slot
+ * *first. */
+static inline void xs_gen_plan(int v6, __u32 tenant, const __u8 *addr, __u32 plen,
+			       __u32 fine_slots, __u32 *first, __u32 *count)
+{
+	__u32 bits = v6 ? XS_GEN_V6_BITS : XS_GEN_V4_BITS, h = xs_gen_hash(tenant, v6), region;
+	__be32 a[2];
+
+	__builtin_memcpy(a, addr, v6 ? 8 : 4);
+	region = v6 ? xs_gen_region_v6(a) : xs_gen_region_v4(a[0]);
+	if (plen >= bits) {
+		*first = xs_gen_fine_slot(h, region, fine_slots);
+		*count = 1;
+	} else if (bits - plen <= 8 && (1u << (bits - plen)) <= XS_GEN_SPAN_MAX &&
+		   (1u << (bits - plen)) <= fine_slots) {
+		/* The prefix's host bits are zero: region is its first. */
+		*first = xs_gen_fine_slot(h, region, fine_slots);
+		*count = 1u << (bits - plen);
+	} else {
+		*first = xs_gen_tenant_slot(h, fine_slots);
+		*count = 0;
+	}
+}
+
 struct cache_key_v4 {
 	__u32 tenant;
 	__be32 addr;
@@ -89,7 +208,20 @@ struct cache_key_v6 {
 
 struct cache_value {
 	struct route_value route;
-	__u64 gen;
+	__u64 gen; /* route_gens[fine] + route_gens[tslot] when made */
+	__u32 fine; /* indexes into route_gens */
+	__u32 tslot;
+};
+
+/* cache_budget, one per tenant slot: how many new destinations the tenants
+ * of that slot may still add to the decision cache (a token bucket refilled
+ * at xs_config.cache_budget per second, up to as many). A tenant that sends
+ * to ever new destinations (a scan) then takes the trie for the rest and
+ * cannot push the other tenants' decisions out of the shared LRU. Off
+ * (cache_budget 0) with one tenant. */
+struct cache_budget {
+	__u64 last_ns;
+	__u64 tokens;
 };
 
 /* tunnels: if_id -> its counter slot and the tenant it belongs to, written by
@@ -134,9 +266,12 @@ struct secpath_value {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
 };
 
-/* meta: a one-entry array. The datapath reads route_gen; the rest is the
- * loader's record of how the interface was attached, so that later commands
- * (route, stats, a re-attach) find the same settings. */
+/* meta: a one-entry array, the loader's record of how the interface was
+ * attached, so that later commands (route, stats, a re-attach) find the
+ * same settings. route_gen moves on every route change: the programs of
+ * versions before route_gens read it (a device attached by one of them and
+ * changed by this version stays right), the loader uses it to tell whether
+ * its cached tunnel slots are still current. */
 #define XS_META_MAGIC 0x78667331 /* "xfs1" */
 struct meta_value {
 	__u32 magic;
@@ -162,6 +297,8 @@ struct xs_config {
 	__u32 mark_mask;
 	__u32 flags; /* XS_CFG_* */
 	__u32 event_interval_ms; /* at most one event per peer and type per interval */
+	__u32 gen_fine_slots; /* fine slots of route_gens, a power of two */
+	__u32 cache_budget; /* new cache entries per tenant slot and second; 0: no limit */
 };
 
 /* Events go to every reader at once: each reader (a `monitor`) makes a ring

@@ -300,6 +300,17 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 	/* apply's records: one per tunnel, one per route it owns. */
 	bpf_map__set_max_entries(skel->maps.tunnel_names, eff.max_tunnels);
 	bpf_map__set_max_entries(skel->maps.apply_routes, eff.max_routes);
+	/* What is preallocated follows the tunnel count (xfrm_steer.h). */
+	{
+		uint32_t cache = xs_size_cache(eff.max_tunnels);
+
+		bpf_map__set_max_entries(skel->maps.dcache_v4, cache);
+		bpf_map__set_max_entries(skel->maps.dcache_v6, cache);
+		bpf_map__set_max_entries(skel->maps.route_gens,
+					 xs_size_gen_fine(cache) + XS_GEN_TENANT_SLOTS);
+		bpf_map__set_max_entries(skel->maps.secpath, xs_size_secpath(eff.max_tunnels));
+		bpf_map__set_max_entries(skel->maps.event_rl, xs_size_event_rl(eff.max_tunnels));
+	}
 	{
 		struct bpf_map *const fixed[] = { skel->maps.drop_stats, NULL };
 
@@ -307,6 +318,13 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 		if (err)
 			goto fail;
 	}
+	/* The programs hash into route_gens as it is pinned (an upgrade keeps
+	 * its size). With one tenant no one needs protecting from a scan. */
+	skel->rodata->cfg.gen_fine_slots =
+		bpf_map__max_entries(skel->maps.route_gens) - XS_GEN_TENANT_SLOTS;
+	skel->rodata->cfg.cache_budget =
+		eff.tenant_mode == XS_TENANT_NONE ? 0 :
+						    bpf_map__max_entries(skel->maps.dcache_v4) / 4;
 	/* Loading reuses the pinned maps of an attached device (an upgrade)
 	 * and pins new ones otherwise. */
 	err = xfrm_steer__load(skel);
@@ -326,7 +344,7 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 		m.mark_mask = eff.mark_mask;
 		m.max_routes = eff.max_routes;
 		m.max_tunnels = eff.max_tunnels;
-		m.max_cache = bpf_map__max_entries(skel->maps.cache_v4);
+		m.max_cache = bpf_map__max_entries(skel->maps.dcache_v4);
 		m.max_secpath = bpf_map__max_entries(skel->maps.secpath);
 		if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &m, BPF_ANY)) {
 			err = p_err(ctx, -errno, "cannot initialise the meta map: %s",

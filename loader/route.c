@@ -156,6 +156,25 @@ static int route_begin(struct xs_ctx *ctx, int argc, char **argv, bool add,
 	return 0;
 }
 
+/* Whether the route key itself exists, and its value. An LPM lookup
+ * answers with the longest route covering the key, which is a shorter one
+ * when the key is new: a more specific route added under a route to
+ * another if_id then looked like that route moved, and the covering route's
+ * tunnel lost its slot (its counters, its tenant binding, and with it every
+ * packet the reverse-path check let in). An insert that must not replace
+ * tells: it fails on the key itself, and when it succeeds it carried the
+ * covering route's value, which changes no answer, and is taken back. */
+static bool route_exact(int fd, const struct route_key_any *key, struct route_value *old)
+{
+	if (bpf_map_lookup_elem(fd, key, old))
+		return false;
+	if (!bpf_map_update_elem(fd, key, old, BPF_NOEXIST)) {
+		bpf_map_delete_elem(fd, key);
+		return false;
+	}
+	return errno == EEXIST;
+}
+
 static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 {
 	struct route_value val = { 0 };
@@ -173,7 +192,7 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 	struct route_value old;
 	bool replaced;
 
-	replaced = !bpf_map_lookup_elem(fd, &key, &old);
+	replaced = route_exact(fd, &key, &old);
 	/* Only a route moved to another if_id may leave a slot unused: count
 	 * the references (before the change) for that case alone, so that
 	 * adding a new prefix never scans the tables. Counts a batch already
@@ -209,7 +228,7 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 	} else {
 		st.refs_kept = st.slot_refs != NULL; /* same if_id: counts unchanged */
 	}
-	xs_routes_changed(&st);
+	xs_route_changed(&st, a.prefix.family, tenant, a.prefix.addr, a.prefix.plen);
 out:
 	xs_state_close(&st);
 	return err;
@@ -246,7 +265,7 @@ static int route_del(struct xs_ctx *ctx, int argc, char **argv)
 	 * now is found again by the next count. */
 	if (had)
 		st.refs_kept = !xs_tunnel_ref(&st, old.if_id, old.tunnel_idx, -1);
-	xs_routes_changed(&st);
+	xs_route_changed(&st, a.prefix.family, tenant, a.prefix.addr, a.prefix.plen);
 out:
 	xs_state_close(&st);
 	return err;

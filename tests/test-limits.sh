@@ -6,6 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
+BATCH_TMP=$(mktemp)
+trap 'rm -f "$BATCH_TMP"; topo_cleanup' EXIT
 topo_gateway
 $XS -n "$GW" attach dev ipsec0 routes 3 tunnels 2
 
@@ -46,6 +48,31 @@ bpftool map create "$pin/tunnel_names" type hash key "$(jq .bytes_key <<<"$info"
 	value "$(jq .bytes_value <<<"$info")" entries 65536 name tunnel_names flags 1
 $XS -n "$GW" attach dev ipsec0 || fail "re-attach over a pinned map of another size failed"
 assert_eq "$(mapinfo tunnel_names | jq .max_entries)" 65536 "tunnel_names kept its pinned size"
+
+step "what is preallocated follows the tunnel count (at its floors for 2 tunnels)"
+assert_eq "$(mapinfo dcache_v4 | jq .max_entries)" 1024 "dcache_v4 entries"
+assert_eq "$(mapinfo dcache_v6 | jq .max_entries)" 1024 "dcache_v6 entries"
+assert_eq "$(mapinfo route_gens | jq .max_entries)" $((2048 + 1024)) "route_gens slots"
+assert_eq "$(mapinfo secpath | jq .max_entries)" 64 "secpath entries"
+assert_eq "$(mapinfo event_rl | jq .max_entries)" 256 "event_rl entries"
+
+step "a 10-tunnel device attached with the defaults costs at most 2 MB of kernel memory"
+$XS -n "$GW" detach dev ipsec0
+$XS -n "$GW" attach dev ipsec0
+for i in $(seq 1 10); do echo "route add 10.$i.0.0/16 if_id $i dev ipsec0"; done >"$BATCH_TMP"
+$XS -n "$GW" -batch "$BATCH_TMP"
+pin=$(ls -d /sys/fs/bpf/xfrm-steer/*/ipsec0 | head -n1)
+assert_eq "$(mapinfo tunnels | jq .max_entries)" 1024 "default tunnel table"
+assert_eq "$(mapinfo routes_v4 | jq .max_entries)" 16384 "default route table"
+mem=0
+for m in "$pin"/*; do
+	case $(basename "$m") in link_*) continue ;; esac
+	mem=$((mem + $(bpftool -j map show pinned "$m" | jq .bytes_memlock)))
+done
+echo "maps: $mem bytes memlock ($(nproc) CPUs)"
+[ "$mem" -le $((2 * 1024 * 1024)) ] || fail "a default device costs $mem bytes, more than 2 MB"
+$XS -n "$GW" detach dev ipsec0
+$XS -n "$GW" attach dev ipsec0 routes 3 tunnels 2
 
 step "unprivileged caller"
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups $XS route show 2>&1) &&

@@ -6,6 +6,12 @@
 # counters (rx_v6_link_local) and gave each event reader a ring buffer of
 # its own: the upgrade carries the old counters over, retires the old ring
 # buffer pin, loses no packet, and events reach a monitor afterwards.
+# It also replaced the decision caches (cache_v4/cache_v6, one global
+# generation) by dcache_v4/dcache_v6 with generations per tenant and region
+# (route_gens) and a budget per tenant (cache_budget): the upgrade retires
+# the old caches, makes the new ones at the sizes the old device was
+# attached with, keeps the old maps' sizes, and a route change after it
+# still reaches a decision cached before.
 # Before the upgrade, this version refuses the old pins with the fix named.
 . "$(dirname "$0")/lib.sh"
 
@@ -40,6 +46,11 @@ ip -n "$GW" route add 192.168.77.0/24 dev ipsec0
 ip netns exec "$GW" ping -q -c 2 -i 0.2 -W 1 192.168.77.1 >/dev/null 2>&1 || true
 old_noroute=$("$OLD" -n "$GW" -j stats drops dev ipsec0 | jq '.[] | select(.reason == "no_route") | .packets')
 assert_ge "$old_noroute" 2 "no_route drops before the upgrade"
+
+old_tunnels=$(bpftool -j map show pinned "$dir/ipsec0/tunnels" | jq .max_entries)
+for m in cache_v4 cache_v6; do
+	[ -e "$dir/ipsec0/$m" ] || fail "the previous version pinned no $m"
+done
 
 step "this version refuses the old pins before the upgrade, naming the fix"
 msg=$($XS -n "$GW" route show dev ipsec0 2>&1 >/dev/null) && fail "route show on old pins succeeded"
@@ -78,6 +89,28 @@ done
 echo "ok: the old ring buffers are unpinned"
 $XS -n "$GW" route show dev ipsec0 | grep -q 192.168.1.0/24 || fail "the route is gone"
 echo "ok: route kept"
+
+step "the decision caches were migrated"
+for m in cache_v4 cache_v6; do
+	[ -e "$dir/ipsec0/$m" ] && fail "$m, retired, is still pinned"
+done
+for m in dcache_v4 dcache_v6 route_gens cache_budget; do
+	[ -e "$dir/ipsec0/$m" ] || fail "$m is not pinned"
+done
+minfo() { bpftool -j map show pinned "$dir/ipsec0/$1" | jq ".$2"; }
+assert_eq "$(minfo tunnels max_entries)" "$old_tunnels" "the tunnel table kept its size"
+# The caches follow the tunnel count the device was attached with.
+assert_eq "$(minfo dcache_v4 max_entries)" 65536 "dcache_v4 entries (tunnels $old_tunnels)"
+assert_eq "$(minfo dcache_v6 max_entries)" 65536 "dcache_v6 entries"
+assert_eq "$(minfo route_gens max_entries)" $((131072 + 1024)) "route_gens slots"
+# 192.168.1.200 has its decision cached by the flood: a more specific route
+# (to an if_id with no SA) takes it at once, and its removal gives it back.
+$XS -n "$GW" route add 192.168.1.200/32 if_id 555 dev ipsec0
+ip netns exec "$GW" ping -q -c 1 -W 1 192.168.1.200 >/dev/null 2>&1 && fail "the cached decision outlived the route change"
+assert_eq "$(xsj "$GW" stats dev ipsec0 if_id 555 | jq '.[0].tx_packets')" 1 "packets steered to the new route"
+$XS -n "$GW" route del 192.168.1.200/32 dev ipsec0
+ip netns exec "$GW" ping -q -c 1 -W 2 192.168.1.200 >/dev/null || fail "the old route did not come back"
+echo "ok: a decision cached across the upgrade follows route changes"
 
 step "events reach a monitor of this version"
 $XS -n "$GW" -j monitor dev ul1 count 1 >"$mon_out" &

@@ -291,8 +291,10 @@ static int lock_dir(struct xs_ctx *ctx, const char *dir, enum xs_lock lock)
 }
 
 /* Pins earlier versions made and this one no longer has: the single ring
- * buffers of events before each reader had its own. */
-static const char *const retired_pins[] = { "events", "ul_events" };
+ * buffers of events before each reader had its own, and the decision caches
+ * before route_gens (their entries named no generation slots; the new ones,
+ * dcache_v4 and dcache_v6, start empty and fill from the first packets). */
+static const char *const retired_pins[] = { "events", "ul_events", "cache_v4", "cache_v6" };
 
 void xs_remove_retired_pins(const char *dir)
 {
@@ -610,6 +612,9 @@ void xs_state_close(struct xs_state *st)
 		st->slot_refs = NULL;
 	}
 	st->cache = NULL;
+	if (st->gens)
+		munmap(st->gens, st->gens_len);
+	st->gens = NULL;
 	free(st->slot_used);
 	st->slot_used = NULL;
 	free(st->slot_refs);
@@ -662,10 +667,30 @@ int xs_for_each_attached(struct xs_ctx *ctx,
 	return err;
 }
 
-void xs_routes_changed(struct xs_state *st)
+/* route_gens, mapped once per command (and kept while the lock is). */
+static __u64 *gens_map(struct xs_state *st, uint32_t *fine)
 {
-	/* Release: the route update above must be visible before a reader
-	 * can see the new generation and cache what it looked up. */
+	uint32_t n = bpf_map__max_entries(st->skel->maps.route_gens);
+	void *p;
+
+	if (n <= XS_GEN_TENANT_SLOTS)
+		return NULL;
+	*fine = n - XS_GEN_TENANT_SLOTS;
+	if (st->gens)
+		return st->gens;
+	st->gens_len = (size_t)n * sizeof(__u64);
+	p = mmap(NULL, st->gens_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(st->skel->maps.route_gens), 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	st->gens = p;
+	return st->gens;
+}
+
+static void routes_changed_end(struct xs_state *st)
+{
+	/* Still moved on every change, for the programs of earlier versions
+	 * (a downgrade) and for the cached tunnel slots (cache_take). */
 	__atomic_add_fetch(&st->meta->route_gen, 1, __ATOMIC_RELEASE);
 	/* Only route add and del keep the reference counts up to date. */
 	if (!st->refs_kept) {
@@ -673,6 +698,48 @@ void xs_routes_changed(struct xs_state *st)
 		st->slot_refs = NULL;
 	}
 	st->refs_kept = false;
+}
+
+void xs_routes_changed(struct xs_state *st)
+{
+	uint32_t fine, i;
+	__u64 *g = gens_map(st, &fine);
+
+	/* Every decision checks its tenant slot: moving them all is enough.
+	 * Without the mapping (it cannot fail but for want of memory) the
+	 * syscall does the same, one slot at a time. */
+	for (i = 0; i < XS_GEN_TENANT_SLOTS; i++) {
+		uint32_t k = fine + i;
+		__u64 v;
+
+		if (g) {
+			__atomic_add_fetch(&g[k], 1, __ATOMIC_RELEASE);
+		} else if (!bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.route_gens), &k, &v)) {
+			v++;
+			bpf_map_update_elem(bpf_map__fd(st->skel->maps.route_gens), &k, &v, BPF_ANY);
+		}
+	}
+	routes_changed_end(st);
+}
+
+void xs_route_changed(struct xs_state *st, int family, uint32_t tenant, const uint8_t *addr,
+		      uint32_t plen)
+{
+	uint32_t fine, first, count, i;
+	__u64 *g = gens_map(st, &fine);
+
+	if (!g) {
+		xs_routes_changed(st);
+		return;
+	}
+	xs_gen_plan(family == AF_INET6, tenant, addr, plen, fine, &first, &count);
+	/* Release: the route update above must be visible before a reader
+	 * can see the new generation and cache what it looked up. */
+	if (!count)
+		__atomic_add_fetch(&g[first], 1, __ATOMIC_RELEASE);
+	for (i = 0; i < count; i++)
+		__atomic_add_fetch(&g[(first + i) & (fine - 1)], 1, __ATOMIC_RELEASE);
+	routes_changed_end(st);
 }
 
 /* Count what refers to each tunnel slot: routes of both families and

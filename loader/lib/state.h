@@ -32,6 +32,8 @@ struct xs_state {
 	uint32_t *slot_refs;
 	bool refs_kept;
 	ino_t meta_ino; /* of the pinned meta map, when cached */
+	__u64 *gens; /* mmap of route_gens, made by the first route change */
+	size_t gens_len;
 	struct xs_state_cache *cache; /* where close() leaves the maps */
 };
 
@@ -110,7 +112,12 @@ int xs_for_each_attached(struct xs_ctx *ctx,
 			 int (*fn)(struct xs_ctx *ctx, const char *ifname, void *data),
 			 void *data);
 
-/* Invalidate every cached egress decision after a route change. */
+/* After a route change: invalidate the cached decisions it may alter. The
+ * route plen bits of addr (network order, IPv4 in the first 4 bytes) of
+ * tenant, of family AF_INET or AF_INET6. */
+void xs_route_changed(struct xs_state *st, int family, uint32_t tenant, const uint8_t *addr,
+		      uint32_t plen);
+/* The same when the change is not known: every cached decision goes. */
 void xs_routes_changed(struct xs_state *st);
 
 /* Tunnel slots: find or allocate the counter slot of if_id, which belongs to

@@ -40,6 +40,8 @@ struct fixture {
 	struct ingress_shim *shim; /* the tests of ingress counters only */
 	int ncpu;
 	bool expect_kfunc;
+	uint32_t budget; /* cfg.cache_budget */
+	uint32_t flags; /* cfg.flags */
 };
 
 struct pkt {
@@ -94,12 +96,14 @@ static int load(struct fixture *f, uint32_t mode, uint32_t mask)
 		return -1;
 	f->skel->rodata->cfg.tenant_mode = mode;
 	f->skel->rodata->cfg.mark_mask = mask;
+	f->skel->rodata->cfg.cache_budget = f->budget;
+	f->skel->rodata->cfg.flags = f->flags;
 	/* BPF_PROG_TEST_RUN hands the program an Ethernet frame. */
 	f->skel->rodata->l3_off = ETH_HLEN;
 	bpf_map__set_max_entries(f->skel->maps.routes_v4, 1024);
 	bpf_map__set_max_entries(f->skel->maps.routes_v6, 1024);
-	bpf_map__set_max_entries(f->skel->maps.cache_v4, 1024);
-	bpf_map__set_max_entries(f->skel->maps.cache_v6, 1024);
+	bpf_map__set_max_entries(f->skel->maps.dcache_v4, 1024);
+	bpf_map__set_max_entries(f->skel->maps.dcache_v6, 1024);
 	bpf_map__set_max_entries(f->skel->maps.secpath, 1024);
 	bpf_map__set_max_entries(f->skel->maps.tunnels, NTUNNELS);
 	bpf_map__set_max_entries(f->skel->maps.tunnel_stats, NTUNNELS + 1);
@@ -139,6 +143,27 @@ static int setup_mark(void **state)
 	return setup_mode(state, XS_TENANT_MARK, 0xff00);
 }
 
+/* Two tenants by mark, with the budget a loader gives them: a quarter of
+ * the cache (1,024 entries here) per tenant slot and second. */
+static int setup_mark_budget(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->ncpu = libbpf_num_possible_cpus();
+	f->expect_kfunc = getenv("XS_EXPECT_KFUNC") && *getenv("XS_EXPECT_KFUNC") == '1';
+	f->budget = 256;
+	if (load(f, XS_TENANT_MARK, 0xff00)) {
+		fprintf(stderr, "cannot load the BPF object: %s\n", strerror(errno));
+		xfrm_steer__destroy(f->skel);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
 static int setup_iif(void **state)
 {
 	return setup_mode(state, XS_TENANT_IIF, 0);
@@ -146,15 +171,22 @@ static int setup_iif(void **state)
 
 /* Ingress with the shim in front, which hands xs_ingress packets that
  * carry an if_id, as if an SA had decrypted them. */
-static int setup_ingress(void **state)
+static int setup_ingress_flags(void **state, uint32_t flags)
 {
-	struct fixture *f;
+	struct fixture *f = calloc(1, sizeof(*f));
 	uint32_t zero = 0;
 	int fd;
 
-	if (setup_none(state))
+	if (!f)
 		return -1;
-	f = *state;
+	f->ncpu = libbpf_num_possible_cpus();
+	f->expect_kfunc = getenv("XS_EXPECT_KFUNC") && *getenv("XS_EXPECT_KFUNC") == '1';
+	f->flags = flags;
+	*state = f;
+	if (load(f, XS_TENANT_NONE, 0)) {
+		fprintf(stderr, "cannot load the BPF object: %s\n", strerror(errno));
+		return -1;
+	}
 	f->shim = ingress_shim__open_and_load();
 	if (!f->shim) {
 		fprintf(stderr, "cannot load the ingress shim: %s\n", strerror(errno));
@@ -168,6 +200,16 @@ static int setup_ingress(void **state)
 	return 0;
 }
 
+static int setup_ingress(void **state)
+{
+	return setup_ingress_flags(state, 0);
+}
+
+static int setup_ingress_rpf(void **state)
+{
+	return setup_ingress_flags(state, XS_CFG_RPF);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -178,16 +220,28 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Route change as the loader makes it: update, then bump the generation. */
-static void bump_gen(struct fixture *f)
+static void bump_slot(struct fixture *f, uint32_t slot)
 {
-	struct meta_value m;
-	uint32_t zero = 0;
-	int fd = bpf_map__fd(f->skel->maps.meta);
+	int fd = bpf_map__fd(f->skel->maps.route_gens);
+	uint64_t v;
 
-	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &m), 0);
-	m.route_gen++;
-	assert_int_equal(bpf_map_update_elem(fd, &zero, &m, BPF_ANY), 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &slot, &v), 0);
+	v++;
+	assert_int_equal(bpf_map_update_elem(fd, &slot, &v, BPF_ANY), 0);
+}
+
+/* Route change as the loader makes it (xs_route_changed()): update, then
+ * bump the generations the change may concern. The programs' route_gens
+ * and gen_fine_slots are the object's defaults here. */
+static void bump_gen(struct fixture *f, const struct xs_prefix *p, uint32_t tenant)
+{
+	uint32_t fine = XS_GEN_FINE_DEFAULT, first, count, i;
+
+	xs_gen_plan(p->family == AF_INET6, tenant, p->addr, p->plen, fine, &first, &count);
+	if (!count)
+		bump_slot(f, first);
+	for (i = 0; i < count; i++)
+		bump_slot(f, (first + i) & (fine - 1));
 }
 
 static void route(struct fixture *f, const char *prefix, uint32_t tenant, uint32_t if_id,
@@ -215,7 +269,7 @@ static void route(struct fixture *f, const char *prefix, uint32_t tenant, uint32
 				       bpf_map_delete_elem(fd, &k),
 				 0);
 	}
-	bump_gen(f);
+	bump_gen(f, &p, tenant);
 }
 
 static uint64_t drops(struct fixture *f, uint32_t reason)
@@ -342,6 +396,39 @@ static void test_lpm_precedence(void **state)
 	assert_int_equal(egress(f, &p, 0, 0), 4);
 }
 
+/* Whether the decision for (tenant, dst) is in the cache and still valid,
+ * as the programs judge it: an unrelated change must leave it so. */
+static bool cached(struct fixture *f, const char *dst, uint32_t tenant)
+{
+	int gfd = bpf_map__fd(f->skel->maps.route_gens);
+	struct cache_value cv;
+	uint64_t gf, gt;
+	struct xs_prefix p;
+	int err;
+
+	assert_int_equal(parse_prefix(dst, &p, false), 0);
+	if (p.family == AF_INET) {
+		struct cache_key_v4 k = { .tenant = tenant };
+
+		memcpy(&k.addr, p.addr, 4);
+		err = bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.dcache_v4), &k, &cv);
+	} else {
+		struct cache_key_v6 k = { .tenant = tenant };
+
+		memcpy(k.addr, p.addr, 16);
+		err = bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.dcache_v6), &k, &cv);
+	}
+	if (err)
+		return false;
+	assert_int_equal(bpf_map_lookup_elem(gfd, &cv.fine, &gf), 0);
+	assert_int_equal(bpf_map_lookup_elem(gfd, &cv.tslot, &gt), 0);
+	return cv.gen == gf + gt;
+}
+
+/* Each change that can alter a cached answer makes it go: a more specific
+ * route under the cached one (at the three kinds of prefix: inside the
+ * destination's region, a few regions wide, wider still), a route replaced
+ * in place, a route deleted; IPv4 and IPv6. */
 static void test_cache_follows_route_changes(void **state)
 {
 	struct fixture *f = *state;
@@ -350,18 +437,134 @@ static void test_cache_follows_route_changes(void **state)
 	route(f, "172.16.0.0/12", 0, 5, true);
 	build_v4(&p, "172.16.1.1", 40);
 	assert_int_equal(egress(f, &p, 0, 0), 5);
+	assert_true(cached(f, "172.16.1.1", 0));
 	assert_int_equal(egress(f, &p, 0, 0), 5); /* from the cache */
 
-	/* A more specific route must win although the decision is cached. */
+	/* A more specific route must win although the decision is cached:
+	 * a few regions wide (a /20 is 16 /24s), then within the region. */
+	route(f, "172.16.0.0/20", 0, 8, true);
+	assert_int_equal(egress(f, &p, 0, 0), 8);
 	route(f, "172.16.1.0/24", 0, 6, true);
 	assert_int_equal(egress(f, &p, 0, 0), 6);
 	/* Replacing a route in place changes the answer too. */
 	route(f, "172.16.1.0/24", 0, 7, true);
 	assert_int_equal(egress(f, &p, 0, 0), 7);
 	route(f, "172.16.1.0/24", 0, 0, false);
+	assert_int_equal(egress(f, &p, 0, 0), 8);
+	route(f, "172.16.0.0/20", 0, 0, false);
 	assert_int_equal(egress(f, &p, 0, 0), 5);
 	route(f, "172.16.0.0/12", 0, 0, false);
 	assert_int_equal(egress(f, &p, 0, 0), 0);
+
+	/* Under a default route, a route wider than the span (tenant slot). */
+	route(f, "0.0.0.0/0", 0, 1, true);
+	build_v4(&p, "10.1.2.3", 40);
+	assert_int_equal(egress(f, &p, 0, 0), 1);
+	assert_int_equal(egress(f, &p, 0, 0), 1);
+	route(f, "10.0.0.0/8", 0, 2, true);
+	assert_int_equal(egress(f, &p, 0, 0), 2);
+	route(f, "10.1.2.3/32", 0, 3, true);
+	assert_int_equal(egress(f, &p, 0, 0), 3);
+	route(f, "10.1.2.3/32", 0, 0, false);
+	assert_int_equal(egress(f, &p, 0, 0), 2);
+
+	/* IPv6: /56 regions. */
+	route(f, "::/0", 0, 1, true);
+	build_v6(&p, "2001:db8:1:2::1", 30);
+	assert_int_equal(egress(f, &p, 0, 0), 1);
+	assert_true(cached(f, "2001:db8:1:2::1", 0));
+	route(f, "2001:db8::/32", 0, 2, true); /* tenant slot */
+	assert_int_equal(egress(f, &p, 0, 0), 2);
+	route(f, "2001:db8:1::/48", 0, 3, true); /* 256 regions */
+	assert_int_equal(egress(f, &p, 0, 0), 3);
+	route(f, "2001:db8:1:2::/64", 0, 4, true); /* in the region */
+	assert_int_equal(egress(f, &p, 0, 0), 4);
+	route(f, "2001:db8:1:2::/64", 0, 9, true);
+	assert_int_equal(egress(f, &p, 0, 0), 9);
+	route(f, "2001:db8:1:2::/64", 0, 0, false);
+	assert_int_equal(egress(f, &p, 0, 0), 3);
+	route(f, "2001:db8:1::/48", 0, 0, false);
+	assert_int_equal(egress(f, &p, 0, 0), 2);
+	route(f, "2001:db8::/32", 0, 0, false);
+	assert_int_equal(egress(f, &p, 0, 0), 1);
+}
+
+/* Changes that cannot alter a cached answer leave it cached: routes in
+ * other regions of the same tenant, and any route of another tenant, the
+ * same prefix included. A change that does concern it still wins. */
+static void test_cache_kept_across_unrelated_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct pkt p4, p6;
+
+	route(f, "192.168.0.0/16", 0x100, 11, true);
+	route(f, "2001:db8:a::/48", 0x100, 11, true);
+	build_v4(&p4, "192.168.1.200", 56);
+	build_v6(&p6, "2001:db8:a:1::1", 30);
+	assert_int_equal(egress(f, &p4, 0x100, 0), 11);
+	assert_int_equal(egress(f, &p6, 0x100, 0), 11);
+	assert_true(cached(f, "192.168.1.200", 0x100));
+	assert_true(cached(f, "2001:db8:a:1::1", 0x100));
+
+	/* Another tenant: its routes, its default route, the same prefixes. */
+	route(f, "192.168.0.0/16", 0x200, 12, true);
+	route(f, "0.0.0.0/0", 0x200, 12, true);
+	route(f, "192.168.1.0/24", 0x200, 12, true);
+	route(f, "2001:db8:a::/48", 0x200, 12, true);
+	route(f, "::/0", 0x200, 12, true);
+	route(f, "2001:db8:a:1::/64", 0x200, 12, true);
+	assert_true(cached(f, "192.168.1.200", 0x100));
+	assert_true(cached(f, "2001:db8:a:1::1", 0x100));
+	/* The same tenant, elsewhere: road warriors coming and going. */
+	route(f, "10.3.0.7/32", 0x100, 13, true);
+	route(f, "10.3.0.7/32", 0x100, 0, false);
+	route(f, "192.168.77.0/24", 0x100, 13, true);
+	route(f, "2001:db8:b::5/128", 0x100, 13, true);
+	route(f, "2001:db8:a:100::/56", 0x100, 13, true);
+	assert_true(cached(f, "192.168.1.200", 0x100));
+	assert_true(cached(f, "2001:db8:a:1::1", 0x100));
+	assert_int_equal(egress(f, &p4, 0x100, 0), 11);
+	assert_int_equal(egress(f, &p6, 0x100, 0), 11);
+	assert_int_equal(egress(f, &p4, 0x200, 0), 12);
+	assert_int_equal(egress(f, &p6, 0x200, 0), 12);
+
+	/* A change of the tenant's route covering the destination. */
+	route(f, "192.168.1.0/24", 0x100, 14, true);
+	route(f, "2001:db8:a:1::/64", 0x100, 14, true);
+	assert_false(cached(f, "192.168.1.200", 0x100));
+	assert_false(cached(f, "2001:db8:a:1::1", 0x100));
+	assert_int_equal(egress(f, &p4, 0x100, 0), 14);
+	assert_int_equal(egress(f, &p6, 0x100, 0), 14);
+}
+
+/* One tenant sending to ever new destinations (a scan) fills the cache
+ * only at its budget: the other tenant's decisions stay cached. */
+static void test_cache_scan_cannot_flush_another_tenant(void **state)
+{
+	struct fixture *f = *state;
+	char dst[32];
+	struct pkt p;
+	int i, kept = 0;
+
+	route(f, "10.0.0.0/8", 0x100, 11, true);
+	route(f, "0.0.0.0/0", 0x200, 12, true);
+	for (i = 0; i < 100; i++) {
+		snprintf(dst, sizeof(dst), "10.0.%d.%d", i / 10, i % 10 + 1);
+		build_v4(&p, dst, 20);
+		assert_int_equal(egress(f, &p, 0x100, 0), 11);
+	}
+	/* 8 times the cache (1,024 entries) of new destinations. */
+	for (i = 0; i < 8192; i++) {
+		snprintf(dst, sizeof(dst), "100.%d.%d.1", i / 250, i % 250);
+		build_v4(&p, dst, 20);
+		assert_int_equal(run(f, bpf_program__fd(f->skel->progs.xs_egress), &p, 0x200, 0),
+				 f->expect_kfunc ? TC_ACT_OK : TC_ACT_SHOT);
+	}
+	for (i = 0; i < 100; i++) {
+		snprintf(dst, sizeof(dst), "10.0.%d.%d", i / 10, i % 10 + 1);
+		kept += cached(f, dst, 0x100);
+	}
+	assert_int_equal(kept, 100);
 }
 
 static void test_no_route_is_dropped(void **state)
@@ -546,6 +749,39 @@ static void test_ingress_counts_real_length(void **state)
 	assert_int_equal(st.rx_dropped, 0);
 }
 
+/* The reverse-path check looks its sources up through the same cache: a
+ * route change moves a source to another tunnel at once. */
+static void test_rpf_follows_route_changes(void **state)
+{
+	struct fixture *f = *state;
+	int tfd = bpf_map__fd(f->skel->maps.tunnels);
+	struct tunnel_value tv = { .tunnel_idx = 21 };
+	uint32_t if_id = 21;
+	struct iphdr *iph;
+	struct pkt p;
+	int ret;
+
+	assert_int_equal(bpf_map_update_elem(tfd, &if_id, &tv, BPF_ANY), 0);
+	if_id = tv.tunnel_idx = 22;
+	assert_int_equal(bpf_map_update_elem(tfd, &if_id, &tv, BPF_ANY), 0);
+	route(f, "10.0.0.0/8", 0, 21, true);
+	build_v4(&p, "192.0.2.1", 20);
+	iph = (struct iphdr *)(p.buf + ETH_HLEN);
+	inet_pton(AF_INET, "10.1.1.1", &iph->saddr);
+	ret = ingress_as(f, &p, 21);
+	if (ret == SHIM_NO_KFUNC)
+		return;
+	assert_int_equal(ret, TC_ACT_OK);
+	assert_int_equal(ingress_as(f, &p, 21), TC_ACT_OK); /* from the cache */
+	assert_int_equal(ingress_as(f, &p, 22), TC_ACT_SHOT);
+	route(f, "10.1.0.0/16", 0, 22, true);
+	assert_int_equal(ingress_as(f, &p, 21), TC_ACT_SHOT);
+	assert_int_equal(ingress_as(f, &p, 22), TC_ACT_OK);
+	route(f, "10.1.0.0/16", 0, 0, false);
+	assert_int_equal(ingress_as(f, &p, 22), TC_ACT_SHOT);
+	assert_int_equal(ingress_as(f, &p, 21), TC_ACT_OK);
+}
+
 int main(void)
 {
 	/* Each test gets freshly loaded programs and empty maps. */
@@ -559,6 +795,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ingress_without_metadata, setup_none,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ingress_counts_real_length, setup_ingress,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cache_kept_across_unrelated_changes,
+						setup_mark, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_scan_cannot_flush_another_tenant,
+						setup_mark_budget, teardown),
+		cmocka_unit_test_setup_teardown(test_rpf_follows_route_changes, setup_ingress_rpf,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_by_mark, setup_mark, teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_by_iif, setup_iif, teardown),
