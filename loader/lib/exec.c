@@ -143,13 +143,17 @@ static int op_map(struct run *r, struct op *op)
 		/* One update replaces the route in place. */
 		if (bpf_map_update_elem(fd, &mk, &val, BPF_ANY))
 			return -errno;
-		xs_routes_changed(&d->st);
+		/* Only the decisions this route can change go stale. */
+		xs_route_changed(&d->st, (int)op->u.route.key.family, op->u.route.key.tenant,
+				 op->u.route.key.addr, op->u.route.key.plen);
 		return 0;
 	case OP_ROUTE_DEL:
 		route_map_key(d, &op->u.route.key, &fd, (void *)&mk);
 		err = bpf_map_delete_elem(fd, &mk) ? -errno : 0;
 		if (!err)
-			xs_routes_changed(&d->st);
+			xs_route_changed(&d->st, (int)op->u.route.key.family,
+					 op->u.route.key.tenant, op->u.route.key.addr,
+					 op->u.route.key.plen);
 		return err == -ENOENT ? 1 : err;
 	case OP_SLOT_ENSURE: {
 		uint32_t idx;
