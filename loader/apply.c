@@ -28,6 +28,7 @@
 #include <bpf/libbpf.h>
 
 #include "config.h"
+#include "iifbind.h"
 #include "keys.h"
 #include "netlink.h"
 #include "state.h"
@@ -266,22 +267,6 @@ unsigned int xs_rec_npolicies(const struct tunnel_rec *rec)
 	return rec->mode == XFRM_MODE_TRANSPORT ? 2 : 6;
 }
 
-void xs_tenant_to_cfg(uint32_t mode, uint32_t tenant, struct xs_cfg_tenant *t)
-{
-	char name[IF_NAMESIZE];
-
-	memset(t, 0, sizeof(*t));
-	if (mode == XS_TENANT_NONE && !tenant)
-		return;
-	t->set = true;
-	t->num = tenant;
-	/* An ifindex means nothing after a reboot: write the name. */
-	if (mode == XS_TENANT_IIF && tenant && if_indextoname(tenant, name)) {
-		t->is_name = true;
-		snprintf(t->name, sizeof(t->name), "%s", name);
-	}
-}
-
 /* ---- The engine's state ---- */
 
 /* Route keys: the file's and the maps' forms meet in apply_route_key. */
@@ -480,6 +465,7 @@ struct run {
 	size_t nops, capops;
 	struct link_step links[3 * XS_CFG_MAX_LINKS + 1];
 	size_t nlinks_done;
+	size_t nfollowed; /* tenant-key iif: re-created interfaces followed */
 	char **plan_lines; /* link steps a dry run would take */
 	size_t nplan_lines, capplan_lines;
 	struct xs_nl nl;
@@ -552,10 +538,8 @@ ent_err(const struct run *r, int err, uint8_t kind, size_t dev, size_t ent, cons
 
 static const char *tenant_text(const struct dev_run *d, uint32_t tenant, char *buf, size_t len)
 {
-	char name[IF_NAMESIZE];
-
-	if (d->tenant_mode == XS_TENANT_IIF && tenant && if_indextoname(tenant, name))
-		snprintf(buf, len, "%s", name);
+	if (d->tenant_mode == XS_TENANT_IIF && d->open)
+		xs_iif_name(&d->st, tenant, buf, len);
 	else if (d->tenant_mode == XS_TENANT_MARK)
 		snprintf(buf, len, "0x%x", tenant);
 	else
@@ -1130,6 +1114,16 @@ static int resolve_tenant(const struct run *r, const struct dev_run *d,
 		*out = t->num;
 		return 0;
 	case XS_TENANT_IIF:
+		if (d->open) { /* binds the interface, unless a dry run (iifbind.h) */
+			char num[16], why[320];
+			int e;
+
+			snprintf(num, sizeof(num), "%u", t->num);
+			e = xs_iif_resolve((struct xs_state *)&d->st, t->is_name ? t->name : num,
+					   r->o->dry_run ? XS_IIF_PLAN : XS_IIF_BIND, out, why,
+					   sizeof(why));
+			return e ? ent_err(r, e, kind, 0, ent, "%s", why) : 0;
+		}
 		if (!t->is_name) {
 			*out = t->num;
 			return 0;
@@ -2818,6 +2812,27 @@ static void print_summary(struct run *r, size_t changes)
 		printf("%s: %zu change%s made\n", what, changes, changes == 1 ? "" : "s");
 }
 
+/* tenant-key iif: a tenant the file names whose interface was made again
+ * moves to it before the state is read (iifbind.h). */
+static int follow_iif(struct run *r)
+{
+	const struct xs_config_file *c = r->cfg;
+	size_t i, di;
+	int err = 0;
+
+	for (i = 0; err >= 0 && i < c->ntunnels + c->nroutes; i++) {
+		bool tun = i < c->ntunnels;
+		const char *dev = tun ? c->tunnels[i].dev : c->routes[i - c->ntunnels].dev;
+		const struct xs_cfg_tenant *t = tun ? &c->tunnels[i].tenant :
+						      &c->routes[i - c->ntunnels].tenant;
+
+		if (t->is_name && !find_dev(r, dev, &di) && r->devs[di].open)
+			err = xs_iif_follow(r->ctx, &r->devs[di].st, t->name);
+		r->nfollowed += err > 0;
+	}
+	return err < 0 ? err : 0;
+}
+
 int xs_converge(struct xs_ctx *ctx, struct xs_config_file *want, const struct xs_run_opts *o)
 {
 	struct run r = { .ctx = ctx, .o = o, .cfg = want };
@@ -2837,6 +2852,8 @@ int xs_converge(struct xs_ctx *ctx, struct xs_config_file *want, const struct xs
 		err = ensure_links(&r);
 	if (!err)
 		err = open_devs(&r);
+	if (!err && !o->dry_run)
+		err = follow_iif(&r);
 	for (i = 0; !err && i < r.ndevs; i++)
 		err = read_dev(&r, &r.devs[i]);
 	if (!err) {
@@ -2887,7 +2904,7 @@ int xs_converge(struct xs_ctx *ctx, struct xs_config_file *want, const struct xs
 	err = exec_ops(&r, r.ops, r.nops, false);
 	if (err)
 		goto fail;
-	changes = r.nlinks_done;
+	changes = r.nlinks_done + r.nfollowed;
 	for (i = 0; i < r.nops; i++)
 		changes += r.ops[i].visible && r.ops[i].status == OS_DONE;
 	print_summary(&r, changes);
@@ -3033,7 +3050,7 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		snprintf(t->name, sizeof(t->name), "%s", recs[i].key.name);
 		snprintf(t->dev, sizeof(t->dev), "%s", ifname);
 		t->if_id = rec->if_id;
-		xs_tenant_to_cfg(st.meta->tenant_mode, rec->tenant, &t->tenant);
+		xs_iif_tenant_to_cfg(&st, rec->tenant, &t->tenant);
 		xs_rec_sas(rec, &in, &out);
 		t->local = in;
 		t->remote = out;
@@ -3089,7 +3106,7 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		rt->prefix.plen = (uint8_t)routes[j].key.plen;
 		memcpy(rt->prefix.addr, routes[j].key.addr, 16);
 		rt->if_id = routes[j].val.if_id;
-		xs_tenant_to_cfg(st.meta->tenant_mode, routes[j].key.tenant, &rt->tenant);
+		xs_iif_tenant_to_cfg(&st, routes[j].key.tenant, &rt->tenant);
 	}
 	err = 0;
 	goto out;
@@ -3308,6 +3325,9 @@ int do_show_config(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	o = xs_config_to_json(&cfg);
 	xs_config_free(&cfg);
+	/* A tenant bound to no interface is written by its name and warned
+	 * of: the file is what there is, not what works (iifbind.h). */
+	err = xs_iif_check_dev(ctx, NULL) > 0 ? -ESTALE : 0;
 	/* The file form either way: without -j it is pretty, for people. */
 	xs_json_print_wiped(stdout, o,
 			    (ctx->json && !ctx->pretty ? JSON_C_TO_STRING_PLAIN :
@@ -3317,5 +3337,5 @@ int do_show_config(struct xs_ctx *ctx, int argc, char **argv)
 	/* With --show-keys the keys are in o's strings. */
 	xs_json_wipe(o);
 	json_object_put(o);
-	return 0;
+	return err;
 }

@@ -31,6 +31,9 @@ struct xs_state {
 	 * other route change. */
 	uint32_t *slot_refs;
 	bool refs_kept;
+	/* tenant-key iif: a tenant was bound or a tunnel entry removed, so
+	 * bindings nothing refers to are dropped at close (iifbind.h). */
+	bool iif_dirty;
 	ino_t meta_ino; /* of the pinned meta map, when cached */
 	struct xs_state_cache *cache; /* where close() leaves the maps */
 };
