@@ -12,12 +12,14 @@
 #      name, never by the number or by whatever has the number now.
 # The peers' and the gateway's SA counters are the judges.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-tunnel.sh"
 
 need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
 
 saved=$(mktemp)
+tmp=$(mktemp -d)
 id_cleanup() {
-	rm -f "$saved"
+	rm -rf "$saved" "$tmp"
 	topo_cleanup
 }
 trap id_cleanup EXIT
@@ -40,7 +42,6 @@ tenant_host() { # X N
 	lan_link "$1" "$2" "lan-$1"
 }
 ifindex() { ip -n "$GW" -j link show "$1" | jq '.[0].ifindex'; }
-peer_rx() { sa_counters "$(peer_ns "$1")" "10.0.$1.1" "10.0.$1.2" "$(spi_out "$1")" | cut -d' ' -f1; }
 drops() { xsj "$GW" stats drops dev ipsec0 | jq --arg r "$1" '[.[] | select(.reason == $r) | .packets] | add // 0'; }
 host_ping() { # X ARGS...
 	local ns="$NSP-t$1"
@@ -106,6 +107,24 @@ assert_eq "$(stamps lan-a)" 1 "the new lan-a is bound"
 host_ping a -c 4 192.168.1.200
 assert_eq "$(peer_rx 1) $(peer_rx 2)" "7 2" "peer SA packets after the follow"
 
+step "lan-a moved to another namespace and back: the binding is the interface's, not its number's"
+ip netns add "$NSP-m"
+ip -n "$GW" link set lan-a netns "$NSP-m"
+if msg=$($XS -n "$GW" route show dev ipsec0 2>&1 >/dev/null); then
+	fail "route show succeeded while lan-a is in another namespace"
+fi
+echo "$msg"
+grep -q "lan-a.*gone" <<<"$msg" || fail "route show does not report lan-a gone"
+ip -n "$NSP-m" link set lan-a netns "$GW"
+assert_eq "$(ifindex lan-a)" "$new_a" "lan-a back with its ifindex"
+ip netns exec "$GW" sysctl -qw net.ipv4.conf.lan-a.rp_filter=0
+ip -n "$GW" addr add 10.255.1.1/24 dev lan-a
+ip -n "$GW" link set lan-a up
+$XS -n "$GW" route show dev ipsec0 >/dev/null || fail "route show reports lan-a, which is back"
+echo "ok: lan-a back, bound as before"
+host_ping a -c 2 192.168.1.200
+assert_eq "$(peer_rx 1) $(peer_rx 2)" "9 2" "peer SA packets: the same interface, the same tenant"
+
 step "(b) lan-b deleted, a new interface lan-x gets its old ifindex $idx_b: it gets nothing"
 ip -n "$GW" link del lan-b
 lan_link b 2 lan-x "$idx_b"
@@ -113,7 +132,7 @@ assert_eq "$(ifindex lan-x)" "$idx_b" "lan-x has lan-b's old ifindex"
 assert_eq "$(stamps lan-x)" 0 "no stamp program on lan-x"
 un0=$(drops iif_unbound)
 assert_fails "ping from lan-x" host_ping b -c 3 -W 1 192.168.1.200
-assert_eq "$(peer_rx 1) $(peer_rx 2)" "7 2" "peer SA counters unchanged: lan-x is not lan-b"
+assert_eq "$(peer_rx 1) $(peer_rx 2)" "9 2" "peer SA counters unchanged: lan-x is not lan-b"
 assert_eq "$(($(drops iif_unbound) - un0))" 3 "iif_unbound drops for lan-x"
 if msg=$($XS -n "$GW" route show dev ipsec0 2>&1 >/dev/null); then
 	fail "route show succeeded with a tenant whose interface is gone"
@@ -137,7 +156,73 @@ assert_eq "$(stamps lan-a)" 0 "lan-a unbound with its last route"
 $XS -n "$GW" route add 192.168.1.0/24 if_id 101 tenant lan-a dev ipsec0
 assert_eq "$(stamps lan-a)" 1 "lan-a bound again by route add"
 host_ping a -c 2 192.168.1.200
-assert_eq "$(peer_rx 1)" 9 "peer 1 SA packets"
+assert_eq "$(peer_rx 1)" 11 "peer 1 SA packets"
+
+step "a named tunnel of tenant lan-c (peer 3), by tunnel add"
+tenant_host c 3
+tun_peer 3 192.168.3.200 2001:db8:3::200 "$(gcm_key 3 0)" "$(gcm_key 3 1)"
+gcm_key 3 0 >"$tmp/in3"
+gcm_key 3 1 >"$tmp/out3"
+$XS -n "$GW" tunnel add t3 if_id 103 local 10.0.3.1 remote 10.0.3.2 \
+	spi-in "$(spi_in 3)" spi-out "$(spi_out 3)" reqid 3 \
+	aead "$AEAD_ALG" "@$tmp/in3" 128 out-key "@$tmp/out3" \
+	tenant lan-c prefix 192.168.3.0/24 dev ipsec0
+assert_eq "$(stamps lan-c)" 1 "lan-c bound by tunnel add"
+assert_eq "$(xsj "$GW" tunnel show dev ipsec0 | jq -r '.[0].tenant')" lan-c "tunnel show -j tenant"
+host_ping c -c 2 192.168.3.200
+assert_eq "$(peer_rx 3)" 2 "peer 3 SA packets (tenant lan-c)"
+
+step "lan-c re-created: tunnel show reports it; route add that names lan-c follows it, tunnel and all"
+ip -n "$GW" link del lan-c
+lan_link c 3 lan-c
+if msg=$($XS -n "$GW" tunnel show dev ipsec0 2>&1 >/dev/null); then
+	fail "tunnel show succeeded with an unbound tenant"
+fi
+echo "$msg"
+grep -q "lan-c.*re-created" <<<"$msg" || fail "tunnel show does not report lan-c re-created"
+assert_fails "ping from the re-created lan-c" host_ping c -c 2 -W 1 192.168.3.200
+assert_eq "$(peer_rx 3)" 2 "peer 3 SA counters unchanged"
+$XS -n "$GW" route add 192.168.33.0/24 if_id 103 tenant lan-c dev ipsec0
+$XS -n "$GW" route show dev ipsec0 >/dev/null || fail "route show still reports a tenant after the follow"
+$XS -n "$GW" tunnel show dev ipsec0 >/dev/null || fail "tunnel show still reports a tenant after the follow"
+echo "ok: nothing reported after the follow"
+assert_eq "$(stamps lan-c)" 1 "the new lan-c is bound"
+assert_eq "$(xsj "$GW" tunnel show dev ipsec0 | jq -r '.[0].tenant')" lan-c "tunnel show -j tenant"
+host_ping c -c 3 192.168.3.200
+assert_eq "$(peer_rx 3)" 5 "peer 3 SA packets after the follow (the tunnel's own prefix)"
+$XS -n "$GW" show >"$saved.now"
+assert_eq "$(jq -c '[.tunnels[].tenant]' "$saved.now")" '["lan-c"]' "show: the tunnel's tenant"
+rm -f "$saved.now"
+# The route to the tunnel's if_id is the tunnel's: it goes with it.
+$XS -n "$GW" tunnel del t3 dev ipsec0
+assert_eq "$(xsj "$GW" route show dev ipsec0 | jq -c '[.[] | select(.tenant == "lan-c")]')" '[]' \
+	"routes of lan-c after tunnel del"
+assert_eq "$(stamps lan-c)" 0 "lan-c unbound with its tunnel"
+
+step "a re-created interface that got a gone tenant's ifindex is not followed onto its routes"
+# lan-x, with lan-b's old ifindex, becomes a tenant of its own by name.
+$XS -n "$GW" route add 192.168.1.0/24 if_id 102 tenant lan-x dev ipsec0
+host_ping b -c 2 192.168.1.200
+assert_eq "$(peer_rx 1) $(peer_rx 2)" "11 4" "peer SA packets (lan-x reaches peer 2)"
+# lan-x goes with its route in place; lan-a is made again with its ifindex.
+ip -n "$GW" link del lan-x
+ip -n "$GW" link del lan-a
+lan_link a 1 lan-a "$idx_b"
+assert_eq "$(ifindex lan-a)" "$idx_b" "lan-a has lan-x's old ifindex"
+if msg=$($XS -n "$GW" route add 192.168.1.0/24 if_id 101 tenant lan-a dev ipsec0 2>&1); then
+	fail "route add followed lan-a onto the ifindex of lan-x, whose routes are there"
+fi
+echo "$msg"
+grep -q "lan-x" <<<"$msg" || fail "the refusal does not name lan-x"
+assert_fails "ping from lan-a" host_ping a -c 2 -W 1 192.168.1.200
+assert_eq "$(peer_rx 1) $(peer_rx 2)" "11 4" "peer SA counters unchanged: lan-a got neither"
+$XS -n "$GW" route del 192.168.1.0/24 tenant lan-x dev ipsec0
+$XS -n "$GW" route add 192.168.1.0/24 if_id 101 tenant lan-a dev ipsec0
+$XS -n "$GW" route show dev ipsec0
+assert_eq "$(xsj "$GW" route show dev ipsec0 | jq -c '[.[] | [.tenant, .if_id]]')" '[["lan-a",101]]' \
+	"routes: lan-a's own, followed"
+host_ping a -c 2 192.168.1.200
+assert_eq "$(peer_rx 1) $(peer_rx 2)" "13 4" "peer SA packets: lan-a reaches its own peer only"
 
 step "detach removes every binding"
 $XS -n "$GW" detach dev ipsec0

@@ -49,25 +49,25 @@ static int binds_fd(const char *dir, bool create)
 	return fd;
 }
 
-/* A binding is live while its pinned link is attached to its ifindex: the
- * kernel detaches it when the interface goes, whatever gets the number. */
-static bool bind_live(const char *dir, const struct iif_bind *b)
+/* A binding is live while its link is attached to the interface that has
+ * its ifindex in this namespace: the kernel detaches the link when the
+ * interface goes, whatever gets the number then, and an interface moved to
+ * another namespace takes the link along. So the link must be among those
+ * of the device at that ifindex here. */
+static bool bind_live(const struct iif_bind *b)
 {
-	struct bpf_link_info info;
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	bool live;
-	int fd;
+	__u32 progs[64], ids[64], i;
+	int err;
 
-	link_path(dir, b->ifindex, path, sizeof(path));
-	fd = bpf_obj_get(path);
-	if (fd < 0)
+	/* The kernel fills link_ids only along with prog_ids. */
+	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = progs, .link_ids = ids, .count = 64);
+	err = bpf_prog_query_opts((int)b->ifindex, BPF_TCX_INGRESS, &q);
+	if (err || !b->link_id)
 		return false;
-	memset(&info, 0, sizeof(info));
-	live = !bpf_link_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_TCX &&
-	       info.id == b->link_id && info.tcx.ifindex == b->ifindex;
-	close(fd);
-	return live;
+	for (i = 0; i < q.count && i < 64; i++)
+		if (ids[i] == b->link_id)
+			return true;
+	return false;
 }
 
 static void unpin_link(const char *dir, uint32_t ifindex)
@@ -95,6 +95,7 @@ static int stamp_attach(const char *dir, uint32_t ifindex, uint32_t stamp, uint3
 	struct iif_stamp *skel;
 	struct bpf_link *link;
 	char path[PATH_MAX];
+	uint64_t ino;
 	int err;
 
 	skel = iif_stamp__open();
@@ -104,6 +105,12 @@ static int stamp_attach(const char *dir, uint32_t ifindex, uint32_t stamp, uint3
 		return err;
 	}
 	skel->rodata->stamp = stamp;
+	err = xs_netns_id(&ino);
+	if (err) {
+		snprintf(why, len, "cannot identify the network namespace: %s", strerror(-err));
+		goto out;
+	}
+	skel->rodata->netns_ino = (__u32)ino;
 	err = iif_stamp__load(skel);
 	if (err) {
 		snprintf(why, len, "cannot load the stamp program: %s", strerror(-err));
@@ -143,7 +150,7 @@ static int bind_one(const char *dir, int bfd, uint32_t ifindex, const char *name
 	struct iif_bind b;
 	int err;
 
-	if (!bpf_map_lookup_elem(bfd, &ifindex, &b) && bind_live(dir, &b)) {
+	if (!bpf_map_lookup_elem(bfd, &ifindex, &b) && bind_live(&b)) {
 		if (!strncmp(b.name, name, sizeof(b.name)))
 			return 0;
 		/* Renamed and named again by its new name. */
@@ -167,7 +174,7 @@ static int bind_one(const char *dir, int bfd, uint32_t ifindex, const char *name
 }
 
 /* The binding recorded under name; a live one if there are several. */
-static bool find_by_name(const char *dir, int bfd, const char *name, struct iif_bind *out)
+static bool find_by_name(int bfd, const char *name, struct iif_bind *out)
 {
 	__u32 key, *prev = NULL;
 	struct iif_bind b;
@@ -177,7 +184,7 @@ static bool find_by_name(const char *dir, int bfd, const char *name, struct iif_
 		prev = &key;
 		if (bpf_map_lookup_elem(bfd, &key, &b) || strncmp(b.name, name, sizeof(b.name)))
 			continue;
-		if (!found || bind_live(dir, &b))
+		if (!found || bind_live(&b))
 			*out = b;
 		found = true;
 	}
@@ -355,6 +362,23 @@ static int rekey(struct xs_state *st, uint32_t from, uint32_t to)
 	return err;
 }
 
+/* Whether ifindex cur may become tenant name's: not while it is the last
+ * ifindex of another tenant whose interface is gone and whose routes are
+ * still there, which a new interface must not take over. */
+static int index_free(struct xs_state *st, int bfd, uint32_t cur, const char *name, char *why,
+		      size_t len)
+{
+	struct iif_bind o;
+
+	if (bpf_map_lookup_elem(bfd, &cur, &o) || !strncmp(o.name, name, sizeof(o.name)) ||
+	    bind_live(&o) || !tenant_in_use(bpf_map__fd(st->skel->maps.tunnels), cur))
+		return 0;
+	snprintf(why, len,
+		 "tenant \"%s\": its ifindex %u was tenant %.*s's, which is gone and still has routes; remove them first (\"xfrm-steer route del ... tenant %.*s\")",
+		 name, cur, (int)sizeof(o.name), o.name, (int)sizeof(o.name), o.name);
+	return -EEXIST;
+}
+
 /* Follow the dead binding b to the interface now named by its name, at
  * ifindex cur: bind it first, then move the tenant's state there. */
 static int follow(struct xs_state *st, int bfd, const struct iif_bind *b, uint32_t cur,
@@ -365,6 +389,9 @@ static int follow(struct xs_state *st, int bfd, const struct iif_bind *b, uint32
 	int err;
 
 	snprintf(name, sizeof(name), "%.*s", (int)sizeof(b->name), b->name);
+	err = index_free(st, bfd, cur, name, why, len);
+	if (err)
+		return err;
 	if (cur != from) {
 		unpin_link(st->dir, from);
 		bpf_map_delete_elem(bfd, &from);
@@ -384,7 +411,7 @@ int xs_iif_resolve(struct xs_state *st, const char *s, enum xs_iif_how how, uint
 		   char *why, size_t len)
 {
 	char name[IF_NAMESIZE];
-	struct iif_bind b, o;
+	struct iif_bind b;
 	uint32_t num, cur;
 	bool have, live;
 	int bfd, err = 0;
@@ -409,7 +436,7 @@ int xs_iif_resolve(struct xs_state *st, const char *s, enum xs_iif_how how, uint
 			goto out;
 		}
 		have = bfd >= 0 && !bpf_map_lookup_elem(bfd, &num, &b);
-		if (have && !bind_live(st->dir, &b)) {
+		if (have && !bind_live(&b)) {
 			err = -ESTALE;
 			snprintf(why, len,
 				 "tenant %u: that ifindex was interface %.*s's, which is gone: a new interface does not inherit a tenant (name the tenant by its interface)",
@@ -430,8 +457,8 @@ int xs_iif_resolve(struct xs_state *st, const char *s, enum xs_iif_how how, uint
 	}
 
 	cur = if_nametoindex(s);
-	have = bfd >= 0 && find_by_name(st->dir, bfd, s, &b);
-	live = have && bind_live(st->dir, &b);
+	have = bfd >= 0 && find_by_name(bfd, s, &b);
+	live = have && bind_live(&b);
 	if (how == XS_IIF_LOOKUP && have) {
 		*tenant = b.ifindex; /* where its routes are, live or not */
 		goto out;
@@ -453,14 +480,10 @@ int xs_iif_resolve(struct xs_state *st, const char *s, enum xs_iif_how how, uint
 		goto out;
 	/* The number may be the last one of a tenant whose interface is
 	 * gone: a new interface does not take its routes over. */
-	if (bfd >= 0 && !bpf_map_lookup_elem(bfd, &cur, &o) &&
-	    strncmp(o.name, s, sizeof(o.name)) && !bind_live(st->dir, &o) &&
-	    tenant_in_use(bpf_map__fd(st->skel->maps.tunnels), cur)) {
-		err = -EEXIST;
-		snprintf(why, len,
-			 "tenant \"%s\": its ifindex %u was tenant %.*s's, which is gone and still has routes; remove them first (\"xfrm-steer route del ... tenant %.*s\")",
-			 s, cur, (int)sizeof(o.name), o.name, (int)sizeof(o.name), o.name);
-		goto out;
+	if (bfd >= 0) {
+		err = index_free(st, bfd, cur, s, why, len);
+		if (err)
+			goto out;
 	}
 	if (how != XS_IIF_BIND)
 		goto out;
@@ -488,7 +511,7 @@ int xs_iif_follow(struct xs_ctx *ctx, struct xs_state *st, const char *name)
 	if (bfd < 0)
 		return 0;
 	cur = if_nametoindex(name);
-	if (cur && find_by_name(st->dir, bfd, name, &b) && !bind_live(st->dir, &b)) {
+	if (cur && find_by_name(bfd, name, &b) && !bind_live(&b)) {
 		err = follow(st, bfd, &b, cur, why, sizeof(why));
 		if (err)
 			p_err(ctx, err, "%s", why);
@@ -501,10 +524,9 @@ int xs_iif_follow(struct xs_ctx *ctx, struct xs_state *st, const char *name)
 	return err;
 }
 
-/* What is wrong with tenant t of the device in dir, in one sentence, or
- * false when it is bound to a live interface. */
-static bool tenant_problem(const char *dir, int bfd, uint32_t t, const char *dev, char *buf,
-			   size_t len)
+/* What is wrong with tenant t of the device dev (binding records bfd), in
+ * one sentence, or false when it is bound to a live interface. */
+static bool tenant_problem(int bfd, uint32_t t, const char *dev, char *buf, size_t len)
 {
 	struct iif_bind b;
 	char name[XS_IIF_NAME_LEN + 1];
@@ -516,7 +538,7 @@ static bool tenant_problem(const char *dir, int bfd, uint32_t t, const char *dev
 			 t, dev, t);
 		return true;
 	}
-	if (bind_live(dir, &b))
+	if (bind_live(&b))
 		return false;
 	snprintf(name, sizeof(name), "%.*s", (int)sizeof(b.name), b.name);
 	cur = if_nametoindex(name);
@@ -557,7 +579,7 @@ int xs_iif_adopt(struct xs_ctx *ctx, const char *dir, int tunnels_fd, uint32_t s
 
 		if (!bpf_map_lookup_elem(bfd, &t, &b)) {
 			/* Bound already: a dead binding stays reported. */
-			if (tenant_problem(dir, bfd, t, "", why, sizeof(why)))
+			if (tenant_problem(bfd, t, "", why, sizeof(why)))
 				p_warn(ctx, "%s", why);
 			continue;
 		}
@@ -642,8 +664,16 @@ const char *xs_iif_name(const struct xs_state *st, uint32_t tenant, char *buf, s
 	bfd = binds_fd(st->dir, false);
 	if (bfd < 0)
 		return buf;
-	if (!bpf_map_lookup_elem(bfd, &tenant, &b))
-		snprintf(buf, len, "%.*s", (int)sizeof(b.name), b.name);
+	if (!bpf_map_lookup_elem(bfd, &tenant, &b)) {
+		char now[IF_NAMESIZE];
+
+		/* A live binding's link says the interface at the ifindex is
+		 * the one bound: its name now is the tenant's (renamed). */
+		if (bind_live(&b) && if_indextoname(tenant, now))
+			snprintf(buf, len, "%s", now);
+		else
+			snprintf(buf, len, "%.*s", (int)sizeof(b.name), b.name);
+	}
 	close(bfd);
 	return buf;
 }
@@ -683,7 +713,7 @@ int xs_iif_check(struct xs_ctx *ctx, const struct xs_state *st)
 		return 0;
 	bfd = n ? binds_fd(st->dir, false) : -ENOENT;
 	for (i = 0; i < n; i++) {
-		if (!tenant_problem(st->dir, bfd, tenants[i], st->ifname, why, sizeof(why)))
+		if (!tenant_problem(bfd, tenants[i], st->ifname, why, sizeof(why)))
 			continue;
 		p_warn(ctx, "%s", why);
 		bad++;

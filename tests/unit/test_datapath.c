@@ -508,17 +508,18 @@ static void test_iif_stamp_cleared(void **state)
 	assert_int_equal(out.mark, 0x1234);
 }
 
-/* The binding's program: sets the stamp bit it was loaded with, keeps
- * the rest of the mark, and lets the chain go on (TCX_NEXT). */
-static void test_iif_stamp_program(void **state)
+/* The mark after the binding's program, loaded with stamp 0x40000000 and
+ * the namespace inode netns, ran on a packet marked 0x1234 (of a device of
+ * this namespace: the test run's loopback). */
+static uint32_t stamped(uint32_t netns)
 {
 	struct __sk_buff in = { .mark = 0x1234 }, out = { 0 };
 	struct iif_stamp *skel = iif_stamp__open();
 	struct pkt p;
 
-	(void)state;
 	assert_non_null(skel);
 	skel->rodata->stamp = 0x40000000;
+	skel->rodata->netns_ino = netns;
 	assert_int_equal(iif_stamp__load(skel), 0);
 	build_v4(&p, "192.168.1.200", 56);
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p.buf, .data_size_in = p.len,
@@ -526,9 +527,23 @@ static void test_iif_stamp_program(void **state)
 		    .ctx_size_out = sizeof(out), .repeat = 1);
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xs_iif_stamp), &opts),
 			 0);
+	/* The chain goes on: the binding decides nothing. */
 	assert_int_equal((int)opts.retval, TCX_NEXT);
-	assert_int_equal(out.mark, 0x40001234);
 	iif_stamp__destroy(skel);
+	return out.mark;
+}
+
+/* The binding's program sets its stamp bit and keeps the rest of the mark,
+ * in the namespace it was bound in only: a device moved elsewhere takes
+ * its tcx program along. */
+static void test_iif_stamp_program(void **state)
+{
+	uint64_t ino;
+
+	(void)state;
+	assert_int_equal(xs_netns_id(&ino), 0);
+	assert_int_equal(stamped((uint32_t)ino), 0x40001234);
+	assert_int_equal(stamped((uint32_t)ino + 1), 0x1234);
 }
 
 static void test_ingress_without_metadata(void **state)
