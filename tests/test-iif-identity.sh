@@ -70,6 +70,7 @@ assert_eq "$(xsj "$GW" route show dev ipsec0 | jq -c '[.[].tenant] | sort')" '["
 	"route show -j tenants"
 $XS -n "$GW" show >"$saved"
 assert_eq "$(jq -c '[.routes[].tenant] | sort' "$saved")" '["lan-a","lan-b"]' "saved file tenants"
+assert_eq "$(xsj "$GW" show | jq -c '[.routes[].tenant] | sort')" '["lan-a","lan-b"]' "show -j tenants"
 assert_eq "$(stamps lan-a) $(stamps lan-b)" "1 1" "one stamp program on each bound LAN"
 
 step "(a) lan-a deleted and made again under its name: reported, not bound, gets nothing"
