@@ -24,8 +24,8 @@ static int route_help(struct xs_ctx *ctx, int argc, char **argv)
 		"where  PREFIX := { IPV4ADDR[/LEN] | IPV6ADDR[/LEN] }\n"
 		"       ID     := 1..4294967295, decimal or 0x-hex\n"
 		"       KEY    := tenant key: with \"tenant-key mark MASK\" a mark value\n"
-		"                 inside MASK, with \"tenant-key iif\" an interface name or\n"
-		"                 index; without a tenant key, 0 (the default)\n");
+		"                 inside MASK, with \"tenant-key iif\" an interface name\n"
+		"                 (route add binds it); without a tenant key, 0 (the default)\n");
 	return 0;
 }
 
