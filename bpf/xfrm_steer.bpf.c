@@ -196,14 +196,27 @@ static __always_inline void count_note(__u32 reason)
 		*cnt += 1;
 }
 
-static __always_inline __u32 tenant_of(const struct __sk_buff *skb)
+/* The packet's tenant key, or -1 when it has none (counted as
+ * XS_DROP_IIF_UNBOUND). tenant-key iif: a forwarded packet is some tenant's
+ * only if the program of a binding stamped it on its way in (the binding
+ * lives on the interface, so a new one with an old ifindex has none); the
+ * stamp is cleared before the kernel's xfrm lookup sees the mark. */
+static __always_inline int tenant_of(struct __sk_buff *skb, __u32 *tenant)
 {
 	switch (cfg.tenant_mode) {
 	case XS_TENANT_MARK:
-		return skb->mark & cfg.mark_mask;
+		*tenant = skb->mark & cfg.mark_mask;
+		return 0;
 	case XS_TENANT_IIF:
-		return skb->ingress_ifindex;
+		*tenant = skb->ingress_ifindex;
+		if (!*tenant) /* locally generated: tenant 0 */
+			return 0;
+		if (!(skb->mark & cfg.mark_mask))
+			return -1;
+		skb->mark &= ~cfg.mark_mask;
+		return 0;
 	default:
+		*tenant = 0;
 		return 0;
 	}
 }
@@ -365,7 +378,8 @@ int xs_egress(struct __sk_buff *skb)
 	void *data, *data_end;
 	__u32 tenant;
 
-	tenant = tenant_of(skb);
+	if (tenant_of(skb, &tenant))
+		return count_drop(XS_DROP_IIF_UNBOUND);
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		struct iphdr *iph;

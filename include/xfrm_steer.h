@@ -84,6 +84,9 @@ enum xs_reason {
 				  * MLD, DAD: source fe80::/10 or ::, or
 				  * destination fe80::/10 or link-scope
 				  * multicast). Dropped, never an event. */
+	XS_DROP_IIF_UNBOUND = 11, /* egress, tenant-key iif: forwarded from an
+				   * interface that is no tenant's (no stamp:
+				   * new, or re-created and not bound again) */
 	XS_REASON_MAX,
 };
 
@@ -289,12 +292,36 @@ struct meta_value {
 	__u32 pad;
 };
 
+/* tenant-key iif: the tenant of a forwarded packet is the interface it came
+ * in on, bound by name when a route names it. A binding lives ON that
+ * interface: a tcx ingress program (bpf/iif_stamp.bpf.c) that sets the stamp
+ * bit in skb->mark, kept in meta.mark_mask (the mark mask is unused in this
+ * mode). The kernel removes the program with the interface, so a new device
+ * that gets the old ifindex has none; egress drops a forwarded packet
+ * without the stamp (XS_DROP_IIF_UNBOUND) and clears the bit of the others
+ * before the kernel's xfrm lookup. The link is pinned in the xfrm device's
+ * pin directory as XS_PIN_IIF_LINK_FMT (its ifindex), the binding's record
+ * in XS_PIN_IIF_BINDS, a hash tenant (the ifindex at bind time) -> struct
+ * iif_bind, which no program reads. */
+#define XS_IIF_STAMP_DEFAULT 0x80000000u
+#define XS_PIN_IIF_BINDS "iif_binds"
+#define XS_PIN_IIF_LINK_FMT "iif_%u"
+#define XS_IIF_NAME_LEN 16 /* IF_NAMESIZE */
+
+struct iif_bind {
+	char name[XS_IIF_NAME_LEN]; /* the interface's name when bound */
+	__u32 ifindex; /* == the key */
+	__u32 link_id; /* of the pinned tcx link: the binding is live while
+			* that link is attached to ifindex */
+	__u64 bound_at; /* CLOCK_REALTIME seconds */
+};
+
 /* Read-only program configuration (the skeleton's .rodata). */
 #define XS_CFG_RPF (1u << 0) /* ingress reverse-path check (tenant isolation) */
 #define XS_CFG_MARK_INGRESS (1u << 1) /* ingress sets mark to the tenant key */
 struct xs_config {
 	__u32 tenant_mode;
-	__u32 mark_mask;
+	__u32 mark_mask; /* tenant-key iif: the stamp bit */
 	__u32 flags; /* XS_CFG_* */
 	__u32 event_interval_ms; /* at most one event per peer and type per interval */
 	__u32 gen_fine_slots; /* fine slots of route_gens, a power of two */

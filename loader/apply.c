@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "config.h"
+#include "iifbind.h"
 #include "report.h"
 #include "keys.h"
 #include "netlink.h"
@@ -170,6 +171,9 @@ int do_show_config(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	o = xs_config_to_json(&cfg);
 	xs_config_free(&cfg);
+	/* A tenant bound to no interface is written by its name and warned
+	 * of: the file is what there is, not what works (iifbind.h). */
+	err = xs_iif_check_dev(ctx, NULL) > 0 ? -ESTALE : 0;
 	/* The file form either way: without -j it is pretty, for people. */
 	xs_json_print_wiped(stdout, o,
 			    (ctx->json && !ctx->pretty ? JSON_C_TO_STRING_PLAIN :
@@ -179,6 +183,6 @@ int do_show_config(struct xs_ctx *ctx, int argc, char **argv)
 	/* With --show-keys the keys are in o's strings. */
 	xs_json_wipe(o);
 	json_object_put(o);
-	return 0;
+	return err;
 }
 

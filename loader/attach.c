@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "device.h"
+#include "iifbind.h"
 #include "netlink.h"
 #include "plan.h"
 #include "parse.h"
@@ -26,7 +27,7 @@ static int attach_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	fprintf(stderr,
-		"Usage: xfrm-steer attach dev NAME [ tenant-key { mark MASK | iif | none } ]\n"
+		"Usage: xfrm-steer attach dev NAME [ tenant-key { mark MASK | iif [ stamp BIT ] | none } ]\n"
 		"                         [ rpf { strict | off } ] [ mark-ingress { on | off } ]\n"
 		"                         [ routes N ] [ tunnels N ]\n"
 		"       xfrm-steer detach { dev NAME | stale }\n"
@@ -34,6 +35,8 @@ static int attach_help(struct xs_ctx *ctx, int argc, char **argv)
 		"not routed, in the tunnel's tenant, to the tunnel it came from.\n"
 		"mark-ingress on sets the mark of decrypted packets to the tenant key\n"
 		"(tenant-key mark only), for policy routing per tenant.\n"
+		"tenant-key iif binds each tenant to its interface with a program that\n"
+		"sets the stamp BIT (default 0x80000000) in the mark of what it receives.\n"
 		"Attaching an attached device upgrades its programs in place and keeps\n"
 		"its routes and counters; rpf and mark-ingress may change then, map\n"
 		"sizes and the tenant key are fixed at the first attach.\n"
@@ -87,6 +90,15 @@ int parse_attach_args(struct xs_ctx *ctx, int argc, char **argv, struct attach_a
 				a->tenant_mode = XS_TENANT_MARK;
 			} else if (!strcmp(argv[0], "iif")) {
 				a->tenant_mode = XS_TENANT_IIF;
+				if (argc > 1 && !strcmp(argv[1], "stamp")) {
+					NEXT_ARG();
+					NEXT_ARG_VALUE(ctx);
+					if (parse_u32(argv[0], &a->mark_mask) || !a->mark_mask ||
+					    (a->mark_mask & (a->mark_mask - 1)))
+						return p_err(ctx, -EINVAL,
+							     "invalid stamp \"%s\" (one mark bit, e.g. 0x80000000)",
+							     argv[0]);
+				}
 			} else if (!strcmp(argv[0], "none")) {
 				a->tenant_mode = XS_TENANT_NONE;
 			} else {
@@ -178,6 +190,7 @@ static void remove_pins(const char *dir, struct xfrm_steer *skel)
 		}
 		unlink(path);
 	}
+	xs_iif_unbind_all(dir);
 	bpf_object__for_each_map(map, skel->obj) {
 		if (bpf_map__is_internal(map))
 			continue;
@@ -283,6 +296,11 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 			goto out;
 	}
 
+	/* tenant-key iif: the mark mask is the stamp bit of the bindings;
+	 * pins of a version without them have none yet (iifbind.h). */
+	if (eff.tenant_mode == XS_TENANT_IIF && !eff.mark_mask)
+		eff.mark_mask = a.mark_mask ? a.mark_mask : XS_IIF_STAMP_DEFAULT;
+
 	skel = xfrm_steer__open();
 	if (!skel) {
 		err = p_err(ctx, -errno, "cannot open the BPF object: %s", strerror(errno));
@@ -364,6 +382,7 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 			goto fail;
 		}
 		cur.ifindex = (uint32_t)li.ifindex;
+		cur.mark_mask = eff.mark_mask;
 		cur.flags = m.flags;
 		cur.event_interval_ms = m.event_interval_ms;
 		if (bpf_map_update_elem(mfd, &zero, &cur, BPF_ANY)) {
@@ -377,6 +396,13 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 			 &in_new);
 	if (err)
 		goto fail;
+	/* An egress program of this version drops what no binding stamped:
+	 * the tenants of older pins are bound before it replaces the old. */
+	if (!fresh && eff.tenant_mode == XS_TENANT_IIF) {
+		err = xs_iif_adopt(ctx, dir, bpf_map__fd(skel->maps.tunnels), eff.mark_mask);
+		if (err)
+			goto fail;
+	}
 	err = attach_one(ctx, dir, XS_PIN_EGRESS_LINK, skel->progs.xs_egress, li.ifindex,
 			 &eg_new);
 	if (err)

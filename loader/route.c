@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "iifbind.h"
 #include "parse.h"
 #include "state.h"
 #include "tunnel.h"
@@ -24,8 +25,8 @@ static int route_help(struct xs_ctx *ctx, int argc, char **argv)
 		"where  PREFIX := { IPV4ADDR[/LEN] | IPV6ADDR[/LEN] }\n"
 		"       ID     := 1..4294967295, decimal or 0x-hex\n"
 		"       KEY    := tenant key: with \"tenant-key mark MASK\" a mark value\n"
-		"                 inside MASK, with \"tenant-key iif\" an interface name or\n"
-		"                 index; without a tenant key, 0 (the default)\n");
+		"                 inside MASK, with \"tenant-key iif\" an interface name\n"
+		"                 (route add binds it); without a tenant key, 0 (the default)\n");
 	return 0;
 }
 
@@ -73,9 +74,12 @@ int parse_route_args(struct xs_ctx *ctx, int argc, char **argv, bool add,
 
 /* The tenant key as the datapath derives it, checked against the mode the
  * device was attached with, so a key that can never match is refused. */
-static int resolve_tenant(struct xs_ctx *ctx, const struct xs_state *st,
-			  const char *s, uint32_t *tenant)
+static int resolve_tenant(struct xs_ctx *ctx, struct xs_state *st, const char *s, bool add,
+			  uint32_t *tenant)
 {
+	char why[320];
+	int err;
+
 	const struct meta_value *m = st->meta;
 
 	*tenant = 0;
@@ -97,14 +101,10 @@ static int resolve_tenant(struct xs_ctx *ctx, const struct xs_state *st,
 				     s, m->mark_mask, st->ifname);
 		return 0;
 	case XS_TENANT_IIF:
-		if (!parse_u32(s, tenant))
-			return 0;
-		*tenant = if_nametoindex(s);
-		if (!*tenant)
-			return p_err(ctx, -ENODEV,
-				     "tenant \"%s\": no such interface (tenant-key iif takes an interface name or index)",
-				     s);
-		return 0;
+		/* A route add binds the interface (iifbind.h). */
+		err = xs_iif_resolve(st, s, add ? XS_IIF_BIND : XS_IIF_LOOKUP, tenant, why,
+				     sizeof(why));
+		return err ? p_err(ctx, err, "%s", why) : 0;
 	}
 	return p_err(ctx, -EPROTO, "device \"%s\": unknown tenant mode %u", st->ifname,
 		     m->tenant_mode);
@@ -147,7 +147,7 @@ static int route_begin(struct xs_ctx *ctx, int argc, char **argv, bool add,
 	err = xs_state_open(ctx, a->dev, XS_LOCK_EXCLUSIVE, st);
 	if (err)
 		return err;
-	err = resolve_tenant(ctx, st, a->tenant_str, tenant);
+	err = resolve_tenant(ctx, st, a->tenant_str, add, tenant);
 	if (err) {
 		xs_state_close(st);
 		return err;
@@ -254,8 +254,9 @@ static int route_del(struct xs_ctx *ctx, int argc, char **argv)
 	if (bpf_map_delete_elem(fd, &key)) {
 		err = -errno;
 		if (err == -ENOENT)
-			p_err(ctx, err, "no route %s tenant %u on device \"%s\"",
-			      format_prefix(&a.prefix, buf, sizeof(buf)), tenant, st.ifname);
+			p_err(ctx, err, "no route %s tenant %s on device \"%s\"",
+			      format_prefix(&a.prefix, buf, sizeof(buf)),
+			      a.tenant_str ? a.tenant_str : "0", st.ifname);
 		else
 			p_err(ctx, err, "cannot delete route %s: %s",
 			      format_prefix(&a.prefix, buf, sizeof(buf)), strerror(-err));
@@ -284,14 +285,16 @@ static json_object *tenant_value(const struct show_ctx *sc, const struct xs_stat
 {
 	char buf[IF_NAMESIZE + 16];
 
+	/* tenant-key iif: the interface's name in both, the one it had when
+	 * it was bound (never the name of what has the number now). */
+	if (st->meta->tenant_mode == XS_TENANT_IIF && tenant)
+		return json_object_new_string(xs_iif_name(st, tenant, buf, sizeof(buf)));
 	if (sc->ctx->json)
 		return json_object_new_uint64(tenant);
 	if (st->meta->tenant_mode == XS_TENANT_MARK) {
 		snprintf(buf, sizeof(buf), "0x%x", tenant);
 		return json_object_new_string(buf);
 	}
-	if (st->meta->tenant_mode == XS_TENANT_IIF && tenant && if_indextoname(tenant, buf))
-		return json_object_new_string(buf);
 	return json_object_new_uint64(tenant);
 }
 
@@ -410,6 +413,10 @@ static int route_show(struct xs_ctx *ctx, int argc, char **argv)
 	if (!err)
 		show_records(ctx, arr, cols, sizeof(cols) / sizeof(cols[0]));
 	json_object_put(arr);
+	/* Routes of a tenant that is bound to no interface are listed, and
+	 * each such tenant gets a warning line: not an answer to stand by. */
+	if (!err && xs_iif_check_dev(ctx, dev) > 0)
+		err = -ESTALE;
 	return err;
 }
 

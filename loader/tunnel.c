@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "config.h"
+#include "iifbind.h"
 #include "report.h"
 #include "keys.h"
 #include "netlink.h"
@@ -535,7 +536,7 @@ static json_object *tunnel_json(struct tshow *ts, struct xs_state *st,
 	json_object_object_add(o, "state", NULL);
 	json_object_object_add(o, "if_id", json_object_new_int64(rec->if_id));
 	json_object_object_add(o, "owner", json_object_new_string(xs_tunnel_owner(rec)));
-	xs_tenant_to_cfg(st->meta->tenant_mode, rec->tenant, &t);
+	xs_iif_tenant_to_cfg(st, rec->tenant, &t);
 	if (t.is_name) {
 		json_object_object_add(o, "tenant", json_object_new_string(t.name));
 	} else {
@@ -789,6 +790,9 @@ static int tunnel_show(struct xs_ctx *ctx, int argc, char **argv)
 		else
 			print_text(ts.arr);
 	}
+	/* A tunnel of a tenant bound to no interface gets nothing: said. */
+	if (!err && xs_iif_check_dev(ctx, dev) > 0)
+		err = -ESTALE;
 	xs_json_wipe(ts.arr); /* keys with --show-keys */
 	json_object_put(ts.arr);
 	xs_sas_free(ts.ksa, ts.nksa);

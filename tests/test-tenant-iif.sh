@@ -3,9 +3,10 @@
 # The gateway case for "tenant-key iif": hosts of two tenants, each behind its
 # own LAN interface of the gateway, reach the same inner address through
 # different tunnels, and only their FORWARDED packets are steered, by the
-# interface they came in on. A third LAN with no routes gets nothing out: its
-# packets are counted as no_route exactly once each and the underlay stays
-# silent. The peers' and the gateway's own SA counters are the judges.
+# interface they came in on. A third LAN with no routes is no tenant (no route
+# bound it) and gets nothing out: its packets are counted as iif_unbound
+# exactly once each and the underlay stays silent. The peers' and the
+# gateway's own SA counters are the judges.
 . "$(dirname "$0")/lib.sh"
 
 need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
@@ -58,7 +59,8 @@ assert_eq "$(jq length <<<"$routes")" 4 "routes installed"
 peer_rx() { sa_counters "$(peer_ns "$1")" "10.0.$1.1" "10.0.$1.2" "$(spi_out "$1")" | cut -d' ' -f1; }
 gw_rx() { sa_counters "$GW" "10.0.$1.2" "10.0.$1.1" "$(spi_in "$1")" | cut -d' ' -f1; }
 ul_tx() { ip -n "$GW" -j -s link show "ul$1" | jq '.[0].stats64.tx.packets'; }
-no_route() { xsj "$GW" stats drops dev ipsec0 | jq '[.[] | select(.reason == "no_route") | .packets] | add // 0'; }
+drops() { xsj "$GW" stats drops dev ipsec0 | jq --arg r "$1" '[.[] | select(.reason == $r) | .packets] | add // 0'; }
+no_route() { drops no_route; }
 host_ping() { # X ARGS...
 	local ns="$NSP-t$1"
 	shift
@@ -81,12 +83,13 @@ assert_eq "$(peer_rx 2)" 3 "peer 2 SA packets after IPv6"
 assert_eq "$(gw_rx 1)" 7 "replies decrypted from peer 1 after IPv6"
 assert_eq "$(gw_rx 2)" 3 "replies decrypted from peer 2 after IPv6"
 
-step "the tenant key of a route is the LAN interface's index"
+step "the tenant of a route is the LAN interface, by name, bound by its stamp program"
 for lan_ifid in lan-a:101 lan-b:102; do
 	lan=${lan_ifid%:*} ifid=${lan_ifid#*:}
-	idx=$(ip -n "$GW" -j link show "$lan" | jq '.[0].ifindex')
-	assert_eq "$(jq -c "[.[] | select(.tenant == $idx) | .if_id]" <<<"$routes")" \
-		"[$ifid,$ifid]" "if_ids of the routes with tenant $idx ($lan)"
+	assert_eq "$(jq -c "[.[] | select(.tenant == \"$lan\") | .if_id]" <<<"$routes")" \
+		"[$ifid,$ifid]" "if_ids of the routes with tenant $lan"
+	assert_eq "$(ip netns exec "$GW" bpftool net show dev "$lan" | grep -c xs_iif_stamp)" 1 \
+		"stamp programs on $lan"
 done
 assert_fails "route with a tenant interface that does not exist" \
 	"$XS" -n "$GW" route add 192.168.1.0/24 if_id 101 tenant lan-z dev ipsec0
@@ -119,14 +122,16 @@ for k in 1 2 3; do
 	assert_eq "$(jq .rx_bytes <<<"$row")" "$sa_rx_b" "if_id 10$k rx_bytes vs SA"
 done
 
-step "tenant C (lan-c) has no routes: dropped once per packet, nothing on the underlay"
+step "lan-c is no tenant (no route names it): dropped once per packet, nothing on the underlay"
 before="$(ul_tx 1) $(ul_tx 2) $(ul_tx 3)"
 nr0=$(no_route)
-assert_fails "IPv4 ping from tenant C" host_ping c -c 3 -W 1 192.168.1.200
-assert_fails "IPv6 ping from tenant C" host_ping c -6 -c 2 -W 1 2001:db8:1::200
+un0=$(drops iif_unbound)
+assert_fails "IPv4 ping from lan-c" host_ping c -c 3 -W 1 192.168.1.200
+assert_fails "IPv6 ping from lan-c" host_ping c -6 -c 2 -W 1 2001:db8:1::200
 # Forwarded packets are not retried the way a local sender retries ENOBUFS:
 # every echo request is exactly one drop.
-assert_eq "$(($(no_route) - nr0))" 5 "no_route drops for tenant C's 5 requests"
+assert_eq "$(($(drops iif_unbound) - un0))" 5 "iif_unbound drops for lan-c's 5 requests"
+assert_eq "$(($(no_route) - nr0))" 0 "no_route drops for lan-c"
 assert_eq "$(ul_tx 1) $(ul_tx 2) $(ul_tx 3)" "$before" "underlay transmit counters"
 assert_eq "$(peer_rx 1) $(peer_rx 2) $(peer_rx 3)" "7 3 2" "peer SA counters unchanged"
 

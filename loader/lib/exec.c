@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "config.h"
+#include "iifbind.h"
 #include "keys.h"
 #include "netlink.h"
 #include "state.h"
@@ -608,6 +609,27 @@ void xs_run_result_free(struct xs_run_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
+/* tenant-key iif: a tenant the file names whose interface was made again
+ * moves to it before the state is read (iifbind.h). */
+static int follow_iif(struct run *r)
+{
+	const struct xs_config_file *c = r->cfg;
+	size_t i, di;
+	int err = 0;
+
+	for (i = 0; err >= 0 && i < c->ntunnels + c->nroutes; i++) {
+		bool tun = i < c->ntunnels;
+		const char *dev = tun ? c->tunnels[i].dev : c->routes[i - c->ntunnels].dev;
+		const struct xs_cfg_tenant *t = tun ? &c->tunnels[i].tenant :
+						      &c->routes[i - c->ntunnels].tenant;
+
+		if (t->is_name && !find_dev(r, dev, &di) && r->devs[di].open)
+			err = xs_iif_follow(r->ctx, &r->devs[di].st, t->name);
+		r->nfollowed += err > 0;
+	}
+	return err < 0 ? err : 0;
+}
+
 int xs_converge(struct xs_ctx *ctx, struct xs_config_file *want, const struct xs_run_opts *o,
 		struct xs_run_result *res)
 {
@@ -633,6 +655,8 @@ int xs_converge(struct xs_ctx *ctx, struct xs_config_file *want, const struct xs
 		err = read_elsewhere(&r);
 	if (!err)
 		err = open_devs(&r);
+	if (!err && !o->dry_run)
+		err = follow_iif(&r);
 	for (i = 0; !err && i < r.ndevs; i++)
 		err = read_dev(&r, &r.devs[i]);
 	if (!err) {
@@ -655,7 +679,7 @@ int xs_converge(struct xs_ctx *ctx, struct xs_config_file *want, const struct xs
 		if (err)
 			goto fail;
 	}
-	changes = o->dry_run ? r.nplan_lines : r.nlinks_done;
+	changes = o->dry_run ? r.nplan_lines : r.nlinks_done + r.nfollowed;
 	for (i = 0; i < r.nops; i++)
 		changes += r.ops[i].visible && (o->dry_run || r.ops[i].status == OS_DONE);
 	res->changes = changes;

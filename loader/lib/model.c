@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "config.h"
+#include "iifbind.h"
 #include "keys.h"
 #include "netlink.h"
 #include "state.h"
@@ -152,10 +153,8 @@ ent_err(const struct run *r, int err, uint8_t kind, size_t dev, size_t ent, cons
 
 static const char *tenant_text(const struct dev_run *d, uint32_t tenant, char *buf, size_t len)
 {
-	char name[IF_NAMESIZE];
-
-	if (d->tenant_mode == XS_TENANT_IIF && tenant && if_indextoname(tenant, name))
-		snprintf(buf, len, "%s", name);
+	if (d->tenant_mode == XS_TENANT_IIF && d->open)
+		xs_iif_name(&d->st, tenant, buf, len);
 	else if (d->tenant_mode == XS_TENANT_MARK)
 		snprintf(buf, len, "0x%x", tenant);
 	else

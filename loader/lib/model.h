@@ -206,6 +206,7 @@ struct run {
 	size_t nops, capops;
 	struct link_step links[3 * XS_CFG_MAX_LINKS + 1];
 	size_t nlinks_done;
+	size_t nfollowed; /* tenant-key iif: re-created interfaces followed */
 	char **plan_lines; /* link steps a dry run would take */
 	/* What a file leaves alone because it is not the file's and the file
 	 * does not name it (tunnel add's tunnels, route add's routes). */

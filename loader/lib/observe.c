@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "config.h"
+#include "iifbind.h"
 #include "keys.h"
 #include "netlink.h"
 #include "state.h"
@@ -223,23 +224,6 @@ unsigned int xs_rec_npolicies(const struct tunnel_rec *rec)
 	 * mode: out and in for the outer family. */
 	return rec->mode == XFRM_MODE_TRANSPORT ? 2 : 6;
 }
-
-void xs_tenant_to_cfg(uint32_t mode, uint32_t tenant, struct xs_cfg_tenant *t)
-{
-	char name[IF_NAMESIZE];
-
-	memset(t, 0, sizeof(*t));
-	if (mode == XS_TENANT_NONE && !tenant)
-		return;
-	t->set = true;
-	t->num = tenant;
-	/* An ifindex means nothing after a reboot: write the name. */
-	if (mode == XS_TENANT_IIF && tenant && if_indextoname(tenant, name)) {
-		t->is_name = true;
-		snprintf(t->name, sizeof(t->name), "%s", name);
-	}
-}
-
 
 /* The pinned meta of a device, without a word if there is none. */
 int read_meta_quiet(struct xs_ctx *ctx, const char *dev, struct meta_value *m,
@@ -649,7 +633,7 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		snprintf(t->name, sizeof(t->name), "%s", recs[i].key.name);
 		snprintf(t->dev, sizeof(t->dev), "%s", ifname);
 		t->if_id = rec->if_id;
-		xs_tenant_to_cfg(st.meta->tenant_mode, rec->tenant, &t->tenant);
+		xs_iif_tenant_to_cfg(&st, rec->tenant, &t->tenant);
 		xs_rec_sas(rec, &in, &out);
 		t->local = in;
 		t->remote = out;
@@ -706,7 +690,7 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		rt->prefix.plen = (uint8_t)routes[j].key.plen;
 		memcpy(rt->prefix.addr, routes[j].key.addr, 16);
 		rt->if_id = routes[j].val.if_id;
-		xs_tenant_to_cfg(st.meta->tenant_mode, routes[j].key.tenant, &rt->tenant);
+		xs_iif_tenant_to_cfg(&st, routes[j].key.tenant, &rt->tenant);
 		rt->cli = strcmp(xs_route_owner(&ow, &routes[j].key, rt->if_id, &tname), "file");
 	}
 	err = 0;

@@ -1088,14 +1088,19 @@ int xs_plan_attach(const struct attach_args *a, const struct meta_value *m,
 {
 	*eff = *a;
 	if (m) {
+		/* iif: the mask is the stamp bit; 0 on either side is "the
+		 * default", or pins from before the stamp. */
 		if (a->have_tenant &&
 		    (a->tenant_mode != m->tenant_mode ||
-		     (a->tenant_mode == XS_TENANT_MARK && a->mark_mask != m->mark_mask))) {
+		     (a->tenant_mode == XS_TENANT_MARK && a->mark_mask != m->mark_mask) ||
+		     (a->tenant_mode == XS_TENANT_IIF && a->mark_mask && m->mark_mask &&
+		      a->mark_mask != m->mark_mask))) {
 			snprintf(why, len,
 				 "is attached with tenant-key %s%s%.0x; to change the tenant key, detach it first (\"xfrm-steer detach dev %s\"), which drops its routes",
 				 tenant_mode_word(m->tenant_mode),
-				 m->tenant_mode == XS_TENANT_MARK ? " 0x" : "",
-				 m->tenant_mode == XS_TENANT_MARK ? m->mark_mask : 0, a->dev);
+				 m->tenant_mode == XS_TENANT_MARK ? " 0x" :
+				 m->tenant_mode == XS_TENANT_IIF && m->mark_mask ? " stamp 0x" : "",
+				 m->tenant_mode != XS_TENANT_NONE ? m->mark_mask : 0, a->dev);
 			return -EEXIST;
 		}
 		if ((a->have_routes && a->max_routes != m->max_routes) ||

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "iifbind.h"
 #include "state.h"
 #include "xfrm_steer.skel.h"
 
@@ -593,6 +594,9 @@ void xs_state_close(struct xs_state *st)
 {
 	struct xs_state_cache *c = st->cache;
 
+	if (st->iif_dirty && st->skel && st->meta)
+		xs_iif_gc(st);
+
 	if (c && st->skel && st->meta) {
 		/* Still locked: no one has changed the routes since ours. */
 		cache_drop(c);
@@ -811,6 +815,7 @@ int xs_tunnel_remove(struct xs_state *st, uint32_t if_id)
 
 	if (bpf_map_delete_elem(fd, &if_id))
 		return -errno;
+	st->iif_dirty |= st->meta->tenant_mode == XS_TENANT_IIF;
 	if (known && tv.tunnel_idx >= 1 && tv.tunnel_idx <= st->meta->max_tunnels) {
 		st->slot_used[tv.tunnel_idx] = 0;
 		if (tv.tunnel_idx < st->slot_next)

@@ -31,6 +31,9 @@ struct xs_state {
 	 * other route change. */
 	uint32_t *slot_refs;
 	bool refs_kept;
+	/* tenant-key iif: a tenant was bound or a tunnel entry removed, so
+	 * bindings nothing refers to are dropped at close (iifbind.h). */
+	bool iif_dirty;
 	ino_t meta_ino; /* of the pinned meta map, when cached */
 	__u64 *gens; /* mmap of route_gens, made by the first route change */
 	size_t gens_len;

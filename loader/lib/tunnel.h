@@ -101,8 +101,7 @@ bool xs_pol_is_tunnels(const struct xs_policy *p, uint32_t if_id);
 /* How many policies a tunnel of this record has. */
 unsigned int xs_rec_npolicies(const struct tunnel_rec *rec);
 
-/* The tenant as the file writes it for a device attached in mode. */
-void xs_tenant_to_cfg(uint32_t mode, uint32_t tenant, struct xs_cfg_tenant *t);
+/* The tenant as the file writes it: xs_iif_tenant_to_cfg() (iifbind.h). */
 
 /* The file form of every attached device of the namespace (show -j), keys
  * only when keys. Reports errors. */

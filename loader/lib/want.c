@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "config.h"
+#include "iifbind.h"
 #include "keys.h"
 #include "netlink.h"
 #include "state.h"
@@ -57,6 +58,16 @@ static int resolve_tenant(const struct run *r, const struct dev_run *d,
 		*out = t->num;
 		return 0;
 	case XS_TENANT_IIF:
+		if (d->open) { /* binds the interface, unless a dry run (iifbind.h) */
+			char num[16], why[320];
+			int e;
+
+			snprintf(num, sizeof(num), "%u", t->num);
+			e = xs_iif_resolve((struct xs_state *)&d->st, t->is_name ? t->name : num,
+					   r->o->dry_run ? XS_IIF_PLAN : XS_IIF_BIND, out, why,
+					   sizeof(why));
+			return e ? ent_err(r, e, kind, 0, ent, "%s", why) : 0;
+		}
 		if (!t->is_name) {
 			*out = t->num;
 			return 0;

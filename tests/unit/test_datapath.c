@@ -28,6 +28,7 @@
 #include "common.h"
 #include "xfrm_steer.skel.h"
 #include "ingress_shim.skel.h"
+#include "iif_stamp.skel.h"
 
 /* The shim's verdicts of its own (tests/unit/ingress_shim.bpf.c). */
 #define SHIM_NO_KFUNC 1000
@@ -164,9 +165,12 @@ static int setup_mark_budget(void **state)
 	return 0;
 }
 
+/* tenant-key iif: the mark mask is the stamp bit of the bindings. */
+#define STAMP XS_IIF_STAMP_DEFAULT
+
 static int setup_iif(void **state)
 {
-	return setup_mode(state, XS_TENANT_IIF, 0);
+	return setup_mode(state, XS_TENANT_IIF, STAMP);
 }
 
 /* Ingress with the shim in front, which hands xs_ingress packets that
@@ -661,14 +665,88 @@ static void test_tenant_by_mark(void **state)
 static void test_tenant_by_iif(void **state)
 {
 	struct fixture *f = *state;
+	uint64_t unbound0 = drops(f, XS_DROP_IIF_UNBOUND), noroute0;
 	struct pkt p;
 
 	route(f, "192.168.1.0/24", 5, 13, true);
 	route(f, "192.168.1.0/24", 6, 14, true);
+	route(f, "192.168.1.0/24", 0, 15, true);
 	build_v4(&p, "192.168.1.200", 56);
-	assert_int_equal(egress(f, &p, 0, 5), 13);
-	assert_int_equal(egress(f, &p, 0xff00, 6), 14);
-	assert_int_equal(egress(f, &p, 0, 7), 0);
+	/* Forwarded, stamped by the binding of the interface it came in on:
+	 * the tenant is that interface. Other mark bits do not matter. */
+	assert_int_equal(egress(f, &p, STAMP, 5), 13);
+	assert_int_equal(egress(f, &p, STAMP | 0xff00, 6), 14);
+	assert_int_equal(drops(f, XS_DROP_IIF_UNBOUND), unbound0);
+	/* A bound tenant's number without the stamp: a new interface that
+	 * got the old ifindex, or one re-created and not bound. Nothing. */
+	assert_int_equal(egress(f, &p, 0, 5), 0);
+	assert_int_equal(egress(f, &p, 0xff00, 6), 0);
+	assert_int_equal(drops(f, XS_DROP_IIF_UNBOUND), unbound0 + 2);
+	/* Stamped, and no route for that tenant: no_route as before. */
+	noroute0 = drops(f, XS_DROP_NO_ROUTE);
+	assert_int_equal(egress(f, &p, STAMP, 7), 0);
+	assert_int_equal(drops(f, XS_DROP_NO_ROUTE), noroute0 + 1);
+	/* Locally generated (ingress_ifindex 0): tenant 0, no stamp needed. */
+	assert_int_equal(egress(f, &p, 0, 0), 15);
+	assert_int_equal(drops(f, XS_DROP_IIF_UNBOUND), unbound0 + 2);
+}
+
+/* The stamp is taken off before the kernel's xfrm lookup sees the mark;
+ * the other bits are left as they were. */
+static void test_iif_stamp_cleared(void **state)
+{
+	struct fixture *f = *state;
+	struct __sk_buff in = { .mark = STAMP | 0x1234, .ingress_ifindex = 5 }, out = { 0 };
+	struct pkt p;
+
+	route(f, "192.168.1.0/24", 5, 13, true);
+	build_v4(&p, "192.168.1.200", 56);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p.buf, .data_size_in = p.len,
+		    .ctx_in = &in, .ctx_size_in = sizeof(in), .ctx_out = &out,
+		    .ctx_size_out = sizeof(out), .repeat = 1);
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.xs_egress), &opts),
+			 0);
+	if (f->expect_kfunc)
+		assert_int_equal(opts.retval, TC_ACT_OK);
+	assert_int_equal(out.mark, 0x1234);
+}
+
+/* The mark after the binding's program, loaded with stamp 0x40000000 and
+ * the namespace inode netns, ran on a packet marked 0x1234 (of a device of
+ * this namespace: the test run's loopback). */
+static uint32_t stamped(uint32_t netns)
+{
+	struct __sk_buff in = { .mark = 0x1234 }, out = { 0 };
+	struct iif_stamp *skel = iif_stamp__open();
+	struct pkt p;
+
+	assert_non_null(skel);
+	skel->rodata->stamp = 0x40000000;
+	skel->rodata->netns_ino = netns;
+	assert_int_equal(iif_stamp__load(skel), 0);
+	build_v4(&p, "192.168.1.200", 56);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p.buf, .data_size_in = p.len,
+		    .ctx_in = &in, .ctx_size_in = sizeof(in), .ctx_out = &out,
+		    .ctx_size_out = sizeof(out), .repeat = 1);
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xs_iif_stamp), &opts),
+			 0);
+	/* The chain goes on: the binding decides nothing. */
+	assert_int_equal((int)opts.retval, TCX_NEXT);
+	iif_stamp__destroy(skel);
+	return out.mark;
+}
+
+/* The binding's program sets its stamp bit and keeps the rest of the mark,
+ * in the namespace it was bound in only: a device moved elsewhere takes
+ * its tcx program along. */
+static void test_iif_stamp_program(void **state)
+{
+	uint64_t ino;
+
+	(void)state;
+	assert_int_equal(xs_netns_id(&ino), 0);
+	assert_int_equal(stamped((uint32_t)ino), 0x40001234);
+	assert_int_equal(stamped((uint32_t)ino + 1), 0x1234);
 }
 
 static void test_ingress_without_metadata(void **state)
@@ -804,6 +882,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_by_mark, setup_mark, teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_by_iif, setup_iif, teardown),
+		cmocka_unit_test_setup_teardown(test_iif_stamp_cleared, setup_iif, teardown),
+		cmocka_unit_test(test_iif_stamp_program),
 	};
 
 	return cmocka_run_group_tests_name("datapath", tests, NULL, NULL);
