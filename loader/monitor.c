@@ -29,6 +29,7 @@
 #include <bpf/libbpf.h>
 
 #include "events.h"
+#include "iifbind.h"
 #include "state.h"
 #include "xdp_underlay.skel.h"
 #include "xfrm_steer.skel.h"
@@ -50,6 +51,8 @@ struct source {
 	struct xs_event_reader reader; /* our slot in map_fd */
 	__u32 prog_id; /* behind the pinned link; a change is an upgrade */
 	bool present; /* set by the current scan */
+	char dir[PATH_MAX]; /* its pins, and how it keys tenants, to name them */
+	uint32_t tenant_mode;
 };
 
 struct monitor {
@@ -158,6 +161,24 @@ static void put_spi(struct line *l, __be32 spi)
 	put_str(l, "spi", buf);
 }
 
+/* How the device of dir keys tenants (its pinned meta), 0 if unknown. */
+static uint32_t pinned_tenant_mode(const char *dir)
+{
+	struct meta_value m;
+	char path[PATH_MAX + 16];
+	uint32_t zero = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &zero, &m))
+		m.tenant_mode = 0;
+	close(fd);
+	return m.tenant_mode;
+}
+
 /* Time and type lead every line; the rest follows as key value pairs. */
 static void line_start(struct monitor *mon, struct line *l, __u64 ts, const char *type,
 		       const char *dev)
@@ -196,6 +217,7 @@ static int on_event(void *data, void *raw, size_t size)
 	struct source *src = data;
 	struct monitor *mon = src->mon;
 	const struct xs_event *ev = raw;
+	char tenant[XS_IFNAME_LEN + 16];
 	struct line l;
 
 	if (mon->done)
@@ -218,7 +240,9 @@ static int on_event(void *data, void *raw, size_t size)
 		put_u64(&l, "if_id", ev->if_id, false);
 		put_spi(&l, ev->spi);
 		put_addr(&l, "peer", ev->family, ev->peer);
-		put_u64(&l, "tenant", ev->tenant, true);
+		put_str(&l, "tenant",
+			xs_tenant_str_at(src->dir, src->tenant_mode, ev->tenant, tenant,
+					 sizeof(tenant)));
 		put_addr(&l, "inner_src", ev->inner_family, ev->inner_src);
 		put_u64(&l, "routed_if_id", ev->routed_if_id, false);
 		break;
@@ -336,6 +360,8 @@ static bool scan_dev(struct monitor *mon, const char *dev, bool initial)
 			report_attach(mon, s, "upgrade");
 		}
 		s->present = true;
+		snprintf(s->dir, sizeof(s->dir), "%s", dir);
+		s->tenant_mode = pinned_tenant_mode(dir);
 		snprintf(path, sizeof(path), "%s/%s", dir, mon->ring_pin[k]);
 		fd = bpf_obj_get(path);
 		if (fd < 0)

@@ -280,22 +280,14 @@ struct show_ctx {
 
 /* JSON keeps the tenant a number; the text view shows it the way it was
  * given: a hex mark value, or an interface name. */
+/* The tenant as everything else spells it (xs_tenant_str()), in JSON too. */
 static json_object *tenant_value(const struct show_ctx *sc, const struct xs_state *st,
 				 uint32_t tenant)
 {
 	char buf[IF_NAMESIZE + 16];
 
-	/* tenant-key iif: the interface's name in both, the one it had when
-	 * it was bound (never the name of what has the number now). */
-	if (st->meta->tenant_mode == XS_TENANT_IIF && tenant)
-		return json_object_new_string(xs_iif_name(st, tenant, buf, sizeof(buf)));
-	if (sc->ctx->json)
-		return json_object_new_uint64(tenant);
-	if (st->meta->tenant_mode == XS_TENANT_MARK) {
-		snprintf(buf, sizeof(buf), "0x%x", tenant);
-		return json_object_new_string(buf);
-	}
-	return json_object_new_uint64(tenant);
+	(void)sc;
+	return json_object_new_string(xs_tenant_str(st, tenant, buf, sizeof(buf)));
 }
 
 static void add_route_record(const struct show_ctx *sc, const struct xs_state *st,

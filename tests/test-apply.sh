@@ -117,7 +117,7 @@ assert_eq "$(peer_rx 1)" 5 "t1 carries traffic again"
 step "changes: a prefix added, an if_id changed"
 apply "$tmp/f2.json"
 assert_eq "$(xsj "$GW" route show | jq -c '.[] | select(.prefix == "192.168.10.0/24") | [.tenant, .if_id]')" \
-	"[256,101]" "new prefix of t1"
+	'["0x100",101]' "new prefix of t1"
 assert_eq "$(ip -n "$GW" xfrm policy | grep -c 'if_id 0x71$')" 6 "t3's policies on if_id 113"
 assert_eq "$(ip -n "$GW" xfrm policy | grep -c 'if_id 0x67$')" 0 "no policy left on if_id 103"
 assert_eq "$(ip -n "$GW" xfrm state | grep -c 'if_id 0x71$')" 2 "t3's SAs on if_id 113"
@@ -250,14 +250,14 @@ jq '.routes[0].if_id = 203' "$tmp/f4.json" >"$tmp/f5.json"
 r97() { xsj "$GW" route show | jq -c '[.[] | select(.prefix == "10.97.0.0/16") | [.tenant, .if_id]]'; }
 apply "$tmp/f4.json"
 apply "$tmp/f5.json"
-assert_eq "$(r97)" "[[256,203]]" "route moved by the file"
+assert_eq "$(r97)" '[["0x100",203]]' "route moved by the file"
 apply "$tmp/f3.json"
 assert_eq "$(r97)" "[]" "route dropped from the file after apply moved it: removed"
 apply "$tmp/f4.json"
 $XS -n "$GW" route add 10.97.0.0/16 if_id 204 tenant 0x100 dev ipsec0
 out=$(apply "$tmp/f3.json" 2>&1)
 echo "$out"
-assert_eq "$(r97)" "[[256,204]]" "route re-pointed by route add: kept on its new if_id"
+assert_eq "$(r97)" '[["0x100",204]]' "route re-pointed by route add: kept on its new if_id"
 grep -q '^Notice: .*10.97.0.0/16 .*if_id 204.*if_id 201.*left alone' <<<"$out" || fail "no notice: $out"
 # Forgotten: route add's now, like 10.77.0.0/16.
 assert_eq "$(apply "$tmp/f3.json" 2>&1)" \
@@ -269,5 +269,5 @@ step "the shipped binary has no test hooks"
 # XS_APPLY_FAIL_AFTER=0 would fail the first change of the hooks' build;
 # the CLI users run must not read it.
 XS_APPLY_FAIL_AFTER=0 XS_APPLY_CRASH_AFTER=0 apply "$tmp/f4.json"
-assert_eq "$(r97)" "[[256,201]]" "apply with the hooks' variables set: done"
+assert_eq "$(r97)" '[["0x100",201]]' "apply with the hooks' variables set: done"
 apply "$tmp/f3.json"

@@ -282,7 +282,7 @@ assert_eq "$($XS -n "$ns" -j st sh d ipsec0)" "$($XS -n "$ns" -j stats show dev 
 assert_eq "$($XS -n "$ns" -j li sh ipsec0)" "$($XS -n "$ns" -j link show ipsec0)" "li sh = link show"
 $XS -n "$ns" ro a 10.5.0.0/16 if_id 105 t 0x300 d ipsec0
 assert_eq "$(xsj "$ns" route show | jq -c '[.[] | select(.prefix == "10.5.0.0/16") | [.tenant, .if_id]]')" \
-	"[[768,105]]" "route added with 'ro a ... t ... d'"
+	'[["0x300",105]]' "route added with 'ro a ... t ... d'"
 $XS -n "$ns" ro d 10.5.0.0/16 t 0x300 d ipsec0
 assert_eq "$(routes)" 2 "routes after 'ro d ... t ... d'"
 

@@ -115,7 +115,7 @@ assert_eq "$(jq -r .if_id <<<"$ev")" 101 "event if_id"
 assert_eq "$(jq -r .inner_src <<<"$ev")" 192.168.2.200 "event inner_src"
 assert_eq "$(jq -r .peer <<<"$ev")" 10.0.1.2 "event peer"
 assert_eq "$(jq -r .spi <<<"$ev")" "$SPI1" "event spi"
-assert_eq "$(jq -r .tenant <<<"$ev")" 256 "event tenant"
+assert_eq "$(jq -r .tenant <<<"$ev")" 0x100 "event tenant (as everything spells it)"
 # Looked up in the tunnel's tenant, tenant 0x200's address is routed nowhere.
 assert_eq "$(jq -r .routed_if_id <<<"$ev")" 0 "event routed_if_id"
 assert_eq "$(count_ev "$UNKNOWN")" 3 "unknown_spi events"

@@ -204,7 +204,7 @@ $XS -n "$GW" detach dev ipsec0
 $XS -n "$GW" attach dev ipsec0 tenant-key mark 0xff00
 updown up-client-v6 2001:db8:7::/48 fd00:255::/64 3 44 dev ipsec0 tenant 0x100 netns "$GW"
 assert_eq "$(xsj "$GW" route show dev ipsec0 | jq -c '.[] | [.prefix, .tenant, .if_id]')" \
-	'["2001:db8:7::/48",256,44]' "IPv6 route with tenant"
+	'["2001:db8:7::/48","0x100",44]' "IPv6 route with tenant"
 updown down-client-v6 2001:db8:7::/48 fd00:255::/64 3 44 dev ipsec0 tenant 256 netns "$GW"
 assert_eq "$(routes)" "" "IPv6 route gone"
 assert_fails "up without if_id_out" updown up-client 192.168.8.0/24 10.255.0.0/16 4 "" ipsec0 netns "$GW"

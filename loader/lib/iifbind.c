@@ -653,7 +653,7 @@ void xs_iif_unbind_all(const char *dir)
 	unlink(path);
 }
 
-const char *xs_iif_name(const struct xs_state *st, uint32_t tenant, char *buf, size_t len)
+static const char *iif_name_at(const char *dir, uint32_t tenant, char *buf, size_t len)
 {
 	struct iif_bind b;
 	int bfd;
@@ -661,7 +661,7 @@ const char *xs_iif_name(const struct xs_state *st, uint32_t tenant, char *buf, s
 	snprintf(buf, len, "%u", tenant);
 	if (!tenant)
 		return buf;
-	bfd = binds_fd(st->dir, false);
+	bfd = binds_fd(dir, false);
 	if (bfd < 0)
 		return buf;
 	if (!bpf_map_lookup_elem(bfd, &tenant, &b)) {
@@ -676,6 +676,11 @@ const char *xs_iif_name(const struct xs_state *st, uint32_t tenant, char *buf, s
 	}
 	close(bfd);
 	return buf;
+}
+
+const char *xs_iif_name(const struct xs_state *st, uint32_t tenant, char *buf, size_t len)
+{
+	return iif_name_at(st->dir, tenant, buf, len);
 }
 
 void xs_iif_tenant_to_cfg(const struct xs_state *st, uint32_t tenant, struct xs_cfg_tenant *t)
@@ -743,4 +748,21 @@ int xs_iif_check_dev(struct xs_ctx *ctx, const char *dev)
 
 	err = dev ? check_cb(ctx, dev, &sum) : xs_for_each_attached(ctx, check_cb, &sum);
 	return err < 0 ? err : sum;
+}
+
+const char *xs_tenant_str_at(const char *dir, uint32_t mode, uint32_t tenant, char *buf,
+			     size_t len)
+{
+	if (!tenant)
+		snprintf(buf, len, "0");
+	else if (mode == XS_TENANT_IIF)
+		iif_name_at(dir, tenant, buf, len);
+	else
+		snprintf(buf, len, "0x%x", tenant);
+	return buf;
+}
+
+const char *xs_tenant_str(const struct xs_state *st, uint32_t tenant, char *buf, size_t len)
+{
+	return xs_tenant_str_at(st->dir, st->meta->tenant_mode, tenant, buf, len);
 }

@@ -66,6 +66,15 @@ void xs_iif_unbind_all(const char *dir);
  * name, "0" for the gateway's own traffic, the number when nothing was
  * ever recorded (never the name of whatever has that ifindex now). */
 const char *xs_iif_name(const struct xs_state *st, uint32_t tenant, char *buf, size_t len);
+/* The one spelling of a tenant, in text, JSON, messages and files alike:
+ * with tenant-key mark its mark value in hex ("0x100"), with tenant-key
+ * iif its interface's name (xs_iif_name()), else "0". 0 is "0" in every
+ * mode (no tenant: the gateway's own traffic). */
+const char *xs_tenant_str(const struct xs_state *st, uint32_t tenant, char *buf, size_t len);
+/* The same from a device's pin directory and tenant mode, without opening
+ * its state (a monitor, which must not wait on a command's lock). */
+const char *xs_tenant_str_at(const char *dir, uint32_t mode, uint32_t tenant, char *buf,
+			     size_t len);
 
 /* The tenant as show and saved files write it, in any tenant mode. */
 void xs_iif_tenant_to_cfg(const struct xs_state *st, uint32_t tenant, struct xs_cfg_tenant *t);

@@ -80,13 +80,17 @@ void rkey_from(struct apply_route_key *k, const struct xs_prefix *p, uint32_t te
 	memcpy(k->addr, p->addr, 16);
 }
 
-const char *rkey_str(const struct apply_route_key *k, char *buf, size_t len)
+static const char *tenant_text(const struct dev_run *d, uint32_t tenant, char *buf, size_t len);
+
+const char *rkey_str(const struct dev_run *d, const struct apply_route_key *k, char *buf,
+		     size_t len)
 {
 	struct xs_prefix p = { .family = (int)k->family, .plen = (uint8_t)k->plen };
-	char a[64];
+	char a[64], t[XS_IFNAME_LEN + 16];
 
 	memcpy(p.addr, k->addr, 16);
-	snprintf(buf, len, "%s tenant 0x%x", format_prefix(&p, a, sizeof(a)), k->tenant);
+	snprintf(buf, len, "%s tenant %s", format_prefix(&p, a, sizeof(a)),
+		 tenant_text(d, k->tenant, t, sizeof(t)));
 	return buf;
 }
 
@@ -121,7 +125,7 @@ const char *ent_label(const struct run *r, uint8_t kind, size_t dev, size_t ent,
 		break;
 	case ENT_KROUTE:
 		snprintf(buf, len, "route %s dev %s (not in the file)",
-			 rkey_str(&r->devs[dev].routes[ent].key, a, sizeof(a)), r->devs[dev].name);
+			 rkey_str(&r->devs[dev], &r->devs[dev].routes[ent].key, a, sizeof(a)), r->devs[dev].name);
 		break;
 	case ENT_KSA:
 		snprintf(buf, len, "%s", xs_sa_name(&r->ksa[ent], a, sizeof(a)));
@@ -153,12 +157,13 @@ ent_err(const struct run *r, int err, uint8_t kind, size_t dev, size_t ent, cons
 
 static const char *tenant_text(const struct dev_run *d, uint32_t tenant, char *buf, size_t len)
 {
-	if (d->tenant_mode == XS_TENANT_IIF && d->open)
-		xs_iif_name(&d->st, tenant, buf, len);
-	else if (d->tenant_mode == XS_TENANT_MARK)
-		snprintf(buf, len, "0x%x", tenant);
+	if (d->open)
+		return xs_tenant_str(&d->st, tenant, buf, len);
+	/* A dry run of a device to be made: what the file's mode says. */
+	if (!tenant)
+		snprintf(buf, len, "0");
 	else
-		snprintf(buf, len, "%u", tenant);
+		snprintf(buf, len, "0x%x", tenant);
 	return buf;
 }
 
@@ -242,7 +247,7 @@ const char *op_text(const struct run *r, const struct op *op, char *buf, size_t 
 	case OP_OWN_DEL:
 		snprintf(buf, len, "%s ownership of route %s on %s",
 			 op->kind == OP_OWN_PUT ? "record" : "drop",
-			 rkey_str(&op->u.own.key, a, sizeof(a)), d->name);
+			 rkey_str(d, &op->u.own.key, a, sizeof(a)), d->name);
 		break;
 	default:
 		snprintf(buf, len, "?");

@@ -228,7 +228,8 @@ void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const vo
 void *search_n(const void *key, const void *base, size_t n, size_t size,
 		      int (*cmp)(const void *, const void *));
 void rkey_from(struct apply_route_key *k, const struct xs_prefix *p, uint32_t tenant);
-const char *rkey_str(const struct apply_route_key *k, char *buf, size_t len);
+const char *rkey_str(const struct dev_run *d, const struct apply_route_key *k, char *buf,
+		     size_t len);
 const char *run_src(const struct run *r);
 const char *ent_label(const struct run *r, uint8_t kind, size_t dev, size_t ent,
 			     char *buf, size_t len);

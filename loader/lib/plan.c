@@ -632,7 +632,7 @@ static int check_route_owner(const struct run *r, size_t dev, const struct want_
 			continue;
 		return ent_err(r, -EEXIST, kind, dev, ent,
 			       "prefix %s belongs to tunnel \"%s\" (if_id %u); remove it there first (\"xfrm-steer tunnel del %s\") or choose another prefix",
-			       rkey_str(&c->key, a, sizeof(a)), d->recs[j].key.name, c->val.if_id,
+			       rkey_str(d, &c->key, a, sizeof(a)), d->recs[j].key.name, c->val.if_id,
 			       d->recs[j].key.name);
 	}
 	return 0;
@@ -686,7 +686,7 @@ static int plan_routes(struct run *r, size_t dev)
 				char a[96];
 
 				if (notice(r, "route %s dev %s steers to if_id %u, not to the if_id %u apply made it for: left alone, no longer apply's",
-					   rkey_str(&c->key, a, sizeof(a)), d->name, c->val.if_id,
+					   rkey_str(d, &c->key, a, sizeof(a)), d->name, c->val.if_id,
 					   own->val.if_id))
 					return -ENOMEM;
 				continue;
@@ -845,7 +845,7 @@ static int plan_slots(struct run *r, size_t dev)
 				err = ent_err(r, -EEXIST, want[i].ek, dev, want[i].ent,
 					      "if_id %u serves tenant 0x%x (route %s), and a tunnel serves one tenant",
 					      want[i].if_id, s->v.tenant,
-					      rkey_str(&d->routes[left->route].key, a, sizeof(a)));
+					      rkey_str(d, &d->routes[left->route].key, a, sizeof(a)));
 				break;
 			}
 			op = op_new(r, OP_SLOT_REMOVE, PH_SLOT_DEL, dev, want[i].ek, want[i].ent,
@@ -943,7 +943,7 @@ static int plan_kept(struct run *r, size_t dev)
 			continue;
 		r->kept_routes++;
 		err = kept_line(r, "route %s dev %s if_id %u: made by route add, not in the file",
-				rkey_str(&c->key, a, sizeof(a)), d->name, c->val.if_id);
+				rkey_str(d, &c->key, a, sizeof(a)), d->name, c->val.if_id);
 	}
 	return err;
 }

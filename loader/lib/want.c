@@ -335,7 +335,7 @@ int resolve_all(struct run *r)
 
 		if (!wroute_cmp(a, b))
 			return ent_err(r, -EEXIST, wr_kind(a), 0, wr_ent(r, a),
-				       "route %s is given twice", rkey_str(&a->key, k, sizeof(k)));
+				       "route %s is given twice", rkey_str(&r->devs[a->dev], &a->key, k, sizeof(k)));
 	}
 	by_id = calloc(r->nwroutes + 1, sizeof(*by_id));
 	if (!by_id)
