@@ -53,5 +53,11 @@ struct attach_args {
 int xs_attach(struct xs_ctx *ctx, const struct attach_args *a);
 /* Take the programs off dev and remove its pinned state. */
 int xs_detach(struct xs_ctx *ctx, const char *dev);
+/* Remove the state devices that are gone left behind, in every namespace
+ * (a device or namespace deleted without detach); removed() is told of
+ * each directory, with why it was stale. */
+int xs_detach_stale(struct xs_ctx *ctx,
+		    int (*removed)(const char *dir, const char *dev, const char *why, void *arg),
+		    void *arg);
 
 #endif /* XS_DEVICE_H */
