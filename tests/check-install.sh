@@ -79,7 +79,7 @@ grep -qx 'ExecStop=/usr/local/sbin/xfrm-steer detach dev %i' \
 grep -qx 'ExecStart=/usr/local/sbin/xfrm-steer exporter --listen 127.0.0.1:9469' \
 	"$P/lib/systemd/system/xfrm-steer-exporter.service" || fail "exporter unit: ExecStart"
 version=$(sed -n 's/^VERSION := //p' Makefile)
-grep -q "^\.TH XFRM-STEER 8 \"\" \"xfrm-steer $version\"" "$P/share/man/man8/xfrm-steer.8" ||
+grep -q "^\.TH XFRM-STEER 8 [0-9-]* \"xfrm-steer $version\"" "$P/share/man/man8/xfrm-steer.8" ||
 	fail "the man page does not carry version $version"
 ok "installed paths and version filled in"
 sh -n "$P/lib/xfrm-steer/strongswan-updown.sh"
