@@ -100,6 +100,14 @@ options=$(sed -n '/^OPTIONS/,/^OBJECTS AND COMMANDS/p' <<<"$text")
 for w in $(_xfrm_steer_options "$main") -b -batch --batch -f -force --force; do
 	grep -qF -e "$w" <<<"$options" || missing+=("$w (OPTIONS)")
 done
+# Every metric the exposition announces is documented under METRICS (the
+# families are announced even with nothing attached).
+metrics=$(sed -n '/^METRICS/,/^ANTI-REPLAY/p' <<<"$text")
+fams=$("$XS" stats prometheus 2>/dev/null | sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p')
+[ -n "$fams" ] || missing+=("the metric families (\"$XS stats prometheus\" printed none)")
+for w in $fams; do
+	grep -qFw -e "$w" <<<"$metrics" || missing+=("$w (METRICS)")
+done
 for w in "EXIT STATUS" "SEE ALSO" "ip-xfrm(8)" "bpftool(8)" "swanctl.conf(5)"; do
 	grep -qF -e "$w" <<<"$text" || missing+=("$w")
 done

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # One naming between text and JSON: every table's header is one line in
 # upper case, and each column is named as its field in the JSON records
-# (KNOWN_SPIS is known_spis, not LISTED); the table is all there is on
+# (KNOWN_SPIS is known_spis, not LISTED; TMPL_SRC is tmpl.src); the table is all there is on
 # stdout (the drops under "stats" go to stderr), every row with as many
 # columns as the header. Checked on a real gateway with traffic, drops
 # and an underlay program, so that every table has rows.
@@ -36,7 +36,8 @@ check_table() {
 	$XS -n "$GW" "$@" >"$tmp/text" 2>/dev/null || fail "'$*' failed"
 	$XS -n "$GW" -j "$@" >"$tmp/json" 2>/dev/null || fail "'$* -j' failed"
 	[ "$(jq length "$tmp/json")" -ge 1 ] || fail "'$*' has no rows to check"
-	keys=$(jq -r '[.[] | keys[]] | unique[]' "$tmp/json")
+	# Field names, nested ones joined with "_" (TMPL_SRC is tmpl.src).
+	keys=$(jq -r '[.[] | paths | map(select(type == "string")) | join("_")] | unique[]' "$tmp/json")
 	hdr=$(head -n1 "$tmp/text")
 	[ "$hdr" = "${hdr^^}" ] || fail "'$*': header not in upper case: $hdr"
 	n=0
