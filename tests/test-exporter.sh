@@ -159,12 +159,15 @@ echo "ok: ipsec0 went and came back"
 
 step "a broken scrape says so: xfrm_steer_scrape_error 1, no device up"
 # A pinned map gone from under the exporter (as if attached by another
-# version): the counters cannot be read.
+# version): the counters cannot be read. The programs keep the map; it is
+# pinned again by its id afterwards.
 pin=$(ls -d /sys/fs/bpf/xfrm-steer/*/ipsec0 | head -n1)
-mv "$pin/drop_stats" "$pin/drop_stats.away"
+command -v bpftool >/dev/null || fail "bpftool is missing"
+map_id=$(bpftool -j map show pinned "$pin/drop_stats" | jq .id)
+rm "$pin/drop_stats"
 assert_eq "$(http_code "$URL")" 200 "a broken scrape still answers"
 gw curl -sf "$URL" >"$tmp/prom"
-mv "$pin/drop_stats.away" "$pin/drop_stats"
+bpftool map pin id "$map_id" "$pin/drop_stats"
 cat "$tmp/prom"
 promtool_check "$tmp/prom"
 assert_eq "$(grep -v '^#' "$tmp/prom")" "xfrm_steer_scrape_error 1" "samples of a broken scrape"
