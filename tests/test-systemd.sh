@@ -14,7 +14,8 @@
 need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; topo_cleanup' EXIT
-UNIT=systemd/xfrm-steer@.service
+# XS_UNIT: another unit file (the old one, to see this test fail on it).
+UNIT=${XS_UNIT:-systemd/xfrm-steer@.service}
 
 # The unit's command lines of KEY (ExecStart, ...), as a shell would run
 # them here; "-" and "@" prefixes are not used by the unit.
