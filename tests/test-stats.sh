@@ -162,7 +162,10 @@ for k in 1 2; do
 	assert_eq "$(jq -r '"\(.dev) \(.if_id) \(.reqid) \(.family) \(.peer) \(.sa)"' <<<"$row")" \
 		"ipsec0 10$k $k inet 10.0.$k.2 present" "SPI $(spi08 "$k") record"
 	assert_eq "$(jq -r '"\(.packets) \(.bytes)"' <<<"$row")" "$rxp $rxb" "SPI $(spi08 "$k") counters vs SA"
-	jq -e '.last_seen >= 0 and .last_seen < 60' <<<"$row" >/dev/null || fail "last_seen of SPI $(spi08 "$k")"
+	# Seconds since the tunnel's last packet, some steps ago: a minute
+	# and more on a VM that others load too (63 s seen), so only sane.
+	jq -e '.last_seen >= 0 and .last_seen < 300' <<<"$row" >/dev/null ||
+		fail "last_seen of SPI $(spi08 "$k"): $(jq .last_seen <<<"$row")"
 done
 assert_eq "$(jq length <<<"$sp")" 2 "secpath records"
 assert_eq "$(xsj "$GW" secpath show dev ipsec0 if_id 102 | jq -c '[.[].spi]')" "[\"$(spi08 2)\"]" "if_id filter"
