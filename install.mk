@@ -18,6 +18,7 @@
 #   $(SYSTEMDUNITDIR)/xfrm-steer-exporter.service
 #   $(XS_LIBDIR)/strongswan-updown.sh         strongSwan updown script
 #   $(XS_DOCDIR)/examples/                    swanctl.conf, apply JSON
+#   $(XS_DOCDIR)/xfrm-steer.schema.json       JSON Schema of apply files
 #
 # Unit directory: with PREFIX=/usr the one systemd's pkg-config file names
 # (/lib/systemd/system on Debian 12, /usr/lib/systemd/system elsewhere; the
@@ -57,6 +58,7 @@ XS_INSTALLED := $(SBINDIR)/xfrm-steer \
 	$(SYSTEMDUNITDIR)/xfrm-steer@.service \
 	$(SYSTEMDUNITDIR)/xfrm-steer-exporter.service \
 	$(XS_LIBDIR)/strongswan-updown.sh \
+	$(XS_DOCDIR)/xfrm-steer.schema.json \
 	$(patsubst examples/%,$(XS_DOCDIR)/examples/%,$(XS_EXAMPLES))
 
 .PHONY: install uninstall install-files
@@ -83,6 +85,7 @@ install-files:
 	$(Q)sed -e 's|^XS_DEFAULT_BIN=.*|XS_DEFAULT_BIN=$(SBINDIR)/xfrm-steer|' \
 		scripts/strongswan-updown.sh > $(DESTDIR)$(XS_LIBDIR)/strongswan-updown.sh
 	$(Q)chmod 0755 $(DESTDIR)$(XS_LIBDIR)/strongswan-updown.sh
+	$(Q)$(INSTALL) -m 0644 doc/xfrm-steer.schema.json $(DESTDIR)$(XS_DOCDIR)/
 	$(Q)$(if $(XS_EXAMPLES),$(INSTALL) -m 0644 $(XS_EXAMPLES) $(DESTDIR)$(XS_DOCDIR)/examples/)
 
 # Files only, then the directories that are ours alone and now empty; shared

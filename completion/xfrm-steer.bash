@@ -160,12 +160,13 @@ _xfrm_steer() {
 		cur=${words[cword]} prev=${words[cword - 1]:-}
 	fi
 
-	local bin=${words[0]} i w netns="" obj="" objpos=0 main
+	local bin=${words[0]} i w netns="" obj="" objpos=0 main batch=""
 	# Global options come before the object.
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
 		case $w in
 		-n | --netns | -netns) netns=${words[i + 1]:-} && ((i++)) ;;
+		-b | -batch | --batch) batch=1 && ((i++)) ;;
 		-*) ;;
 		*) obj=$w objpos=$i && break ;;
 		esac
@@ -179,8 +180,15 @@ _xfrm_steer() {
 		-n | --netns | -netns)
 			COMPREPLY=($(compgen -W "$(ip netns list 2>/dev/null | awk '{ print $1 }')" -- "$cur"))
 			;;
+		-b | -batch | --batch)
+			compopt -o filenames 2>/dev/null
+			COMPREPLY=($(compgen -f -- "$cur"))
+			;;
 		*)
-			if [[ $cur == -* ]]; then
+			if [ -n "$batch" ]; then
+				# -batch FILE takes no object, only options
+				COMPREPLY=($(compgen -W "-f -force --force $(_xfrm_steer_options "$main")" -- "$cur"))
+			elif [[ $cur == -* ]]; then
 				COMPREPLY=($(compgen -W "$(_xfrm_steer_options "$main")" -- "$cur"))
 			else
 				COMPREPLY=($(compgen -W "$(_xfrm_steer_words "$main" OBJECT) help version" -- "$cur"))
@@ -195,6 +203,14 @@ _xfrm_steer() {
 	for w in $(_xfrm_steer_words "$main" OBJECT); do
 		[[ $w == "$obj"* ]] && obj=$w && break
 	done
+	# apply [ --dry-run | --check ] FILE: its options, then a file name.
+	if [ "$obj" = apply ]; then
+		local opts=""
+		[[ " ${words[*]:objpos+1:cword-objpos-1} " == *" --"* ]] || opts="--dry-run --check help"
+		compopt -o filenames 2>/dev/null
+		COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "$opts" -- "$cur"))
+		return
+	fi
 	# Does the object take a verb? The overview says "OBJECT { a | b } ...".
 	local grouped=
 	grep -q "^$obj {" <<<"$main" && grouped=1

@@ -26,7 +26,7 @@ static int attach_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer attach dev NAME [ tenant-key { mark MASK | iif [ stamp BIT ] | none } ]\n"
 		"                         [ rpf { strict | off } ] [ mark-ingress { on | off } ]\n"
 		"                         [ routes N ] [ tunnels N ]\n"

@@ -2,6 +2,7 @@
 /* Shared plumbing of the xfrm-steer command. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -91,10 +92,37 @@ int xs_cmd_select(struct xs_ctx *ctx, const struct xs_cmd *cmds, int argc,
 			return cmds[0].fn(ctx, argc, argv);
 		return help(ctx, argc, argv);
 	}
-	for (c = cmds; c->name; c++)
-		if (matches(argv[0], c->name))
-			return c->fn(ctx, argc - 1, argv + 1);
+	/* An exact name wins; else the prefix must be unique (names of one
+	 * handler, "del" and "delete", count once): "s" could be stats,
+	 * secpath, sa or show, and a script's abbreviation must not change
+	 * meaning when a command is added. */
+	const struct xs_cmd *found = NULL;
+	char cands[256];
+	size_t n = 0;
+	bool ambiguous = false;
+
+	cands[0] = '\0';
+	for (c = cmds; c->name; c++) {
+		if (!strcmp(argv[0], c->name)) {
+			found = c;
+			ambiguous = false;
+			break;
+		}
+		if (!matches(argv[0], c->name))
+			continue;
+		if (found && found->fn != c->fn)
+			ambiguous = true;
+		if (!found || found->fn != c->fn)
+			n += (size_t)snprintf(cands + n, n < sizeof(cands) ? sizeof(cands) - n : 0,
+					      "%s%s", n ? ", " : "", c->name);
+		if (!found)
+			found = c;
+	}
 	(void)help;
+	if (ambiguous)
+		return p_err(ctx, -EINVAL, "%s is ambiguous: %s", XS_QW(argv[0]), cands);
+	if (found)
+		return found->fn(ctx, argc - 1, argv + 1);
 	return p_err(ctx, -EINVAL, "unknown command %s (\"help\" lists them)", XS_QW(argv[0]));
 }
 
@@ -310,9 +338,16 @@ void show_records(struct xs_ctx *ctx, json_object *arr,
 				width[c] = (int)strlen(buf);
 		}
 	}
-	for (c = 0; c < ncols; c++)
-		printf("%s%*s", c ? "  " : "", cols[c].right ? width[c] : -width[c],
-		       cols[c].title);
+	/* Headers in one case everywhere: the JSON key, upper-cased. */
+	for (c = 0; c < ncols; c++) {
+		char title[64];
+		size_t k;
+
+		for (k = 0; cols[c].title[k] && k + 1 < sizeof(title); k++)
+			title[k] = (char)toupper((unsigned char)cols[c].title[k]);
+		title[k] = '\0';
+		printf("%s%*s", c ? "  " : "", cols[c].right ? width[c] : -width[c], title);
+	}
 	putchar('\n');
 	for (i = 0; i < n; i++) {
 		json_object *r = json_object_array_get_idx(arr, i);

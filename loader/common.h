@@ -39,6 +39,9 @@ struct xs_ctx {
 	 * (a file's entry), for a callee that does not know it. */
 	unsigned int nerr;
 	const char *err_prefix;
+	/* Help asked for ("help", --help) goes to stdout and exits 0; the
+	 * usage shown for a usage error goes to stderr with it. */
+	bool help_to_stderr;
 };
 
 /* One entry of a command table, bpftool style. */
@@ -63,6 +66,13 @@ void p_info(struct xs_ctx *ctx, const char *fmt, ...)
 /* "Warning: <what>" on stderr, also with -j: what the command did besides
  * its answer (stale state it removed), which a script must not miss. */
 void p_warn(struct xs_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Where help texts go: stdout when asked for, stderr after a usage error. */
+#include <stdio.h>
+static inline FILE *xs_help_out(const struct xs_ctx *ctx)
+{
+	return ctx && ctx->help_to_stderr ? stderr : stdout;
+}
 
 /* Prefix matching of keywords, iproute2 style: "ro" matches "route". */
 bool matches(const char *arg, const char *keyword);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
 
@@ -36,7 +37,7 @@ static int exporter_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer exporter [ listen ADDR:PORT ]\n"
 		"Serves the counters of every attached device of the network namespace\n"
 		"at http://ADDR:PORT/metrics in the Prometheus text format (as \"stats\n"
@@ -123,6 +124,36 @@ int parse_exporter_args(struct xs_ctx *ctx, int argc, char **argv, struct export
 	return 0;
 }
 
+/* A connection that sends nothing for this long is closed. Prometheus
+ * scrapes every 15 s or more and opens a new connection when its old one
+ * is gone; a slow or stalled client holds a slot no longer. */
+#define EXPORTER_IDLE_TIMEOUT_S 3u
+/* The bytes a request may take (its line and headers): a scrape's are a
+ * few hundred. */
+#define EXPORTER_REQUEST_MAX 8192
+/* Connections at once, whatever the file limit allows. */
+#define EXPORTER_MAX_CONNECTIONS 16384u
+
+/* Room for many connections: the soft file limit up to the hard one (1024
+ * by default), and the connection limit below what is left. */
+static unsigned int raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = EXPORTER_MAX_CONNECTIONS + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 1000;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur <= 128)
+		return 64;
+	return rl.rlim_cur - 64 < EXPORTER_MAX_CONNECTIONS ? (unsigned int)(rl.rlim_cur - 64) :
+							    EXPORTER_MAX_CONNECTIONS;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct exporter *ex = cls;
@@ -203,9 +234,24 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(url, "/metrics"))
 		return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n",
 				  false);
-	if (scrape(ex, &buf, &len))
-		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				  "cannot read the counters; the exporter's log says why\n", false);
+	if (scrape(ex, &buf, &len)) {
+		/* Still an answer, in the format: xfrm_steer_scrape_error 1
+		 * tells a broken scrape from one with nothing attached. The
+		 * cause went to the log (p_err on stderr). */
+		FILE *f = open_memstream(&buf, &len);
+
+		if (!f)
+			return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					  "cannot read the counters; the exporter's log says why\n",
+					  false);
+		xs_prom_render_error(f);
+		if (fclose(f)) {
+			free(buf);
+			return MHD_NO;
+		}
+		/* Every scrape its own first error, for the log. */
+		ex->ctx->nerr = 0;
+	}
 	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(buf);
@@ -222,7 +268,7 @@ int do_exporter(struct xs_ctx *ctx, int argc, char **argv)
 	struct exporter ex = { .ctx = ctx };
 	struct exporter_args a;
 	struct MHD_Daemon *d;
-	unsigned int flags;
+	unsigned int flags, limit;
 	uint16_t port;
 	sigset_t sigs, old;
 	int err, sig;
@@ -243,7 +289,16 @@ int do_exporter(struct xs_ctx *ctx, int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &sigs, &old);
 	signal(SIGPIPE, SIG_IGN);
 
-	flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	/* It must keep answering whatever else is connected: one epoll
+	 * thread (no FD_SETSIZE bound, no cost per idle connection), room
+	 * for thousands of connections, and a short timeout, so that idle
+	 * or half-sent requests (any local process can open them) neither
+	 * fill the table nor hold it for long. Requests are small: one
+	 * beyond the memory limit gets its 4xx from libmicrohttpd at once,
+	 * as a malformed one does. No limit per IP: the scraper and whoever
+	 * floods it may well share 127.0.0.1. */
+	limit = raise_fd_limit();
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	if (a.addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* The port is taken from the address; given here too, it is the one
@@ -253,8 +308,10 @@ int do_exporter(struct xs_ctx *ctx, int argc, char **argv)
 	d = MHD_start_daemon(flags, port, NULL, NULL, answer, &ex,
 			     MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&a.addr,
 			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &ex,
-			     MHD_OPTION_CONNECTION_LIMIT, 64u,
-			     MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+			     MHD_OPTION_CONNECTION_LIMIT, limit,
+			     MHD_OPTION_CONNECTION_TIMEOUT, EXPORTER_IDLE_TIMEOUT_S,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)EXPORTER_REQUEST_MAX,
+			     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 			     MHD_OPTION_END);
 	if (!d) {
 		sigprocmask(SIG_SETMASK, &old, NULL);

@@ -38,7 +38,7 @@ static int do_show(struct xs_ctx *ctx, int argc, char **argv)
 {
 	static const struct xs_column cols[] = {
 		{ .key = "ifname", .title = "IFNAME" },
-		{ .key = "ifindex", .title = "INDEX", .right = true },
+		{ .key = "ifindex", .title = "IFINDEX", .right = true },
 		{ .key = "external", .title = "EXTERNAL" },
 		{ .key = "if_id", .title = "IF_ID", .right = true },
 		{ .key = "link", .title = "LINK", .right = true },
@@ -83,7 +83,7 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr, "Usage: xfrm-steer link { show | list } [ NAME ]\n"
+	fprintf(xs_help_out(ctx), "Usage: xfrm-steer link { show | list } [ NAME ]\n"
 			"       xfrm-steer link add NAME\n"
 			"       xfrm-steer link del NAME\n");
 	return 0;

@@ -18,9 +18,10 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer [ OPTIONS ] OBJECT { COMMAND | help }\n"
-		"       xfrm-steer [ OPTIONS ] { -b | -batch | --batch } FILENAME [ -f | --force ]\n"
+		"       xfrm-steer [ OPTIONS ] { -b | -batch | --batch } FILENAME\n"
+		"                  [ -f | -force | --force ]\n"
 		"       xfrm-steer version\n"
 		"where  OBJECT := { link | attach | detach | route | stats | sa | policy | secpath |\n"
 		"                  exporter | underlay | monitor | tunnel | apply | show }\n"
@@ -118,18 +119,21 @@ int main(int argc, char **argv)
 	};
 	struct xs_ctx ctx = { 0 };
 	const char *netns = NULL, *batch = NULL;
-	char long_batch[] = "--batch";
+	char long_batch[] = "--batch", long_force[] = "--force";
 	bool force = false;
 	char vbuf[8];
 	int opt, err;
 
-	/* ip's spelling, -batch, would read as -b "atch": make it --batch.
-	 * Options come first; their arguments are not options. */
+	/* ip's spellings, -batch and -force, would read as -b "atch" and
+	 * -f -o ...: make them --batch and --force. Options come first; their
+	 * arguments are not options. */
 	for (int i = 1; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++) {
 		if (!strcmp(argv[i], "-batch"))
 			argv[i] = long_batch;
-		else if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--netns") ||
-			 !strcmp(argv[i], "-b") || !strcmp(argv[i], "--batch"))
+		else if (!strcmp(argv[i], "-force"))
+			argv[i] = long_force;
+		if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--netns") ||
+		    !strcmp(argv[i], "-b") || !strcmp(argv[i], "--batch"))
 			i++;
 	}
 	/* Stop at the first non-option: the object's own words follow. */
@@ -169,6 +173,8 @@ int main(int argc, char **argv)
 			force = true;
 			break;
 		default:
+			/* getopt said what; the usage follows it on stderr. */
+			ctx.help_to_stderr = true;
 			do_help(&ctx, 0, NULL);
 			return 2;
 		}
@@ -197,6 +203,7 @@ int main(int argc, char **argv)
 		return xs_run_batch(&ctx, batch, force, objects, do_help) ? 1 : 0;
 	}
 	if (argc < 1) {
+		ctx.help_to_stderr = true;
 		do_help(&ctx, 0, NULL);
 		return 2;
 	}

@@ -79,7 +79,7 @@ static int monitor_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer [ -j ] monitor [ dev NAME ] [ count N ]\n"
 		"Prints the datapath's events as they happen, one line (with -j one\n"
 		"JSON object) each: unknown_spi (underlay programs), tenant_violation\n"

@@ -19,7 +19,7 @@ static int policy_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer policy add dir DIR [ src PREFIX ] [ dst PREFIX ] [ if_id ID ]\n"
 		"                             [ priority N ] tmpl src ADDR dst ADDR\n"
 		"                             [ mode MODE ] [ reqid N ]\n"
@@ -447,8 +447,8 @@ static int policy_show(struct xs_ctx *ctx, int argc, char **argv)
 		{ .key = "action", .title = "ACTION" },
 		{ .key = "tmpl_src", .title = "TMPL_SRC" },
 		{ .key = "tmpl_dst", .title = "TMPL_DST" },
-		{ .key = "tmpl_mode", .title = "MODE" },
-		{ .key = "tmpl_reqid", .title = "REQID", .right = true },
+		{ .key = "tmpl_mode", .title = "TMPL_MODE" },
+		{ .key = "tmpl_reqid", .title = "TMPL_REQID", .right = true },
 	};
 	struct policy_show st = { .ctx = ctx };
 	struct xs_nl nl;

@@ -18,7 +18,7 @@ static int route_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer route add PREFIX if_id ID [ tenant KEY ] dev NAME\n"
 		"       xfrm-steer route del PREFIX [ tenant KEY ] dev NAME\n"
 		"       xfrm-steer route { show | list } [ dev NAME ]\n"

@@ -16,7 +16,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static void print_alg_lines(enum xs_alg_kind kind)
+static void print_alg_lines(FILE *out, enum xs_alg_kind kind)
 {
 	const struct xs_alg_desc *t;
 	size_t n, i, k;
@@ -25,18 +25,18 @@ static void print_alg_lines(enum xs_alg_kind kind)
 	for (i = 0; i < n; i++) {
 		if (t[i].kind != kind)
 			continue;
-		fprintf(stderr, "         %-30s", t[i].name);
+		fprintf(out, "         %-30s", t[i].name);
 		for (k = 0; k < ARRAY_SIZE(t[i].aliases) && t[i].aliases[k]; k++)
-			fprintf(stderr, "%s%s", k ? ", " : " or ", t[i].aliases[k]);
-		fprintf(stderr, "\n             KEY: %s", t[i].key_hint);
+			fprintf(out, "%s%s", k ? ", " : " or ", t[i].aliases[k]);
+		fprintf(out, "\n             KEY: %s", t[i].key_hint);
 		if (kind == XS_ALG_AEAD) {
-			fprintf(stderr, "; ICV_BITS:");
+			fprintf(out, "; ICV_BITS:");
 			for (k = 0; k < ARRAY_SIZE(t[i].icv_bits) && t[i].icv_bits[k]; k++)
-				fprintf(stderr, " %u", t[i].icv_bits[k]);
+				fprintf(out, " %u", t[i].icv_bits[k]);
 		} else if (kind == XS_ALG_AUTH) {
-			fprintf(stderr, "; ICV truncated to %u bits", t[i].icv_bits[0]);
+			fprintf(out, "; ICV truncated to %u bits", t[i].icv_bits[0]);
 		}
-		fputc('\n', stderr);
+		fputc('\n', out);
 	}
 }
 
@@ -45,7 +45,7 @@ static int sa_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer sa add src ADDR dst ADDR spi SPI [ if_id ID ] [ mode MODE ]\n"
 		"                         [ reqid N ] [ replay-window N ] [ flag FLAG ]...\n"
 		"                         ALGO [ encap espinudp SPORT DPORT ]\n"
@@ -65,12 +65,12 @@ static int sa_help(struct xs_ctx *ctx, int argc, char **argv)
 		"               process listings and shell history; @/dev/stdin reads a pipe;\n"
 		"               FILE must be mode 0600 (or stricter) and owned by root\n"
 		"       aead NAME:\n");
-	print_alg_lines(XS_ALG_AEAD);
-	fprintf(stderr, "       enc NAME:\n");
-	print_alg_lines(XS_ALG_ENC);
-	fprintf(stderr, "       auth NAME:\n");
-	print_alg_lines(XS_ALG_AUTH);
-	fprintf(stderr,
+	print_alg_lines(xs_help_out(ctx), XS_ALG_AEAD);
+	fprintf(xs_help_out(ctx), "       enc NAME:\n");
+	print_alg_lines(xs_help_out(ctx), XS_ALG_ENC);
+	fprintf(xs_help_out(ctx), "       auth NAME:\n");
+	print_alg_lines(xs_help_out(ctx), XS_ALG_AUTH);
+	fprintf(xs_help_out(ctx),
 		"Notes: A tunnel-mode SA gets flag af-unspec, so that one SA carries inner\n"
 		"       IPv4 and IPv6 alike. replay-window (0..%u packets) defaults to 0,\n"
 		"       no anti-replay, as for \"ip xfrm\" and as RFC 4303 assumes for\n"

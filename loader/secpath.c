@@ -64,7 +64,7 @@ static int secpath_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer secpath [ show ] [ dev NAME ] [ if_id ID ]\n"
 		"The SAs that decrypted the packets each device received, per SPI and\n"
 		"if_id, as the ingress program saw them: packets, bytes (inner, L3) and\n"

@@ -28,7 +28,7 @@ static int stats_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer stats [ show ] [ dev NAME ] [ if_id ID ] [ prometheus ]\n"
 		"                        [ watch SECONDS [ count N ] ]\n"
 		"       xfrm-steer stats drops [ dev NAME ]\n"
@@ -273,12 +273,14 @@ static void print_table(struct xs_ctx *ctx, const struct xs_stats_set *set)
 	json_object_put(arr);
 	if (ctx->json)
 		return;
-	/* The text view ends with the drop reasons that occurred. */
+	/* The drop reasons that occurred, for the eye: on stderr, so that
+	 * stdout is the table alone and its columns parse ("stats drops" is
+	 * the table of them). */
 	for (d = 0; d < set->ndevs; d++)
 		for (r = 0; set->devs[d].whole && r < XS_REASON_MAX; r++)
 			if (set->devs[d].reasons[r])
-				printf("%s %s: %" PRIu64 "\n", set->devs[d].dev, xs_reason_name(r),
-				       set->devs[d].reasons[r]);
+				fprintf(stderr, "%s %s: %" PRIu64 "\n", set->devs[d].dev,
+					xs_reason_name(r), set->devs[d].reasons[r]);
 }
 
 /* ---- watch ---- */
@@ -376,10 +378,10 @@ static void print_frame(struct xs_ctx *ctx, const struct xs_stats_set *prev,
 	static const struct xs_column cols[] = {
 		{ "dev", "dev", false, false },
 		{ "if_id", "if_id", true, false },
-		{ "tx_pps", "tx_pps", true, false },
-		{ "tx_bps", "tx_bit/s", true, false },
-		{ "rx_pps", "rx_pps", true, false },
-		{ "rx_bps", "rx_bit/s", true, false },
+		{ "tx_packets_per_s", "tx_packets_per_s", true, false },
+		{ "tx_bits_per_s", "tx_bits_per_s", true, false },
+		{ "rx_packets_per_s", "rx_packets_per_s", true, false },
+		{ "rx_bits_per_s", "rx_bits_per_s", true, false },
 		{ "tx_packets", "tx_packets", true, true },
 		{ "rx_packets", "rx_packets", true, true },
 		{ "tx_dropped", "tx_dropped", true, true },
@@ -403,8 +405,9 @@ static void print_frame(struct xs_ctx *ctx, const struct xs_stats_set *prev,
 				delta(r->st.rx_packets, ps->rx_packets) / secs,
 				delta(r->st.rx_bytes, ps->rx_bytes) * 8.0 / secs,
 			};
-			static const char *const keys[4] = { "tx_pps", "tx_bps", "rx_pps",
-							     "rx_bps" };
+			/* Units in the names: bits, not bytes, per second. */
+			static const char *const keys[4] = { "tx_packets_per_s", "tx_bits_per_s",
+							     "rx_packets_per_s", "rx_bits_per_s" };
 			json_object *o = row_json(ds->dev, r);
 			int k;
 

@@ -33,7 +33,7 @@ static int tunnel_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer tunnel add NAME if_id ID local ADDR remote ADDR\n"
 		"                             spi-in SPI spi-out SPI ALGO [ out-key KEY ]\n"
 		"                             [ out-auth-key KEY ] [ reqid N ] [ mode MODE ]\n"

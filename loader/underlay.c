@@ -40,7 +40,7 @@ static int ul_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	(void)argc;
 	(void)argv;
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer underlay attach dev NAME [ drop-unknown ]\n"
 		"                                  [ sa-lookup { auto | map } ] [ event-interval MS ]\n"
 		"       xfrm-steer underlay detach dev NAME\n"
@@ -890,10 +890,10 @@ static int do_ul_stats(struct xs_ctx *ctx, int argc, char **argv)
 	static const struct xs_column cols[] = {
 		{ .key = "dev", .title = "DEV" },
 		{ .key = "xdp", .title = "XDP" },
-		{ .key = "sa_lookup", .title = "LOOKUP" },
-		{ .key = "unknown_action", .title = "UNKNOWN" },
-		{ .key = "known_spis", .title = "LISTED", .right = true },
-		{ .key = "unknown_spi", .title = "NO_SA", .right = true, .human = true },
+		{ .key = "sa_lookup", .title = "SA_LOOKUP" },
+		{ .key = "unknown_action", .title = "UNKNOWN_ACTION" },
+		{ .key = "known_spis", .title = "KNOWN_SPIS", .right = true },
+		{ .key = "unknown_spi", .title = "UNKNOWN_SPI", .right = true, .human = true },
 		{ .key = "dropped", .title = "DROPPED", .right = true, .human = true },
 		{ .key = "transit", .title = "TRANSIT", .right = true, .human = true },
 		{ .key = "ike", .title = "IKE", .right = true, .human = true },
@@ -901,7 +901,7 @@ static int do_ul_stats(struct xs_ctx *ctx, int argc, char **argv)
 		{ .key = "truncated", .title = "TRUNCATED", .right = true, .human = true },
 		{ .key = "fragment", .title = "FRAGMENT", .right = true, .human = true },
 		{ .key = "v6_ext", .title = "V6_EXT", .right = true, .human = true },
-		{ .key = "events_lost", .title = "EV_LOST", .right = true, .human = true },
+		{ .key = "events_lost", .title = "EVENTS_LOST", .right = true, .human = true },
 	};
 	json_object *arr;
 	const char *dev;

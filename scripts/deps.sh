@@ -20,6 +20,9 @@ BASE_PKGS=(
 	qemu-system-x86 qemu-utils kmod iproute2 iputils-ping procps
 	jq curl
 	strongswan-charon strongswan-swanctl
+	# the checkers the tests run: mandoc -Tlint (man page), python3-jsonschema
+	# (apply files against the schema), promtool from prometheus (metrics)
+	mandoc python3-jsonschema prometheus
 )
 # Packages that must come from bookworm-backports.
 BP_PKGS=(libbpf-dev bpftool)

@@ -52,4 +52,12 @@ expect "detach " dev
 expect "stats " show drops dev if_id
 expect "link del " lo
 expect "version " -
+# File names: after apply (and its options) and after -batch.
+expect "apply " Makefile --dry-run --check
+expect "apply --dry-run " Makefile
+expect "apply ex" examples
+expect "-batch " Makefile
+expect "-b Mak" Makefile
+expect "-batch Makefile " -force --force
+expect "-batch Makefile -" --force
 exit $failed

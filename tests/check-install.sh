@@ -36,6 +36,7 @@ check_tree() { # DESTDIR PREFIX UNITDIR
 			echo "$u/xfrm-steer@.service"
 			echo "$u/xfrm-steer-exporter.service"
 			echo "$p/lib/xfrm-steer/strongswan-updown.sh"
+			echo "$p/share/doc/xfrm-steer/xfrm-steer.schema.json"
 			for f in examples/*; do
 				echo "$p/share/doc/xfrm-steer/examples/${f#examples/}"
 			done
@@ -74,12 +75,15 @@ grep -qx 'XS_DEFAULT_BIN=/usr/local/sbin/xfrm-steer' "$P/lib/xfrm-steer/strongsw
 	fail "the updown script does not name the installed binary"
 grep -qx 'ExecStart=/usr/local/sbin/xfrm-steer apply /etc/xfrm-steer/%i.json' \
 	"$P/lib/systemd/system/xfrm-steer@.service" || fail "xfrm-steer@.service: ExecStart"
-grep -qx 'ExecStop=/usr/local/sbin/xfrm-steer detach dev %i' \
-	"$P/lib/systemd/system/xfrm-steer@.service" || fail "xfrm-steer@.service: ExecStop"
+grep -qx 'ExecReload=/usr/local/sbin/xfrm-steer apply /etc/xfrm-steer/%i.json' \
+	"$P/lib/systemd/system/xfrm-steer@.service" || fail "xfrm-steer@.service: ExecReload"
+# Stopping (a restart, an upgrade) must not tear the gateway down.
+! grep -q '^ExecStop' "$P/lib/systemd/system/xfrm-steer@.service" ||
+	fail "xfrm-steer@.service: an ExecStop would tear the gateway down on restart"
 grep -qx 'ExecStart=/usr/local/sbin/xfrm-steer exporter --listen 127.0.0.1:9469' \
 	"$P/lib/systemd/system/xfrm-steer-exporter.service" || fail "exporter unit: ExecStart"
 version=$(sed -n 's/^VERSION := //p' Makefile)
-grep -q "^\.TH XFRM-STEER 8 \"\" \"xfrm-steer $version\"" "$P/share/man/man8/xfrm-steer.8" ||
+grep -q "^\.TH XFRM-STEER 8 [0-9-]* \"xfrm-steer $version\"" "$P/share/man/man8/xfrm-steer.8" ||
 	fail "the man page does not carry version $version"
 ok "installed paths and version filled in"
 sh -n "$P/lib/xfrm-steer/strongswan-updown.sh"

@@ -18,6 +18,28 @@ command -v groff >/dev/null || { echo "SKIP: groff is not installed"; exit 77; }
 
 warn=$(groff -man -ww -z "$MAN" 2>&1) || true
 [ -z "$warn" ] || { echo "check-man: groff warns about $MAN:" >&2; echo "$warn" >&2; exit 1; }
+# mandoc's checker, as Debian's lintian runs it: any warning (or worse) fails.
+command -v mandoc >/dev/null || { echo "check-man: mandoc is missing (scripts/deps.sh installs it)" >&2; exit 1; }
+warn=$(mandoc -Tlint -W warning "$MAN" 2>&1) || true
+[ -z "$warn" ] || { echo "check-man: mandoc -Tlint warns about $MAN:" >&2; echo "$warn" >&2; exit 1; }
+
+# As man shows it at 80 columns, with groff and with mandoc: no line wider
+# than the terminal, and no synopsis that runs into its description (a
+# placeholder or "]" followed by the first word of a sentence, in the
+# indented text of a .TP, as in "[ tenant KEY ] dev NAME Steer traffic...":
+# what a .TP tag of several input lines gives).
+for render in "groff -man -Tascii -rLL=80n -P-cbou" "mandoc -Tascii -Owidth=80"; do
+	page=$($render "$MAN" 2>/dev/null | col -bx)
+	wide=$(awk 'length > 80 { print NR ": " $0 }' <<<"$page")
+	[ -z "$wide" ] || { echo "check-man: ${render%% *} at 80 columns: lines wider than 80:" >&2; echo "$wide" >&2; exit 1; }
+	runin=$(grep -nE '^ {14}[^ ].*(\]|\]\.\.\.|\b[A-Z][A-Z_]+) [A-Z][a-z]+ [a-z]' <<<"$page" || true)
+	[ -z "$runin" ] || { echo "check-man: ${render%% *}: a synopsis runs into its text:" >&2; echo "$runin" >&2; exit 1; }
+done
+
+# The page shows the version of the build it comes with, installed or not.
+version=$(sed -n 's/^VERSION := //p' Makefile)
+grep -q "^\.TH XFRM-STEER 8 [0-9-]* \"xfrm-steer $version\"" "$MAN" ||
+	{ echo "check-man: $MAN does not say version $version (Makefile) in .TH" >&2; exit 1; }
 # Long lines, so that nothing is broken at a hyphen.
 text=$(groff -man -Tascii -P-cbou -rLL=2000n "$MAN")
 
@@ -68,6 +90,23 @@ for obj in $objects version help; do
 		have "$w" "xfrm-steer $obj help"
 		n=$((n + 1))
 	done
+done
+# SYNOPSIS names every object, OPTIONS every option (ip's spellings too).
+synopsis=$(sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' <<<"$text")
+for obj in $objects; do
+	grep -qw -e "$obj" <<<"$synopsis" || missing+=("$obj (SYNOPSIS)")
+done
+options=$(sed -n '/^OPTIONS/,/^OBJECTS AND COMMANDS/p' <<<"$text")
+for w in $(_xfrm_steer_options "$main") -b -batch --batch -f -force --force; do
+	grep -qF -e "$w" <<<"$options" || missing+=("$w (OPTIONS)")
+done
+# Every metric the exposition announces is documented under METRICS (the
+# families are announced even with nothing attached).
+metrics=$(sed -n '/^METRICS/,/^ANTI-REPLAY/p' <<<"$text")
+fams=$("$XS" stats prometheus 2>/dev/null | sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p')
+[ -n "$fams" ] || missing+=("the metric families (\"$XS stats prometheus\" printed none)")
+for w in $fams; do
+	grep -qFw -e "$w" <<<"$metrics" || missing+=("$w (METRICS)")
 done
 for w in "EXIT STATUS" "SEE ALSO" "ip-xfrm(8)" "bpftool(8)" "swanctl.conf(5)"; do
 	grep -qF -e "$w" <<<"$text" || missing+=("$w")

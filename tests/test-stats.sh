@@ -51,8 +51,17 @@ assert_eq "$(jq -c '[.[] | [.tx_packets, .rx_packets]]' <<<"$stats")" '[[5,5],[5
 assert_eq "$(jq -c '[.[] | .tx_bytes]' <<<"$stats")" "[$((3 * 128 + 2 * 348)),$((5 * 728))]" "bytes per tunnel"
 
 step "the text table"
-$XS -n "$GW" stats | tee /dev/stderr | head -n1 | grep -q '^dev  *if_id  *tx_packets  *tx_bytes  *rx_packets  *rx_bytes  *tx_dropped  *rx_dropped$' ||
+tmp=$(mktemp -d)
+$XS -n "$GW" stats | tee /dev/stderr | head -n1 | grep -q '^DEV  *IF_ID  *TX_PACKETS  *TX_BYTES  *RX_PACKETS  *RX_BYTES  *TX_DROPPED  *RX_DROPPED$' ||
 	fail "table header"
+# A drop (no route to 192.168.99.1): its summary goes to stderr, and
+# stdout stays the table alone, every row of its 8 columns.
+ip netns exec "$GW" ping -c 1 -W 1 192.168.99.1 >/dev/null 2>&1 || true
+$XS -n "$GW" stats 2>"$tmp/stats.err" >"$tmp/stats.out"
+grep -q '^ipsec0 no_route: [1-9]' "$tmp/stats.err" || fail "no drop summary on stderr: $(cat "$tmp/stats.err")"
+awk 'NF != 8 { print "not a row of the table: " $0; bad = 1 } END { exit bad }' "$tmp/stats.out" ||
+	fail "stats' stdout is not the table alone"
+echo "ok: drop summary on stderr, the table alone on stdout"
 $XS -n "$GW" -h stats dev ipsec0 if_id 102 | grep -Eq '^ipsec0 +102 +5 +3\.6K +5 +3\.6K +0 +0$' ||
 	fail "-h table row of if_id 102: $($XS -n "$GW" -h stats dev ipsec0 if_id 102)"
 echo "ok: text table"
@@ -77,6 +86,8 @@ expected_samples() { # STATS-JSON DROPS-JSON
 		"xfrm_steer_tunnel_\($m)_total{dev=\"\($r.dev)\",if_id=\"\($r.if_id)\",direction=\"\($d)\"} \($r["\($d)_\($m)"])"' <<<"$1"
 	jq -r '.[] | "xfrm_steer_\(if .dropped then "drops" else "notes" end)_total{dev=\"\(.dev)\",reason=\"\(.reason)\"} \(.packets)"' <<<"$2"
 	jq -r 'group_by(.dev)[] | "xfrm_steer_tunnels{dev=\"\(.[0].dev)\"} \(length)"' <<<"$1"
+	jq -r 'group_by(.dev)[] | "xfrm_steer_up{dev=\"\(.[0].dev)\"} 1"' <<<"$1"
+	echo "xfrm_steer_scrape_error 0"
 }
 
 # Does the exposition CMD prints say what "stats -j" and "stats drops -j"
@@ -96,11 +107,11 @@ prom_equals_json() { # CMD...
 }
 
 step "stats --prometheus equals stats -j"
-tmp=$(mktemp -d)
 prom_equals_json $XS -n "$GW" stats --prometheus || fail "prometheus samples differ from stats -j"
 cat "$tmp/prom"
 check_exposition "$tmp/prom"
-assert_eq "$(wc -l <"$tmp/got")" $((2 * 6 + 11 + 1)) "number of samples"
+# 2 tunnels x 6, 11 reasons, xfrm_steer_tunnels, xfrm_steer_up, xfrm_steer_scrape_error
+assert_eq "$(wc -l <"$tmp/got")" $((2 * 6 + 11 + 1 + 2)) "number of samples"
 # (but for the drop reasons, which may move in between)
 no_reasons() { grep -v '^xfrm_steer_\(drops\|notes\)_total{' "$@"; }
 $XS -n "$GW" stats prometheus >"$tmp/prom2"
@@ -128,15 +139,15 @@ jq -e -s '
 	(.[0] | map({(.if_id | tostring): .}) | add) as $a | .[1] | all(.[];
 		. as $r | $a[.if_id | tostring] as $p |
 		($r.tx_packets - $p.tx_packets) as $dp | (($r.rx_bytes - $p.rx_bytes) * 8) as $db |
-		($dp - $r.tx_pps * $r.interval | fabs) <= 0.001 * $dp + 0.01 and
-		($db - $r.rx_bps * $r.interval | fabs) <= 0.001 * $db + 0.01 and
+		($dp - $r.tx_packets_per_s * $r.interval | fabs) <= 0.001 * $dp + 0.01 and
+		($db - $r.rx_bits_per_s * $r.interval | fabs) <= 0.001 * $db + 0.01 and
 		$r.interval > 0.5 and $r.interval < 2)' "$tmp/watch" >/dev/null ||
 	fail "rates of the second frame do not match its counters"
-pps=$(jq -s '.[1][] | select(.if_id == 102) | .tx_pps' "$tmp/watch")
-awk -v p="$pps" 'BEGIN { exit !(p >= 3 && p <= 10) }' || fail "tx_pps of if_id 102 is $pps, pinging at ~6.7/s"
+pps=$(jq -s '.[1][] | select(.if_id == 102) | .tx_packets_per_s' "$tmp/watch")
+awk -v p="$pps" 'BEGIN { exit !(p >= 3 && p <= 10) }' || fail "tx_packets_per_s of if_id 102 is $pps, pinging at ~6.7/s"
 echo "ok: rates (if_id 102 tx $pps pps)"
 $XS -n "$GW" stats watch 0.2 count 2 | tee "$tmp/wtext"
-assert_eq "$(grep -c '^dev  *if_id  *tx_pps' "$tmp/wtext")" 2 "text frames"
+assert_eq "$(grep -c '^DEV  *IF_ID  *TX_PACKETS_PER_S  *TX_BITS_PER_S' "$tmp/wtext")" 2 "text frames"
 assert_fails "count without watch" $XS -n "$GW" stats count 2
 assert_fails "prometheus with watch" $XS -n "$GW" stats prometheus watch 1
 
@@ -151,7 +162,10 @@ for k in 1 2; do
 	assert_eq "$(jq -r '"\(.dev) \(.if_id) \(.reqid) \(.family) \(.peer) \(.sa)"' <<<"$row")" \
 		"ipsec0 10$k $k inet 10.0.$k.2 present" "SPI $(spi08 "$k") record"
 	assert_eq "$(jq -r '"\(.packets) \(.bytes)"' <<<"$row")" "$rxp $rxb" "SPI $(spi08 "$k") counters vs SA"
-	jq -e '.last_seen >= 0 and .last_seen < 60' <<<"$row" >/dev/null || fail "last_seen of SPI $(spi08 "$k")"
+	# Seconds since the tunnel's last packet, some steps ago: a minute
+	# and more on a VM that others load too (63 s seen), so only sane.
+	jq -e '.last_seen >= 0 and .last_seen < 300' <<<"$row" >/dev/null ||
+		fail "last_seen of SPI $(spi08 "$k"): $(jq .last_seen <<<"$row")"
 done
 assert_eq "$(jq length <<<"$sp")" 2 "secpath records"
 assert_eq "$(xsj "$GW" secpath show dev ipsec0 if_id 102 | jq -c '[.[].spi]')" "[\"$(spi08 2)\"]" "if_id filter"

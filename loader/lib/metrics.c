@@ -232,11 +232,33 @@ static void render_reasons(FILE *f, const struct xs_stats_set *set, bool notes)
 	}
 }
 
+/* Whether each device's counters were read, and whether the scrape as a
+ * whole was: "nothing attached" (no xfrm_steer_up sample, scrape error 0)
+ * is then told from "the scrape is broken" (scrape error 1). */
+#define UP_NAME "xfrm_steer_up"
+#define UP_HELP "1 for each device whose programs are attached and whose counters were read."
+#define SCRAPE_ERR_NAME "xfrm_steer_scrape_error"
+#define SCRAPE_ERR_HELP "1 when the counters could not be read (the exporter's log says why), else 0."
+
+void xs_prom_render_error(FILE *f)
+{
+	xs_prom_family(f, UP_NAME, "gauge", UP_HELP);
+	xs_prom_family(f, SCRAPE_ERR_NAME, "gauge", SCRAPE_ERR_HELP);
+	xs_prom_sample(f, SCRAPE_ERR_NAME, NULL, 0, 1);
+}
+
 int xs_prom_render(FILE *f, const struct xs_stats_set *set)
 {
 	struct xs_prom_label l;
 	size_t d, i;
 
+	xs_prom_family(f, UP_NAME, "gauge", UP_HELP);
+	for (d = 0; d < set->ndevs; d++) {
+		l = (struct xs_prom_label){ "dev", set->devs[d].dev };
+		xs_prom_sample(f, UP_NAME, &l, 1, 1);
+	}
+	xs_prom_family(f, SCRAPE_ERR_NAME, "gauge", SCRAPE_ERR_HELP);
+	xs_prom_sample(f, SCRAPE_ERR_NAME, NULL, 0, 0);
 	xs_prom_family(f, "xfrm_steer_tunnels", "gauge",
 		       "Tunnels (if_ids) with counters on the device.");
 	for (d = 0; d < set->ndevs; d++) {

@@ -82,5 +82,8 @@ void xs_prom_sample(FILE *f, const char *name, const struct xs_prom_label *label
  * then its samples by device, if_id and direction. 0, or -EIO when f
  * failed. */
 int xs_prom_render(FILE *f, const struct xs_stats_set *set);
+/* The exposition of a scrape that could not read the counters: the gauge
+ * xfrm_steer_scrape_error at 1, and no device up. */
+void xs_prom_render_error(FILE *f);
 
 #endif /* XS_METRICS_H */

@@ -44,6 +44,12 @@ static void test_golden(void **state)
 	dev.reasons[XS_NOTE_NO_SECPATH] = 8;
 	out = render(&set);
 	assert_string_equal(out,
+		"# HELP xfrm_steer_up 1 for each device whose programs are attached and whose counters were read.\n"
+		"# TYPE xfrm_steer_up gauge\n"
+		"xfrm_steer_up{dev=\"ipsec0\"} 1\n"
+		"# HELP xfrm_steer_scrape_error 1 when the counters could not be read (the exporter's log says why), else 0.\n"
+		"# TYPE xfrm_steer_scrape_error gauge\n"
+		"xfrm_steer_scrape_error 0\n"
 		"# HELP xfrm_steer_tunnels Tunnels (if_ids) with counters on the device.\n"
 		"# TYPE xfrm_steer_tunnels gauge\n"
 		"xfrm_steer_tunnels{dev=\"ipsec0\"} 1\n"
@@ -142,6 +148,7 @@ static int count_lines(const char *out, const char *prefix)
 static void test_families_once(void **state)
 {
 	static const char *const fams[] = {
+		"xfrm_steer_up",		   "xfrm_steer_scrape_error",
 		"xfrm_steer_tunnels",		   "xfrm_steer_tunnel_packets_total",
 		"xfrm_steer_tunnel_bytes_total",   "xfrm_steer_tunnel_dropped_total",
 		"xfrm_steer_drops_total",	   "xfrm_steer_notes_total",
@@ -166,7 +173,8 @@ static void test_families_once(void **state)
 		assert_int_equal(count_lines(out, h), 1);
 		assert_int_equal(count_lines(out, t), 1);
 	}
-	assert_int_equal(count_lines(out, "# HELP "), 6);
+	assert_int_equal(count_lines(out, "# HELP "), 8);
+	assert_int_equal(count_lines(out, "xfrm_steer_up{"), 2);
 	/* 4 tunnels x 2 directions per per-tunnel family. */
 	assert_int_equal(count_lines(out, "xfrm_steer_tunnel_packets_total{"), 8);
 	assert_int_equal(count_lines(out, "xfrm_steer_tunnels{"), 2);
@@ -184,17 +192,39 @@ static void test_families_once(void **state)
 		}
 		if (line[0] == '#')
 			continue;
-		/* name{labels} value, in the family just announced */
-		assert_int_equal(sscanf(line, "%63[a-z_]{%*[^}]} %llu%n", name, &v, &n), 2);
+		/* name{labels} value, or name value, in the family just announced */
+		if (sscanf(line, "%63[a-z_]{%*[^}]} %llu%n", name, &v, &n) != 2)
+			assert_int_equal(sscanf(line, "%63[a-z_] %llu%n", name, &v, &n), 2);
 		assert_int_equal((size_t)n, strlen(line));
 		assert_string_equal(name, cur);
 	}
-	assert_int_equal(seen_types, 6);
+	assert_int_equal(seen_types, 8);
 	free(out);
 }
 
 /* A query for one if_id leaves out the device-wide families' samples but
  * still announces every family. */
+/* A scrape that could not read the counters says so, and that no device
+ * is up, apart from one with nothing attached. */
+static void test_scrape_error(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	xs_prom_render_error(f);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(buf,
+		"# HELP xfrm_steer_up 1 for each device whose programs are attached and whose counters were read.\n"
+		"# TYPE xfrm_steer_up gauge\n"
+		"# HELP xfrm_steer_scrape_error 1 when the counters could not be read (the exporter's log says why), else 0.\n"
+		"# TYPE xfrm_steer_scrape_error gauge\n"
+		"xfrm_steer_scrape_error 1\n");
+	free(buf);
+}
+
 static void test_partial(void **state)
 {
 	struct xs_tunnel_row r[] = { { .if_id = 5 } };
@@ -208,11 +238,14 @@ static void test_partial(void **state)
 	assert_int_equal(count_lines(out, "xfrm_steer_drops_total{"), 0);
 	assert_int_equal(count_lines(out, "xfrm_steer_tunnels{"), 0);
 	assert_int_equal(count_lines(out, "xfrm_steer_tunnel_bytes_total{"), 2);
-	assert_int_equal(count_lines(out, "# TYPE "), 6);
+	assert_int_equal(count_lines(out, "xfrm_steer_up{dev=\"x\"} 1"), 1);
+	assert_int_equal(count_lines(out, "# TYPE "), 8);
 	free(out);
+	/* Nothing attached: no device up, and no scrape error either. */
 	out = render(&none);
-	assert_int_equal(count_lines(out, "# TYPE "), 6);
-	assert_int_equal(count_lines(out, "xfrm_steer"), 0);
+	assert_int_equal(count_lines(out, "# TYPE "), 8);
+	assert_int_equal(count_lines(out, "xfrm_steer"), 1);
+	assert_int_equal(count_lines(out, "xfrm_steer_scrape_error 0\n"), 1);
 	free(out);
 }
 
@@ -354,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_families_once),
 		cmocka_unit_test(test_partial),
+		cmocka_unit_test(test_scrape_error),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_listen_addr),
 		cmocka_unit_test(test_stats_args),
