@@ -190,10 +190,10 @@ int ensure_links(struct run *r)
 			continue;
 		}
 		r->ctx->err_prefix = where;
-		err = attach_link(r, l, flags);
+		e = attach_link(r, l, flags);
 		r->ctx->err_prefix = NULL;
-		if (err)
-			return err;
+		if (e)
+			return e;
 		r->links[r->nlinks_done++] = (struct link_step){
 			i, err ? LS_ATTACHED : LS_REATTACHED, err ? 0 : m.flags
 		};
