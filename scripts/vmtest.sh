@@ -152,12 +152,17 @@ TIMEOUT=${XS_VM_TIMEOUT:-1200}
 MEM=${XS_VM_MEM:-2048M}
 CPUS=${XS_VM_CPUS:-2}
 ACCEL=${XS_VM_ACCEL:-auto}
+TCG_THREAD=${XS_VM_TCG_THREAD:-multi}
 BOOT_ATTEMPTS=${XS_VM_BOOT_ATTEMPTS:-3}
 BOOT_TIMEOUT=${XS_VM_BOOT_TIMEOUT:-180}
 
 if ! [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]]; then
 	die "XS_VM_TIMEOUT must be a positive number of seconds, not '$TIMEOUT'"
 fi
+case $TCG_THREAD in
+multi | single) ;;
+*) die "XS_VM_TCG_THREAD must be multi or single, not '$TCG_THREAD'" ;;
+esac
 if ! [[ $BOOT_ATTEMPTS =~ ^[1-9][0-9]*$ ]]; then
 	die "XS_VM_BOOT_ATTEMPTS must be a positive number, not '$BOOT_ATTEMPTS'"
 fi
@@ -459,7 +464,7 @@ esac
 if [ "$ACCEL" = kvm ]; then
 	ACCEL_ARGS=(-accel kvm -cpu host)
 else
-	ACCEL_ARGS=(-accel tcg -cpu "max,-cx16")
+	ACCEL_ARGS=(-accel "tcg,thread=$TCG_THREAD" -cpu "max,-cx16")
 fi
 
 # ---------------------------------------------------------------- run dir
