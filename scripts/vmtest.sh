@@ -295,7 +295,7 @@ die_newest() {
 
 # Refresh the private package lists (quietly; errors on one line).
 papt_update() {
-	local uri err
+	local uri
 	uri=$(debian_mirror) ||
 		die_newest "no Debian mirror in the host's apt sources" "set XS_DEBIAN_MIRROR to a Debian mirror URL"
 	mkdir -p "$APTDIR/sources.list.d" "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial"
