@@ -109,7 +109,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)$(MAKE) --no-print-directory test-asan-build
 	$(Q)$(MAKE) --no-print-directory prev
-	$(Q)tests/run-all.sh $(T)
+	$(Q)XS_KERNEL=default tests/run-all.sh $(T)
 
 # The VM integration suite again, in Debian's newest kernel (fetched by
 # scripts/vmtest.sh through a private apt configuration; fails when it
