@@ -98,6 +98,8 @@ if [ -n "${vm_skips:-}" ]; then
 	while IFS= read -r line; do
 		echo "skipped on Linux ${vm_kernel:-?}: $line"
 	done <<<"$vm_skips"
+elif [ -n "${vm_kernel:-}" ]; then
+	echo "skipped on Linux $vm_kernel: none"
 fi
 [ -z "${vm_kernel:-}" ] || echo "integration tests ran on Linux $vm_kernel"
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
