@@ -13,6 +13,8 @@
 #            /lib/modules/VERSION and keep the working directory writable
 #   cmd      bash script: cd, environment, exec of the user's command
 #   output   the command's stdout and stderr are appended here
+#   started  created just before the command runs (vmtest.sh retries a
+#            boot only when it is missing)
 #   status   written at the end: the command's exit status
 # After the mounts "/" is remounted read-only (per mount: the bind mounts
 # stay writable).
@@ -77,6 +79,9 @@ perl -e 'use Socket; socket(my $s, PF_INET, SOCK_DGRAM, 0) or exit 1;
 	setsockopt($s, SOL_SOCKET, 29, 1) or exit 1; sleep' </dev/null >/dev/null 2>&1 &
 
 say "running command"
+# vmtest.sh boots again only when this file is missing: from here on a
+# failure is the command's, not the boot's.
+: >"$GUEST_RUN/started" || say "warning: cannot write $GUEST_RUN/started"
 # exec -c: start from an empty environment; cmd sets what it needs.
 (exec -c /bin/bash --norc --noprofile "$GUEST_RUN/cmd") \
 	</dev/null >>"$GUEST_RUN/output" 2>&1

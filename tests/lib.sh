@@ -46,7 +46,8 @@ assert_fails() { # WHAT CMD...
 }
 
 need_kernel_feature() { # MODULE REASON
-	modprobe "$1" 2>/dev/null || [ -d "/sys/module/$1" ] || skip "$2 (module $1 unavailable)"
+	modprobe "$1" 2>/dev/null || [ -d "/sys/module/$1" ] ||
+		skip "$2 (module $1 unavailable in Linux $(uname -r))"
 }
 
 # jq over the CLI's JSON output.

@@ -1,41 +1,56 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # `make test`: unit tests on this machine, then the integration suite inside
-# one VM boot of a real kernel, then one summary line.
-# Usage: tests/run-all.sh [FILTER]   (only tests whose name contains FILTER)
+# one VM boot of a real kernel, then the skipped tests with their reasons and
+# one summary line.
+# Usage: tests/run-all.sh [--vm-only] [FILTER]
+#   FILTER     only tests whose name contains FILTER
+#   --vm-only  only the integration suite (make test-newest)
+# The VM's kernel is scripts/vmtest.sh's choice: XS_KERNEL=newest for
+# Debian's newest, XS_KERNEL_VERSION for one version.
 set -u
 cd "$(dirname "$0")/.."
 . tests/runner.sh
 
+host=1
+if [ "${1:-}" = --vm-only ]; then
+	host=0
+	shift
+fi
 filter=${1:-}
 OUT=${OUT:-build}
 
-echo "== unit tests (this machine, kernel $(uname -r))"
+# A test on this machine runs unless --vm-only or FILTER leaves it out.
+host_selected() { # NAME
+	[ "$host" = 1 ] && matches_filter "$1" "$filter"
+}
+
+[ "$host" = 0 ] || echo "== unit tests (this machine, kernel $(uname -r))"
 for bin in "$OUT"/tests/test_*; do
 	[ -x "$bin" ] || continue
 	name=$(basename "$bin")
-	matches_filter "$name" "$filter" || continue
+	host_selected "$name" || continue
 	run_cmocka "host/$name" "$bin"
 done
 
 # The sanitizer builds (make test-asan-build), where they exist: the unit
 # tests again, a CLI smoke run and the fuzz targets' committed inputs, all
 # under ASan and UBSan. Every name starts with "asan/".
-if [ -d "$OUT/asan" ] || [ -d "$OUT/fuzz" ]; then
+if [ "$host" = 1 ] && { [ -d "$OUT/asan" ] || [ -d "$OUT/fuzz" ]; }; then
 	echo "== sanitizers (ASan, UBSan)"
 fi
 for bin in "$OUT"/asan/tests/test_*; do
 	[ -x "$bin" ] || continue
 	name=asan/$(basename "$bin")
-	matches_filter "$name" "$filter" && run_cmocka "$name" "$bin"
+	host_selected "$name" && run_cmocka "$name" "$bin"
 done
-if [ -x "$OUT/asan/xfrm-steer" ] && matches_filter asan/cli-smoke "$filter"; then
+if [ -x "$OUT/asan/xfrm-steer" ] && host_selected asan/cli-smoke; then
 	XS_BIN=$OUT/asan/xfrm-steer run_script asan/cli-smoke tests/fuzz/cli-smoke.sh 300
 fi
 for bin in "$OUT"/fuzz/fuzz_*; do
 	[ -x "$bin" ] || continue
 	name=asan/$(basename "$bin")
-	matches_filter "$name" "$filter" && FUZZ_BIN=$bin run_script "$name" tests/fuzz/replay.sh 300
+	host_selected "$name" && FUZZ_BIN=$bin run_script "$name" tests/fuzz/replay.sh 300
 done
 
 # Checks that need no kernel feature run here, where starting a process is
@@ -43,7 +58,7 @@ done
 for t in tests/host-*.sh; do
 	[ -f "$t" ] || continue
 	name=$(basename "$t" .sh)
-	matches_filter "$name" "$filter" && run_script "host/$name" "$t"
+	host_selected "$name" && run_script "host/$name" "$t"
 done
 
 vm_tests=()
@@ -56,15 +71,16 @@ if matches_filter "test_datapath" "$filter"; then
 fi
 
 if [ ${#vm_tests[@]} -gt 0 ]; then
-	echo "== integration tests (VM: ${#vm_tests[@]} selected)"
+	echo "== integration tests (VM, kernel ${XS_KERNEL_VERSION:-${XS_KERNEL:-default}}: ${#vm_tests[@]} selected)"
 	log=$(mktemp)
 	# One boot for the whole suite; each test also has a limit of its own.
 	XS_VM_TIMEOUT=${XS_VM_TIMEOUT:-3600} scripts/vmtest.sh -- tests/run-vm.sh "$filter" 2>&1 | tee "$log"
 	vmrc=${PIPESTATUS[0]}
 	summary=$(grep -a '^vm-summary ' "$log" | tail -n1)
+	vm_skips=$(grep -a '^vm-skip ' "$log" | sed 's/^vm-skip //')
 	rm -f "$log"
 	if [ -n "$summary" ]; then
-		read -r _ p f s <<<"$summary"
+		read -r _ p f s vm_kernel <<<"$summary"
 		PASSED=$((PASSED + p))
 		FAILED=$((FAILED + f))
 		SKIPPED=$((SKIPPED + s))
@@ -75,5 +91,16 @@ fi
 
 echo
 [ ${#FAILED_NAMES[@]} -gt 0 ] && echo "host failures: ${FAILED_NAMES[*]}"
+for line in "${SKIPPED_LINES[@]}"; do
+	echo "skipped on this machine ($(uname -r)): $line"
+done
+if [ -n "${vm_skips:-}" ]; then
+	while IFS= read -r line; do
+		echo "skipped on Linux ${vm_kernel:-?}: $line"
+	done <<<"$vm_skips"
+elif [ -n "${vm_kernel:-}" ]; then
+	echo "skipped on Linux $vm_kernel: none"
+fi
+[ -z "${vm_kernel:-}" ] || echo "integration tests ran on Linux $vm_kernel"
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" -eq 0 ]

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The integration suite, run as root inside the test VM (scripts/vmtest.sh):
 # the datapath unit tests against the real kernel, then each
-# tests/test-*.sh. Ends with "vm-summary PASSED FAILED SKIPPED".
+# tests/test-*.sh. Ends with a "vm-skip NAME (REASON)" line per skipped test
+# and "vm-summary PASSED FAILED SKIPPED KERNEL".
 set -u
 cd "$(dirname "$0")/.."
 . tests/runner.sh
@@ -24,5 +25,8 @@ for t in tests/test-*.sh; do
 	run_script "vm/$name" "$t"
 done
 [ ${#FAILED_NAMES[@]} -gt 0 ] && echo "vm failures: ${FAILED_NAMES[*]}"
-echo "vm-summary $PASSED $FAILED $SKIPPED"
+for s in "${SKIPPED_LINES[@]}"; do
+	echo "vm-skip $s"
+done
+echo "vm-summary $PASSED $FAILED $SKIPPED $(uname -r)"
 [ "$FAILED" -eq 0 ]

@@ -8,6 +8,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 FAILED_NAMES=()
+SKIPPED_LINES=() # "NAME (REASON)", for the summary
 
 result() { # STATUS NAME [DETAIL]
 	case $1 in
@@ -16,7 +17,10 @@ result() { # STATUS NAME [DETAIL]
 		FAILED=$((FAILED + 1))
 		FAILED_NAMES+=("$2")
 		;;
-	SKIP) SKIPPED=$((SKIPPED + 1)) ;;
+	SKIP)
+		SKIPPED=$((SKIPPED + 1))
+		SKIPPED_LINES+=("$2${3:+ ($3)}")
+		;;
 	esac
 	printf '%-4s %s%s\n' "$1" "$2" "${3:+ ($3)}"
 }
