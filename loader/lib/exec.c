@@ -77,12 +77,12 @@ static struct nlmsghdr *op_encode(const struct op *op, void *buf)
 
 	switch (op->kind) {
 	case OP_SA_ADD:
-		return xs_sa_encode(buf, &op->u.sa);
+		return xs_sa_encode(buf, op->u.sa);
 	case OP_SA_DEL:
-		return enc_sa_del(buf, &op->u.sa);
+		return enc_sa_del(buf, op->u.sa);
 	case OP_POL_ADD:
 	case OP_POL_UPD:
-		nlh = xs_policy_encode(buf, &op->u.pol.pol);
+		nlh = xs_policy_encode(buf, op->u.pol.pol);
 		/* UPDPOLICY replaces the policy with the same key in one
 		 * step; NEWPOLICY refuses to (EEXIST), which is what an add
 		 * must do. */
@@ -90,7 +90,7 @@ static struct nlmsghdr *op_encode(const struct op *op, void *buf)
 			nlh->nlmsg_type = XFRM_MSG_UPDPOLICY;
 		return nlh;
 	case OP_POL_DEL:
-		return enc_pol_del(buf, &op->u.pol.pol);
+		return enc_pol_del(buf, op->u.pol.pol);
 	}
 	return NULL;
 }
@@ -176,7 +176,7 @@ static int op_map(struct run *r, struct op *op)
 		return err == -ENOENT ? 1 : err;
 	case OP_REC_PUT:
 		if (bpf_map_update_elem(bpf_map__fd(d->st.skel->maps.tunnel_names), &op->u.rec.key,
-					&op->u.rec.rec, BPF_ANY))
+					op->u.rec.rec, BPF_ANY))
 			return -errno;
 		return 0;
 	case OP_REC_DEL:
@@ -519,6 +519,7 @@ void run_free(struct run *r)
 	if (r->ops && r->nops)
 		explicit_bzero(r->ops, r->nops * sizeof(*r->ops));
 	free(r->ops);
+	op_store_free(r);
 	for (i = 0; i < r->nplan_lines; i++)
 		free(r->plan_lines[i]);
 	free(r->plan_lines);
