@@ -7,7 +7,9 @@
 # VM (scripts/vmtest.sh: real 6.12 kernel with the kfunc and ESP, under
 # qemu TCG: only ratios mean anything).
 #
-# One namespace per tunnel count N. The underlay is dummy0 (it drops what
+# One namespace per tunnel count N, and a second one for the N classic
+# interfaces, so that the other variants do not pay for N more devices
+# (a lookup by ifindex walks a 256-bucket hash). The underlay is dummy0 (it drops what
 # it sends; the peers are behind one next hop, 10.0.0.2, as behind a real
 # gateway's router). Tunnel k (1..N) is an ESP SA (tunnel mode, reqid k,
 # if_id k) to peer(k) and an out policy 0.0.0.0/0 with if_id k; its inner
@@ -53,6 +55,8 @@ RUNS=${XS_BENCH_PATH_RUNS:-3}
 PERF_DIR=${XS_BENCH_PATH_PERF:-}
 W=$(mktemp -d /tmp/xs-path.XXXXXX)
 NS=xspath
+NSC=xspath-c # the classic interfaces: ifindex lookups walk every device
+MNS=$NS # where measure() and profile() send
 LOCAL=10.0.0.1
 
 die() {
@@ -62,6 +66,7 @@ die() {
 
 cleanup() {
 	ip netns del "$NS" 2>/dev/null || true
+	ip netns del "$NSC" 2>/dev/null || true
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -130,7 +135,7 @@ BEGIN {
 }
 
 tx_packets() {
-	ip netns exec "$NS" cat /sys/class/net/dummy0/statistics/tx_packets
+	ip netns exec "$MNS" cat /sys/class/net/dummy0/statistics/tx_packets
 }
 
 # measure N SUBJECT MARK [-b BASE]: RUNS runs of spread traffic and, for
@@ -143,10 +148,10 @@ measure() {
 		local opt=()
 		[ "$pattern" = one ] && opt=(-1)
 		# Warm-up: every tunnel once (SAs, bundles, neighbours, caches).
-		ip netns exec "$NS" "$SEND" -t "$n" -n "$n" -m "$mark" "${opt[@]}" "$@" >/dev/null
+		ip netns exec "$MNS" "$SEND" -t "$n" -n "$n" -m "$mark" "${opt[@]}" "$@" >/dev/null
 		for run in $(seq "$RUNS"); do
 			t0=$(tx_packets)
-			out=$(ip netns exec "$NS" "$SEND" -t "$n" -n "$PACKETS" -m "$mark" "${opt[@]}" "$@")
+			out=$(ip netns exec "$MNS" "$SEND" -t "$n" -n "$PACKETS" -m "$mark" "${opt[@]}" "$@")
 			t1=$(tx_packets)
 			read -r sent errs cpu sys wall <<<"$out"
 			[ "$errs" -eq 0 ] && [ $((t1 - t0)) -ge "$sent" ] ||
@@ -170,7 +175,7 @@ profile() {
 		[ "$pattern" = one ] && opt=(-1)
 		f="$PERF_DIR/$n-${subject//\//-}-$pattern"
 		perf record -q -e cpu-clock -g -o "$W/perf.data" -- \
-			ip netns exec "$NS" "$SEND" -t "$n" -n "$PACKETS" -w "$n" -m "$mark" "${opt[@]}" "$@" \
+			ip netns exec "$MNS" "$SEND" -t "$n" -n "$PACKETS" -w "$n" -m "$mark" "${opt[@]}" "$@" \
 			>"$f.out" 2>/dev/null
 		perf report -i "$W/perf.data" --no-children --sort sym --stdio -g none \
 			--percent-limit 0.7 2>/dev/null | grep -v '^$' >"$f.txt" || true
@@ -179,23 +184,30 @@ profile() {
 	done
 }
 
+# A gateway namespace with its underlay: dummy0 (drops what it sends), the
+# peers behind one next hop.
+underlay() {
+	ip netns del "$1" 2>/dev/null || true
+	ip netns add "$1"
+	ip -n "$1" link set lo up
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	ip -n "$1" link add dummy0 type dummy
+	ip -n "$1" addr add "$LOCAL/24" dev dummy0
+	ip -n "$1" link set dummy0 up
+	ip -n "$1" route add 10.64.0.0/10 via 10.0.0.2 dev dummy0
+	for m in 1 2 3 4 5; do
+		ip -n "$1" rule add fwmark "$m" table $((100 + m)) pref $((100 + m))
+	done
+}
+
 bench_n() {
 	local n=$1 crypto last=${NS_LIST##* }
 
 	echo "bench-path: n=$n setup" >&2
-	ip netns del "$NS" 2>/dev/null || true
-	ip netns add "$NS"
-	ip -n "$NS" link set lo up
-	ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	ip -n "$NS" link add dummy0 type dummy
-	ip -n "$NS" addr add "$LOCAL/24" dev dummy0
-	ip -n "$NS" link set dummy0 up
-	ip -n "$NS" route add 10.64.0.0/10 via 10.0.0.2 dev dummy0
+	underlay "$NS"
+	underlay "$NSC"
 	"$XS" -n "$NS" link add ipsec0 >/dev/null
 	ip -n "$NS" link set ipsec0 up
-	for m in 1 2 3 4 5; do
-		ip -n "$NS" rule add fwmark "$m" table $((100 + m)) pref $((100 + m))
-	done
 	ip -n "$NS" route add 11.0.0.0/8 dev ipsec0 src "$LOCAL" table 101
 	ip -n "$NS" route add 11.0.0.0/8 via 10.0.0.2 dev dummy0 src "$LOCAL" table 104
 	gen lwt "$n" >"$W/lwt"
@@ -207,21 +219,27 @@ bench_n() {
 	gen pol-policy-del "$n" >"$W/pol-policy-del"
 	gen steer "$n" >"$W/steer"
 	ip -n "$NS" -batch "$W/lwt"
-	ip -n "$NS" -batch "$W/classic"
-	ip -n "$NS" -batch "$W/classic-routes"
+	ip -n "$NSC" -batch "$W/classic"
+	ip -n "$NSC" -batch "$W/classic-routes"
 	ip -n "$NS" -batch "$W/baseline"
 	ip -n "$NS" -batch "$W/pol"
+	ip -n "$NSC" -batch "$W/pol"
 	echo "bench-path: n=$n set up" >&2
 
 	for crypto in null gcm; do
 		ip -n "$NS" xfrm state flush
+		ip -n "$NSC" xfrm state flush
 		gen sa "$n" "$crypto" >"$W/sa"
 		gen sa-policy "$n" "$crypto" >"$W/sa-policy"
 		ip -n "$NS" -batch "$W/sa"
 		ip -n "$NS" -batch "$W/sa-policy"
+		ip -n "$NSC" -batch "$W/sa"
 		measure "$n" "baseline/$crypto" 5 -b 21.0.0.0
 		measure "$n" "lwt/$crypto" 2
+		MNS=$NSC
 		measure "$n" "classic/$crypto" 3
+		[ "$crypto" = null ] && [ "$n" = "$last" ] && profile "$n" classic/null 3
+		MNS=$NS
 		ip -n "$NS" -batch "$W/pol-policy"
 		measure "$n" "policy/$crypto" 4
 		[ "$crypto" = null ] && [ "$n" = "$last" ] && profile "$n" policy/null 4
@@ -229,7 +247,6 @@ bench_n() {
 		if [ "$crypto" = null ] && [ "$n" = "$last" ]; then
 			profile "$n" baseline/null 5 -b 21.0.0.0
 			profile "$n" lwt/null 2
-			profile "$n" classic/null 3
 		fi
 		{
 			echo "attach dev ipsec0 tenant-key none routes $((n + 16)) tunnels $((n + 16))"
@@ -250,7 +267,10 @@ bench_n() {
 	"$XS" -n "$NS" link del ipsec0 >/dev/null 2>&1 || true
 	ip -n "$NS" xfrm policy flush
 	ip -n "$NS" xfrm state flush
+	ip -n "$NSC" xfrm policy flush
+	ip -n "$NSC" xfrm state flush
 	ip netns del "$NS"
+	ip netns del "$NSC"
 }
 
 echo "# kernel $(uname -r), $(nproc) CPUs; $PACKETS packets a run, $RUNS runs" >&2
