@@ -573,7 +573,9 @@ static int report(struct run *r, struct xs_run_result *res)
 		res->lines[res->nlines++] = r->plan_lines[i];
 		r->plan_lines[i] = NULL;
 	}
-	for (i = 0; i < r->nops; i++) {
+	/* The verb shows the operations only in a dry run and as JSON: not
+	 * worded otherwise (100,000 lines for 10,000 tunnels). */
+	for (i = 0; (r->o->dry_run || r->ctx->json) && i < r->nops; i++) {
 		const struct op *op = &r->ops[i];
 
 		if (!op->visible || (!r->o->dry_run && op->status != OS_DONE))
