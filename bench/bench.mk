@@ -13,6 +13,17 @@
 #      apply and by ip -batch, one interface per tunnel versus routes, and
 #      the statistics dump of BENCH_DUMP_N tunnels; BENCH_VM_N, BENCH_VM_RUNS,
 #      BENCH_DUMP_N, BENCH_DUMP_RUNS tune it, BENCH_VM=0 skips it
+#   3. in the test VM, booted again (bench/bench-path.sh): CPU time per packet
+#      of a UDP flood through IPsec for xfrm-steer, lightweight-tunnel routes,
+#      one interface per tunnel and policy-based, null and AES-GCM crypto,
+#      spread over BENCH_PATH_N tunnels and to one; BENCH_PATH_PACKETS and
+#      BENCH_PATH_RUNS tune it, BENCH_PATH_PERF=DIR also writes kernel
+#      profiles (perf) of the largest N to DIR; BENCH_PATH_ICOUNT (default
+#      3) runs the guest on instruction-count time, BENCH_PATH_ICOUNT= on
+#      the host's clock
+# BENCH_PARTS picks the parts: egress, churn and memory (1), control (the
+# statistics dump of 1 and all of 2) and path (3); default all of them, e.g.
+# "make bench BENCH_PARTS=path" for the path table alone (about 10 minutes).
 # Markdown on stdout; every figure in $(OUT)/bench/results.json.
 
 # The benchmark drives the datapath object through its skeleton.
@@ -31,6 +42,22 @@ BENCH_DUMP_N ?= 100000
 BENCH_DUMP_RUNS ?= 3
 # 10,000 classic interfaces and 200,000 SAs need room.
 BENCH_VM_MEM ?= 6G
+BENCH_PARTS ?= egress churn memory control path
+BENCH_HOST_PARTS := $(filter egress churn memory,$(BENCH_PARTS))
+BENCH_PATH := $(OUT)/bench/path_send
+BENCH_PATH_TSV := $(OUT)/bench/path.tsv
+BENCH_PATH_JSON := $(OUT)/bench/path.json
+BENCH_PATH_N ?= 1 1000 10000
+BENCH_PATH_PACKETS ?= 4000
+BENCH_PATH_RUNS ?= 3
+BENCH_PATH_PERF ?=
+# Guest time from the instruction count (scripts/vmtest.sh XS_VM_ICOUNT): on
+# a shared machine the host's load moves wall-clock CPU times by 5-10x, an
+# instruction count not at all. Empty: the host's clock (what TCG's
+# software MMU costs counts then too).
+BENCH_PATH_ICOUNT ?= 3
+# 10,000 interfaces and 20,000 SAs.
+BENCH_PATH_VM_MEM ?= 4G
 
 .PHONY: bench
 
@@ -52,9 +79,18 @@ $(BENCH_EGRESS): bench/bench_egress.c $(ABI_H) $(BENCH_XS_SKEL) $(BENCH_REF_SKEL
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(XS_CFLAGS) $< -o $@ $(LDLIBS)
 
+$(BENCH_PATH): bench/path_send.c | $(OUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror $< -o $@
+
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all unit $(BENCH_REF_SKEL) $(BENCH_EGRESS)
-	$(Q)$(BENCH_EGRESS) $(BENCH_EGRESS_JSON)
+	$(Q)$(MAKE) --no-print-directory all unit $(BENCH_REF_SKEL) $(BENCH_EGRESS) $(BENCH_PATH)
+	$(Q)echo '{}' >$(BENCH_JSON)
+ifneq ($(BENCH_HOST_PARTS),)
+	$(Q)BENCH_PARTS="$(BENCH_HOST_PARTS)" $(BENCH_EGRESS) $(BENCH_EGRESS_JSON)
+	$(Q)cp $(BENCH_EGRESS_JSON) $(BENCH_JSON)
+endif
+ifneq ($(filter control,$(BENCH_PARTS)),)
 	@echo
 	@echo "## Statistics dump: 100,000 tunnels in pinned maps (this kernel)"
 	$(Q)XS_BENCH_CLI=$(abspath $(BIN)) CMOCKA_MESSAGE_OUTPUT=STDOUT \
@@ -66,9 +102,22 @@ ifneq ($(BENCH_VM),0)
 		XS_BENCH_DUMP_N=$(BENCH_DUMP_N) XS_BENCH_DUMP_RUNS=$(BENCH_DUMP_RUNS) \
 		scripts/vmtest.sh -- bench/bench-vm.sh $(BENCH_CP_TSV)
 	$(Q)bench/bench-report.sh $(BENCH_CP_TSV) $(BENCH_CP_JSON)
-	$(Q)jq -s '.[0] + {control_plane: .[1]}' $(BENCH_EGRESS_JSON) $(BENCH_CP_JSON) >$(BENCH_JSON)
-else
-	$(Q)cp $(BENCH_EGRESS_JSON) $(BENCH_JSON)
+	$(Q)jq -s '.[0] + {control_plane: .[1]}' $(BENCH_JSON) $(BENCH_CP_JSON) >$(BENCH_JSON).new
+	$(Q)mv $(BENCH_JSON).new $(BENCH_JSON)
+endif
+endif
+ifneq ($(filter path,$(BENCH_PARTS)),)
+ifneq ($(BENCH_VM),0)
+	@echo
+	$(Q)XS_VM_MEM=$(BENCH_PATH_VM_MEM) XS_VM_TIMEOUT=$${XS_VM_TIMEOUT:-3600} \
+		XS_BENCH_PATH_N="$(BENCH_PATH_N)" XS_BENCH_PATH_PACKETS=$(BENCH_PATH_PACKETS) \
+		XS_BENCH_PATH_RUNS=$(BENCH_PATH_RUNS) XS_VM_ICOUNT=$(BENCH_PATH_ICOUNT) \
+		$(if $(BENCH_PATH_PERF),XS_BENCH_PATH_PERF=$(abspath $(BENCH_PATH_PERF))) \
+		scripts/vmtest.sh -- bench/bench-path.sh $(abspath $(BENCH_PATH_TSV))
+	$(Q)bench/bench-path-report.sh $(BENCH_PATH_TSV) $(BENCH_PATH_JSON)
+	$(Q)jq -s '.[0] + {path: .[1]}' $(BENCH_JSON) $(BENCH_PATH_JSON) >$(BENCH_JSON).new
+	$(Q)mv $(BENCH_JSON).new $(BENCH_JSON)
+endif
 endif
 	@echo
 	@echo "All figures: $(BENCH_JSON)"

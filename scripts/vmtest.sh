@@ -114,6 +114,10 @@ Environment:
                      and measured here on a shared 2-core host, test-stats
                      took 38-81 s single against 53-89 s multi (4 pairs,
                      alternating), boots 13.7-14.5 s either way.
+  XS_VM_ICOUNT       TCG only: a shift N; guest time follows the guest's
+                     instruction count (-icount shift=N,sleep=off: 2^N ns an
+                     instruction), so CPU times are instruction counts and
+                     do not move with the host's load; one TCG thread
   XS_VM_KEEP         1: keep the run directory (console.log, output, ...)
   XS_VM_CMDLINE      extra kernel command line arguments
   XS_QEMU            qemu binary (default qemu-system-x86_64)
@@ -470,6 +474,12 @@ tcg) ;;
 esac
 if [ "$ACCEL" = kvm ]; then
 	ACCEL_ARGS=(-accel kvm -cpu host)
+elif [ -n "${XS_VM_ICOUNT:-}" ]; then
+	[[ $XS_VM_ICOUNT =~ ^[0-9]+$ ]] || die "XS_VM_ICOUNT must be a shift (0-10), not '$XS_VM_ICOUNT'"
+	# Guest time from the instruction count (2^shift ns each): CPU time
+	# then counts guest instructions, whatever the host's load.
+	# icount needs one TCG thread.
+	ACCEL_ARGS=(-accel tcg,thread=single -cpu "max,-cx16" -icount "shift=$XS_VM_ICOUNT,sleep=off")
 else
 	ACCEL_ARGS=(-accel "tcg,thread=$TCG_THREAD" -cpu "max,-cx16")
 fi

@@ -78,12 +78,12 @@ static struct nlmsghdr *op_encode(const struct op *op, void *buf)
 
 	switch (op->kind) {
 	case OP_SA_ADD:
-		return xs_sa_encode(buf, &op->u.sa);
+		return xs_sa_encode(buf, op->u.sa);
 	case OP_SA_DEL:
-		return enc_sa_del(buf, &op->u.sa);
+		return enc_sa_del(buf, op->u.sa);
 	case OP_POL_ADD:
 	case OP_POL_UPD:
-		nlh = xs_policy_encode(buf, &op->u.pol.pol);
+		nlh = xs_policy_encode(buf, op->u.pol.pol);
 		/* UPDPOLICY replaces the policy with the same key in one
 		 * step; NEWPOLICY refuses to (EEXIST), which is what an add
 		 * must do. */
@@ -91,7 +91,7 @@ static struct nlmsghdr *op_encode(const struct op *op, void *buf)
 			nlh->nlmsg_type = XFRM_MSG_UPDPOLICY;
 		return nlh;
 	case OP_POL_DEL:
-		return enc_pol_del(buf, &op->u.pol.pol);
+		return enc_pol_del(buf, op->u.pol.pol);
 	}
 	return NULL;
 }
@@ -177,7 +177,7 @@ static int op_map(struct run *r, struct op *op)
 		return err == -ENOENT ? 1 : err;
 	case OP_REC_PUT:
 		if (bpf_map_update_elem(bpf_map__fd(d->st.skel->maps.tunnel_names), &op->u.rec.key,
-					&op->u.rec.rec, BPF_ANY))
+					op->u.rec.rec, BPF_ANY))
 			return -errno;
 		return 0;
 	case OP_REC_DEL:
@@ -520,6 +520,7 @@ void run_free(struct run *r)
 	if (r->ops && r->nops)
 		explicit_bzero(r->ops, r->nops * sizeof(*r->ops));
 	free(r->ops);
+	op_store_free(r);
 	for (i = 0; i < r->nplan_lines; i++)
 		free(r->plan_lines[i]);
 	free(r->plan_lines);
@@ -573,7 +574,9 @@ static int report(struct run *r, struct xs_run_result *res)
 		res->lines[res->nlines++] = r->plan_lines[i];
 		r->plan_lines[i] = NULL;
 	}
-	for (i = 0; i < r->nops; i++) {
+	/* The verb shows the operations only in a dry run and as JSON: not
+	 * worded otherwise (100,000 lines for 10,000 tunnels). */
+	for (i = 0; (r->o->dry_run || r->ctx->json) && i < r->nops; i++) {
 		const struct op *op = &r->ops[i];
 
 		if (!op->visible || (!r->o->dry_run && op->status != OS_DONE))

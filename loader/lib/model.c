@@ -175,21 +175,21 @@ const char *op_text(const struct run *r, const struct op *op, char *buf, size_t 
 
 	switch (op->kind) {
 	case OP_SA_ADD:
-		snprintf(buf, len, "add %s if_id %u", xs_sa_name(&op->u.sa, a, sizeof(a)),
-			 op->u.sa.if_id);
+		snprintf(buf, len, "add %s if_id %u", xs_sa_name(op->u.sa, a, sizeof(a)),
+			 op->u.sa->if_id);
 		break;
 	case OP_SA_DEL:
-		snprintf(buf, len, "remove %s if_id %u", xs_sa_name(&op->u.sa, a, sizeof(a)),
-			 op->u.sa.if_id);
+		snprintf(buf, len, "remove %s if_id %u", xs_sa_name(op->u.sa, a, sizeof(a)),
+			 op->u.sa->if_id);
 		break;
 	case OP_POL_ADD:
-		snprintf(buf, len, "add %s", xs_policy_name(&op->u.pol.pol, a, sizeof(a)));
+		snprintf(buf, len, "add %s", xs_policy_name(op->u.pol.pol, a, sizeof(a)));
 		break;
 	case OP_POL_UPD:
-		snprintf(buf, len, "update %s", xs_policy_name(&op->u.pol.pol, a, sizeof(a)));
+		snprintf(buf, len, "update %s", xs_policy_name(op->u.pol.pol, a, sizeof(a)));
 		break;
 	case OP_POL_DEL:
-		snprintf(buf, len, "remove %s", xs_policy_name(&op->u.pol.pol, a, sizeof(a)));
+		snprintf(buf, len, "remove %s", xs_policy_name(op->u.pol.pol, a, sizeof(a)));
 		break;
 	case OP_ROUTE_SET: {
 		struct apply_route_key k = op->u.route.key;
@@ -225,23 +225,23 @@ const char *op_text(const struct run *r, const struct op *op, char *buf, size_t 
 			 d->name);
 		break;
 	case OP_REC_PUT:
-		if (op->u.rec.rec.state == XS_TUN_READY)
+		if (op->u.rec.rec->state == XS_TUN_READY)
 			snprintf(buf, len, "complete the tunnel (dev %s, if_id %u)", d->name,
-				 op->u.rec.rec.if_id);
-		else if (op->u.rec.had_old && op->u.rec.old.flags & XS_TUNF_CLI &&
-			 !(op->u.rec.rec.flags & XS_TUNF_CLI))
+				 op->u.rec.rec->if_id);
+		else if (op->u.rec.had_old && op->u.rec.old->flags & XS_TUNF_CLI &&
+			 !(op->u.rec.rec->flags & XS_TUNF_CLI))
 			snprintf(buf, len, "take over the tunnel tunnel add made (dev %s, if_id %u)",
-				 d->name, op->u.rec.rec.if_id);
+				 d->name, op->u.rec.rec->if_id);
 		else if (op->u.rec.had_old)
 			snprintf(buf, len, "update the tunnel (dev %s, if_id %u)", d->name,
-				 op->u.rec.rec.if_id);
+				 op->u.rec.rec->if_id);
 		else
 			snprintf(buf, len, "add the tunnel (dev %s, if_id %u)", d->name,
-				 op->u.rec.rec.if_id);
+				 op->u.rec.rec->if_id);
 		break;
 	case OP_REC_DEL:
 		snprintf(buf, len, "remove the tunnel (dev %s, if_id %u)", d->name,
-			 op->u.rec.old.if_id);
+			 op->u.rec.old->if_id);
 		break;
 	case OP_OWN_PUT:
 	case OP_OWN_DEL:
@@ -271,6 +271,41 @@ struct op *op_new(struct run *r, uint8_t kind, uint8_t phase, size_t dev,
 	op->visible = visible;
 	r->nops++;
 	return op;
+}
+
+void *op_keep(struct run *r, const void *src, size_t size)
+{
+	size_t need = (size + 15) & ~(size_t)15;
+	struct op_store *s = r->store;
+	void *p;
+
+	if (!s || s->cap - s->used < need) {
+		size_t cap = need > 65536 ? need : 65536;
+
+		s = malloc(sizeof(*s) + cap);
+		if (!s)
+			return NULL;
+		s->next = r->store;
+		s->used = 0;
+		s->cap = cap;
+		r->store = s;
+	}
+	p = s->data + s->used;
+	s->used += need;
+	memcpy(p, src, size);
+	return p;
+}
+
+void op_store_free(struct run *r)
+{
+	struct op_store *s, *next;
+
+	for (s = r->store; s; s = next) {
+		next = s->next;
+		explicit_bzero(s->data, s->used);
+		free(s);
+	}
+	r->store = NULL;
 }
 
 /* ---- Devices and links ---- */

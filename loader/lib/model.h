@@ -122,10 +122,15 @@ struct op {
 	size_t dev;
 	size_t ent;
 	int err;
+	/* The big payloads (SAs, policies, records) are pointers: to the
+	 * wanted and observed entries of the run (r->wants, r->ksa, r->kpol,
+	 * devs[].recs), which do not move once planning starts, or to copies
+	 * in r->store. An op is small (its records are sorted and walked
+	 * many times), and keys are not copied around. */
 	union {
-		struct xs_sa sa;
+		const struct xs_sa *sa;
 		struct {
-			struct xs_policy pol, old;
+			const struct xs_policy *pol, *old;
 		} pol;
 		struct {
 			struct apply_route_key key;
@@ -146,7 +151,7 @@ struct op {
 		} slot;
 		struct {
 			struct tunnel_name_key key;
-			struct tunnel_rec rec, old;
+			const struct tunnel_rec *rec, *old; /* rec: NULL for a del */
 			bool had_old;
 		} rec;
 		struct {
@@ -155,6 +160,14 @@ struct op {
 			bool had_old; /* a put that replaces a record */
 		} own;
 	} u;
+};
+
+/* Storage that does not move, for what ops point to that is not an entry
+ * of the run as such (a record in the state an op writes). */
+struct op_store {
+	struct op_store *next;
+	size_t used, cap;
+	unsigned char data[];
 };
 
 /* A link step done before the devices are opened, with its inverse. */
@@ -204,6 +217,7 @@ struct run {
 	size_t nelsewhere, capelsewhere;
 	struct op *ops;
 	size_t nops, capops;
+	struct op_store *store;
 	struct link_step links[3 * XS_CFG_MAX_LINKS + 1];
 	size_t nlinks_done;
 	size_t nfollowed; /* tenant-key iif: re-created interfaces followed */
@@ -239,6 +253,9 @@ ent_err(const struct run *r, int err, uint8_t kind, size_t dev, size_t ent, cons
 const char *op_text(const struct run *r, const struct op *op, char *buf, size_t len);
 struct op *op_new(struct run *r, uint8_t kind, uint8_t phase, size_t dev,
 			 uint8_t ent_kind, size_t ent, bool visible);
+/* A copy of size bytes of src in r->store, which lives until run_free(). */
+void *op_keep(struct run *r, const void *src, size_t size);
+void op_store_free(struct run *r);
 int find_dev(const struct run *r, const char *name, size_t *i);
 int add_dev(struct run *r, const char *name);
 int dev_cmp(const void *a, const void *b);

@@ -380,12 +380,12 @@ static int plan_sas(struct run *r)
 				op = op_new(r, OP_SA_DEL, PH_SA_DEL, w->dev, ENT_TUNNEL, w->idx, true);
 				if (!op)
 					return -ENOMEM;
-				op->u.sa = r->ksa[k];
+				op->u.sa = &r->ksa[k];
 			}
 			op = op_new(r, OP_SA_ADD, PH_SA_ADD, w->dev, ENT_TUNNEL, w->idx, true);
 			if (!op)
 				return -ENOMEM;
-			op->u.sa = *sa;
+			op->u.sa = sa;
 		}
 	}
 	for (i = 0; i < r->nksa; i++) {
@@ -396,7 +396,7 @@ static int plan_sas(struct run *r)
 		op = op_owned(r, OP_SA_DEL, PH_SA_DEL, r->ksa[i].if_id, ENT_KSA, i, true);
 		if (!op)
 			return -ENOMEM;
-		op->u.sa = r->ksa[i];
+		op->u.sa = &r->ksa[i];
 	}
 	return 0;
 }
@@ -433,14 +433,14 @@ static int plan_policies(struct run *r)
 					    true);
 				if (!op)
 					return -ENOMEM;
-				op->u.pol.pol = *p;
-				op->u.pol.old = r->kpol[k];
+				op->u.pol.pol = p;
+				op->u.pol.old = &r->kpol[k];
 				continue;
 			}
 			op = op_new(r, OP_POL_ADD, PH_POL_ADD, w->dev, ENT_TUNNEL, w->idx, true);
 			if (!op)
 				return -ENOMEM;
-			op->u.pol.pol = *p;
+			op->u.pol.pol = p;
 		}
 	}
 	for (i = 0; i < r->nkpol; i++) {
@@ -451,7 +451,7 @@ static int plan_policies(struct run *r)
 		op = op_owned(r, OP_POL_DEL, PH_POL_DEL, r->kpol[i].if_id, ENT_KPOL, i, true);
 		if (!op)
 			return -ENOMEM;
-		op->u.pol.pol = r->kpol[i];
+		op->u.pol.pol = &r->kpol[i];
 	}
 	return 0;
 }
@@ -477,6 +477,7 @@ static int plan_records(struct run *r)
 		struct dev_run *d = &r->devs[w->dev];
 		struct xs_rec_ent *re = find_rec(d, r->cfg->tunnels[w->idx].name, &ri);
 		bool changed = !re || !rec_same(&re->rec, &w->rec);
+		struct tunnel_rec adding;
 		struct op *op;
 
 		if (re && !d->rec_scope[ri])
@@ -503,11 +504,14 @@ static int plan_records(struct run *r)
 				return -ENOMEM;
 			snprintf(op->u.rec.key.name, sizeof(op->u.rec.key.name), "%s",
 				 r->cfg->tunnels[w->idx].name);
-			op->u.rec.rec = w->rec;
-			op->u.rec.rec.state = XS_TUN_ADDING;
+			adding = w->rec;
+			adding.state = XS_TUN_ADDING;
+			op->u.rec.rec = op_keep(r, &adding, sizeof(adding));
+			if (!op->u.rec.rec)
+				return -ENOMEM;
 			op->u.rec.had_old = re != NULL;
 			if (re)
-				op->u.rec.old = re->rec;
+				op->u.rec.old = &re->rec;
 		}
 		if (changed || re->rec.state != XS_TUN_READY) {
 			op = op_new(r, OP_REC_PUT, PH_FINAL, w->dev, ENT_TUNNEL, w->idx, !changed);
@@ -515,10 +519,13 @@ static int plan_records(struct run *r)
 				return -ENOMEM;
 			snprintf(op->u.rec.key.name, sizeof(op->u.rec.key.name), "%s",
 				 r->cfg->tunnels[w->idx].name);
-			op->u.rec.rec = w->rec;
+			op->u.rec.rec = &w->rec;
 			op->u.rec.had_old = true;
-			op->u.rec.old = changed ? w->rec : re->rec;
-			op->u.rec.old.state = XS_TUN_ADDING;
+			adding = changed ? w->rec : re->rec;
+			adding.state = XS_TUN_ADDING;
+			op->u.rec.old = op_keep(r, &adding, sizeof(adding));
+			if (!op->u.rec.old)
+				return -ENOMEM;
 		}
 	}
 	for (i = 0; i < r->ndevs; i++) {
@@ -533,7 +540,7 @@ static int plan_records(struct run *r)
 			if (!op)
 				return -ENOMEM;
 			op->u.rec.key = d->recs[j].key;
-			op->u.rec.old = d->recs[j].rec;
+			op->u.rec.old = &d->recs[j].rec;
 			op->u.rec.had_old = true;
 		}
 	}

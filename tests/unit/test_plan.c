@@ -231,12 +231,12 @@ static void play(struct world *w, struct op *ops, size_t n)
 		switch (op->kind) {
 		case OP_SA_ADD:
 		case OP_SA_DEL:
-			PUT(w, ksa, &op->u.sa, ksa_cmp, op->kind == OP_SA_DEL);
+			PUT(w, ksa, op->u.sa, ksa_cmp, op->kind == OP_SA_DEL);
 			break;
 		case OP_POL_ADD:
 		case OP_POL_UPD:
 		case OP_POL_DEL:
-			PUT(w, kpol, &op->u.pol.pol, kpol_cmp, op->kind == OP_POL_DEL);
+			PUT(w, kpol, op->u.pol.pol, kpol_cmp, op->kind == OP_POL_DEL);
 			break;
 		case OP_ROUTE_SET: {
 			struct xs_route_ent e = { .key = op->u.route.key };
@@ -274,7 +274,10 @@ static void play(struct world *w, struct op *ops, size_t n)
 		}
 		case OP_REC_PUT:
 		case OP_REC_DEL: {
-			struct xs_rec_ent e = { .key = op->u.rec.key, .rec = op->u.rec.rec };
+			struct xs_rec_ent e = { .key = op->u.rec.key };
+
+			if (op->u.rec.rec)
+				e.rec = *op->u.rec.rec;
 
 			PUT(w, recs, &e, rec_key_cmp, op->kind == OP_REC_DEL);
 			break;
@@ -409,7 +412,7 @@ static void test_new_tunnel_order(void **state)
 	slot = first_of(&pl, OP_SLOT_ENSURE);
 	route = first_of(&pl, OP_ROUTE_SET);
 	assert_non_null(rec);
-	assert_int_equal(rec->u.rec.rec.state, XS_TUN_ADDING);
+	assert_int_equal(rec->u.rec.rec->state, XS_TUN_ADDING);
 	assert_true(rec < sa && sa < slot && slot < route);
 	/* The record says ready after the last object. */
 	assert_int_equal(pl.r.ops[pl.r.nops - 1].phase, PH_FINAL);
@@ -628,7 +631,7 @@ static void test_add_existing(void **state)
 	assert_int_equal(plan_on(&pl, &w, t1, XS_SCOPE_ADD, NULL), 0);
 	assert_int_equal(count_kind(&pl, OP_SA_ADD), 1);
 	assert_int_equal(pl.r.ops[pl.r.nops - 1].kind, OP_REC_PUT);
-	assert_int_equal(pl.r.ops[pl.r.nops - 1].u.rec.rec.state, XS_TUN_READY);
+	assert_int_equal(pl.r.ops[pl.r.nops - 1].u.rec.rec->state, XS_TUN_READY);
 	plan_done(&pl);
 }
 
