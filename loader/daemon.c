@@ -137,9 +137,16 @@ static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 			break;
 		}
 		h = xs_health_get(&st, tv.tunnel_idx);
-		if (changed || (!up != !(h & XS_HEALTH_AUTO_DOWN)))
-			printf("%s if_id %u: %s%s\n", ifname, key, h & XS_HEALTH_DOWN ? "down" : "up",
+		if (changed) {
+			struct timespec ts;
+
+			/* Wall-clock time with milliseconds: logs and tests
+			 * compare it with when the SA went or came. */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			printf("%lld.%03ld %s if_id %u: %s%s\n", (long long)ts.tv_sec,
+			       ts.tv_nsec / 1000000, ifname, key, h & XS_HEALTH_DOWN ? "down" : "up",
 			       up ? "" : " (no outbound SA)");
+		}
 	}
 	fflush(stdout);
 	xs_state_close(&st);
