@@ -29,7 +29,7 @@ ul_tx() { ip -n "$GW" -j -s link show ul1 | jq '.[0].stats64.tx.packets'; }
 # the four outbound SAs' packet counters in one ip call (0 for a missing SA)
 all_tx() {
 	ip -n "$GW" -s xfrm state list src "$GWA" dst "$PA" | awk '
-		/^src/ { spi = "" } / spi / { for (i = 1; i <= NF; i++) if ($i == "spi") spi = $(i + 1) }
+		/^src/ { spi = "" } / spi / { for (i = 1; i <= NF; i++) if ($i == "spi") spi = $(i + 1); sub(/\(.*/, "", spi) }
 		/lifetime current:/ { getline; gsub(/[(),a-z]/, " "); n[spi] = $2 }
 		END { printf "%d %d %d %d\n", n["0x00001001"], n["0x00001011"], n["0x00001021"], n["0x00001031"] }'
 }
