@@ -16,6 +16,7 @@
 #   $(BASHCOMPDIR)/xfrm-steer                 bash completion
 #   $(SYSTEMDUNITDIR)/xfrm-steer@.service     xfrm-steer apply /etc/xfrm-steer/%i.json
 #   $(SYSTEMDUNITDIR)/xfrm-steer-exporter.service
+#   $(SYSTEMDUNITDIR)/xfrm-steer-daemon.service  xfrm-steer daemon (tunnel health)
 #   $(XS_LIBDIR)/strongswan-updown.sh         strongSwan updown script
 #   $(XS_DOCDIR)/examples/                    swanctl.conf, apply JSON
 #   $(XS_DOCDIR)/xfrm-steer.schema.json       JSON Schema of apply files
@@ -57,6 +58,7 @@ XS_INSTALLED := $(SBINDIR)/xfrm-steer \
 	$(BASHCOMPDIR)/xfrm-steer \
 	$(SYSTEMDUNITDIR)/xfrm-steer@.service \
 	$(SYSTEMDUNITDIR)/xfrm-steer-exporter.service \
+	$(SYSTEMDUNITDIR)/xfrm-steer-daemon.service \
 	$(XS_LIBDIR)/strongswan-updown.sh \
 	$(XS_DOCDIR)/xfrm-steer.schema.json \
 	$(patsubst examples/%,$(XS_DOCDIR)/examples/%,$(XS_EXAMPLES))
@@ -78,7 +80,7 @@ install-files:
 	$(Q)$(XS_SUBST) man/xfrm-steer.8 > $(DESTDIR)$(MAN8DIR)/xfrm-steer.8
 	$(Q)chmod 0644 $(DESTDIR)$(MAN8DIR)/xfrm-steer.8
 	$(Q)$(INSTALL) -m 0644 completion/xfrm-steer.bash $(DESTDIR)$(BASHCOMPDIR)/xfrm-steer
-	$(Q)for u in xfrm-steer@.service xfrm-steer-exporter.service; do \
+	$(Q)for u in xfrm-steer@.service xfrm-steer-exporter.service xfrm-steer-daemon.service; do \
 		$(XS_SUBST) systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
 		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
 	done

@@ -64,6 +64,11 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
  * BPF_PROG_TEST_RUN, which always hands the program an Ethernet frame. */
 const volatile struct xs_config cfg = { .gen_fine_slots = XS_GEN_FINE_DEFAULT };
 const volatile __u32 l3_off = 0;
+/* Flow hash of group routes: 0, the program's own hash of addresses,
+ * protocol and ports (the default); 1, the kernel's skb hash through
+ * bpf_get_hash_recalc (kept to measure one against the other: the unit
+ * tests' figures are in the README). */
+const volatile __u32 flow_hash_kernel = 0;
 
 /* Routes, written by the loader (`route add`), read by egress. */
 struct {
@@ -81,6 +86,34 @@ struct {
 	__uint(max_entries, XS_DEFAULT_ROUTES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } routes_v6 SEC(".maps");
+
+/* Route groups by index (struct route_group), written copy-on-write by the
+ * loader, read by egress for routes whose tunnel_idx is 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct route_group);
+	__uint(max_entries, XS_DEFAULT_GROUPS);
+} route_groups SEC(".maps");
+
+/* Health by tunnel slot (XS_HEALTH_*), written by the daemon and by
+ * `route nexthop`; the programs do not read it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, XS_DEFAULT_TUNNELS + 1);
+} tun_health SEC(".maps");
+
+/* Per group, a bit per member that is down: what egress reads, one
+ * lookup per packet whatever the group's size. Its writers derive it from
+ * tun_health whenever either changes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, XS_DEFAULT_GROUPS);
+} group_down SEC(".maps");
 
 /* Per-destination decisions, written on a trie lookup, valid while the two
  * route generations they name have not moved (include/xfrm_steer.h). Keeps
@@ -371,6 +404,162 @@ static __always_inline int lookup_v6(__u32 tenant, const __be32 *addr, struct ro
 		    xs_gen_region_v6(addr), cv, out);
 }
 
+/* ------------------------------------------------------------------------
+ * Route groups (include/xfrm_steer.h): a flow hash picks a member by weight
+ * among the members that are up. Two bounded, unrolled walks over at most
+ * XS_GROUP_MAX members, inlined array lookups only.
+ */
+static __always_inline __u32 mix3(__u32 a, __u32 b, __u32 c)
+{
+	__u32 h = a * 0x9e3779b1u;
+
+	h ^= b;
+	h *= 0x85ebca6bu;
+	h ^= c + (h >> 15);
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	return h ^ (h >> 16);
+}
+
+static __always_inline bool l4_has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP ||
+	       proto == IPPROTO_UDPLITE;
+}
+
+/* Source and destination port as one word, 0 when the packet has none in
+ * the linear area (fragments, other protocols). */
+static __always_inline __u32 ports_at(void *l4, void *data_end)
+{
+	__u32 *p = l4;
+
+	if ((void *)(p + 1) > data_end)
+		return 0;
+	return *p;
+}
+
+static __always_inline __u32 flow_hash_v4(struct __sk_buff *skb, struct iphdr *iph,
+					  void *data_end)
+{
+	__u32 ports = 0;
+
+	if (flow_hash_kernel)
+		return bpf_get_hash_recalc(skb);
+	if (!(iph->frag_off & bpf_htons(0x3fff)) && l4_has_ports(iph->protocol))
+		ports = ports_at((void *)iph + ((iph->ihl & 0xf) << 2), data_end);
+	return mix3(iph->saddr, iph->daddr ^ iph->protocol, ports);
+}
+
+static __always_inline __u32 flow_hash_v6(struct __sk_buff *skb, struct ipv6hdr *ip6h,
+					  void *data_end)
+{
+	const __u32 *s = ip6h->saddr.in6_u.u6_addr32, *d = ip6h->daddr.in6_u.u6_addr32;
+	__u32 ports = 0;
+
+	if (flow_hash_kernel)
+		return bpf_get_hash_recalc(skb);
+	if (l4_has_ports(ip6h->nexthdr))
+		ports = ports_at(ip6h + 1, data_end);
+	return mix3(s[0] ^ s[1] ^ s[2] ^ s[3], d[0] ^ d[1] ^ d[2] ^ d[3] ^ ip6h->nexthdr, ports);
+}
+
+/* The member of mask (a bit per member) that hash falls on, the members
+ * weighing their weight out of sum. Branch-free: the verifier walks one
+ * path through it, not one per member combination. */
+static __always_inline __u32 group_walk(const struct route_group *g, __u32 mask, __u32 sum,
+					__u32 hash)
+{
+	__u64 target = ((__u64)hash * sum) >> 32, acc = 0, found = 0, idx = 0, lt, bit;
+
+#pragma unroll
+	for (int i = 0; i < XS_GROUP_MAX; i++) {
+		bit = (mask >> i) & 1;
+		acc += g->nh[i].weight & -bit;
+		lt = (target - acc) >> 63; /* target < acc */
+		idx |= i & -(lt & ~found);
+		found |= lt;
+	}
+	return (__u32)idx;
+}
+
+struct group_sets {
+	__u32 all, up; /* member bits */
+	__u32 all_w, up_w; /* their weights */
+};
+
+static __always_inline void set_add(struct group_sets *s, __u32 in, __u32 m, __u32 w, __u32 up)
+{
+	s->all |= in << m;
+	s->all_w += w & -in;
+	s->up |= (in & up) << m;
+	s->up_w += w & -(in & up);
+}
+
+/* Replace the group route *rt by the member this flow goes to. Members
+ * past n have weight 0 and so never count (the loader zeroes them). */
+static __always_inline int group_pick(struct route_value *rt, __u32 hash, __u32 dscp)
+{
+	struct group_sets cls = {}, pri = {}, bk = {}, *s;
+	__u32 gid = rt->if_id, i, *dm, down;
+	struct route_group *g;
+
+	g = bpf_map_lookup_elem(&route_groups, &gid);
+	dm = bpf_map_lookup_elem(&group_down, &gid);
+	if (!g || !dm)
+		return -1;
+	down = *dm;
+#pragma unroll
+	for (int m = 0; m < XS_GROUP_MAX; m++) {
+		const struct xs_nexthop *nh = &g->nh[m];
+		__u32 w = nh->weight, up = ((down >> m) & 1) ^ 1, is_bk, has_dscp, in_cls;
+		__u64 d = nh->dscp;
+
+		is_bk = nh->flags & XS_NH_BACKUP;
+		has_dscp = (__u32)((d | -d) >> 63);
+		in_cls = (__u32)(d >> (dscp & 63)) & 1;
+		set_add(&bk, is_bk, m, w, up);
+		set_add(&pri, (is_bk | has_dscp) ^ 1, m, w, up);
+		set_add(&cls, in_cls & (is_bk ^ 1), m, w, up);
+	}
+	if (cls.up_w)
+		s = &cls;
+	else if (pri.up_w)
+		s = &pri;
+	else if (bk.up_w)
+		s = &bk;
+	else
+		return -1;
+	/* First by weight among the whole set, so that a member going down
+	 * moves its own flows only; then, for those, among the up ones. */
+	i = group_walk(g, s->all, s->all_w, hash) & (XS_GROUP_MAX - 1);
+	if (!(s->up & (1u << i)))
+		i = group_walk(g, s->up, s->up_w, mix3(hash, 0x2545f491u, gid)) &
+		    (XS_GROUP_MAX - 1);
+	rt->if_id = g->nh[i].if_id;
+	rt->tunnel_idx = g->nh[i].tunnel_idx;
+	return 0;
+}
+
+/* Whether the group route rt has if_id among its members (ingress RPF). */
+static __always_inline bool group_has(const struct route_value *rt, __u32 if_id)
+{
+	__u32 gid = rt->if_id;
+	struct route_group *g = bpf_map_lookup_elem(&route_groups, &gid);
+
+	if (!g)
+		return false;
+#pragma unroll
+	for (int m = 0; m < XS_GROUP_MAX; m++) {
+		if (m >= g->n)
+			break;
+		if (g->nh[m].if_id == if_id)
+			return true;
+	}
+	return false;
+}
+
 SEC("tcx/egress")
 int xs_egress(struct __sk_buff *skb)
 {
@@ -395,6 +584,9 @@ int xs_egress(struct __sk_buff *skb)
 			return count_drop(XS_DROP_PARSE);
 		if (lookup_v4(tenant, iph->daddr, &rt))
 			return count_drop(XS_DROP_NO_ROUTE);
+		if (!rt.tunnel_idx &&
+		    group_pick(&rt, flow_hash_v4(skb, iph, data_end), iph->tos >> 2))
+			return count_drop(XS_DROP_GROUP_DOWN);
 		return steer(skb, &rt);
 	}
 
@@ -421,6 +613,10 @@ int xs_egress(struct __sk_buff *skb)
 				return count_drop(XS_DROP_V6_LINK);
 			return count_drop(XS_DROP_NO_ROUTE);
 		}
+		if (!rt.tunnel_idx &&
+		    group_pick(&rt, flow_hash_v6(skb, ip6h, data_end),
+			       ((ip6h->priority << 4) | (ip6h->flow_lbl[0] >> 4)) >> 2))
+			return count_drop(XS_DROP_GROUP_DOWN);
 		return steer(skb, &rt);
 	}
 
@@ -605,7 +801,8 @@ int xs_ingress(struct __sk_buff *skb)
 		else
 			miss = lookup_v6(tenant, in.src, &rt);
 		if (!miss)
-			routed = rt.if_id;
+			routed = rt.tunnel_idx ? rt.if_id :
+				 group_has(&rt, info.if_id) ? info.if_id : 0;
 		if (!tv || routed != info.if_id) {
 			if (st)
 				st->rx_dropped += 1;

@@ -87,6 +87,8 @@ enum xs_reason {
 	XS_DROP_IIF_UNBOUND = 11, /* egress, tenant-key iif: forwarded from an
 				   * interface that is no tenant's (no stamp:
 				   * new, or re-created and not bound again) */
+	XS_DROP_GROUP_DOWN = 12, /* egress: routed to a group with no member up
+				  * (or no such group) */
 	XS_REASON_MAX,
 };
 
@@ -111,6 +113,77 @@ struct route_value {
 	__u32 if_id;
 	__u32 tunnel_idx;
 };
+
+/* Route groups (multipath). A route whose tunnel_idx is 0 (the reserved
+ * counter slot, which no tunnel ever has) names a group instead of a
+ * tunnel: its if_id is the group's index in the route_groups array. The
+ * layout of struct route_value is the one earlier versions pinned.
+ *
+ * Per packet egress hashes the flow (addresses, protocol, ports) and picks
+ * a member by weight, among:
+ *  1. the up members whose dscp mask has the packet's class, if any is up;
+ *  2. else the up primaries without a dscp mask;
+ *  3. else the up backup members (XS_NH_BACKUP), whatever their mask.
+ * A member is first chosen by weight among all members of that set, up or
+ * not; only if it is down is a second pick made, by weight among the up
+ * ones with a second hash. So the flows of a member that goes down move to
+ * the others, and the flows of the others stay where they are.
+ *
+ * Groups are written copy-on-write: a changed group gets a new index, the
+ * route moves to it in one update, the old index is freed (n = 0). Decision
+ * caches hold the group, never the member, so health applies at once. */
+#define XS_GROUP_MAX 8 /* members per group */
+#define XS_NH_BACKUP (1u << 0) /* used only while no primary is up */
+#define XS_DEFAULT_GROUPS 512 /* xs_size_groups(XS_DEFAULT_TUNNELS) */
+
+struct xs_nexthop {
+	__u32 if_id;
+	__u32 tunnel_idx; /* its slot: counters and health */
+	__u64 dscp; /* bit c: takes DSCP class c only; 0: any class */
+	__u16 weight; /* 1..65535; 0 ends the member list */
+	__u16 flags; /* XS_NH_* */
+	__u32 pad;
+};
+
+struct route_group {
+	__u32 n; /* members in use; 0: free index */
+	__u32 tenant; /* of the route that owns it */
+	struct xs_nexthop nh[XS_GROUP_MAX];
+};
+
+/* Groups: one per two tunnels, 64 to 65,536. */
+static inline __u32 xs_size_groups(__u32 tunnels)
+{
+	return xs_pow2_clamp(tunnels / 2, 64, 65536);
+}
+
+/* tun_health: array by tunnel slot (as tunnel_stats), one __u32 each. Zero
+ * is up: a device without a daemon, or a slot never written, steers to
+ * every member. The daemon sets XS_HEALTH_AUTO_DOWN while the kernel has
+ * no usable outbound SA with the if_id; `route nexthop down|up` sets
+ * XS_HEALTH_ADMIN_DOWN or XS_HEALTH_ADMIN_UP, which win over it (`auto`
+ * clears both). Writers keep XS_HEALTH_DOWN, the effective state and the
+ * bit that counts, consistent with the others (xs_health_effective()).
+ * The datapath reads none of it: group_down, an array by group index of a
+ * bit per member that is down, is derived from it by the same writers
+ * whenever a group or a health changes (one lookup per packet, and a walk
+ * the verifier sees as one path). */
+#define XS_HEALTH_AUTO_DOWN (1u << 0)
+#define XS_HEALTH_ADMIN_DOWN (1u << 1)
+#define XS_HEALTH_ADMIN_UP (1u << 2)
+#define XS_HEALTH_DOWN (1u << 31)
+
+static inline __u32 xs_health_effective(__u32 v)
+{
+	__u32 down;
+
+	v &= ~XS_HEALTH_DOWN;
+	if (v & XS_HEALTH_ADMIN_UP)
+		down = 0;
+	else
+		down = v & (XS_HEALTH_ADMIN_DOWN | XS_HEALTH_AUTO_DOWN);
+	return down ? v | XS_HEALTH_DOWN : v;
+}
 
 /* Per-destination cache in front of the LPM tries (maps dcache_v4 and
  * dcache_v6). A decision is valid while the two route generations it was

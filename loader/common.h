@@ -137,6 +137,7 @@ int do_route(struct xs_ctx *ctx, int argc, char **argv);
 int do_stats(struct xs_ctx *ctx, int argc, char **argv);
 int do_secpath(struct xs_ctx *ctx, int argc, char **argv);
 int do_exporter(struct xs_ctx *ctx, int argc, char **argv);
+int do_daemon(struct xs_ctx *ctx, int argc, char **argv);
 int do_sa(struct xs_ctx *ctx, int argc, char **argv);
 int do_policy(struct xs_ctx *ctx, int argc, char **argv);
 int do_underlay(struct xs_ctx *ctx, int argc, char **argv);

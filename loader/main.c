@@ -75,6 +75,7 @@ static const struct xs_cmd objects[] = {
 	{ "stats", do_stats },
 	{ "secpath", do_secpath },
 	{ "exporter", do_exporter },
+	{ "daemon", do_daemon },
 	{ "sa", do_sa },
 	{ "policy", do_policy },
 	{ "underlay", do_underlay },

@@ -20,9 +20,24 @@ struct route_args {
 	const char *dev;
 	uint32_t if_id;
 	bool have_if_id;
+	/* nexthop if_id A [ weight W ] [ dscp LIST ] [ backup ] ...: a group */
+	uint32_t n_nh;
+	struct xs_nexthop nh[XS_GROUP_MAX];
 };
 int parse_route_args(struct xs_ctx *ctx, int argc, char **argv, bool add,
 		     struct route_args *a);
+
+/* dscp LIST: comma-separated classes 0..63 or names (be, ef, csN, afXY)
+ * into a bit mask. */
+int parse_dscp_list(const char *s, uint64_t *mask);
+
+/* route nexthop { down | up | auto } if_id ID dev NAME */
+struct nexthop_args {
+	const char *dev;
+	uint32_t if_id;
+	uint32_t set, clear; /* XS_HEALTH_* */
+};
+int parse_nexthop_args(struct xs_ctx *ctx, int argc, char **argv, struct nexthop_args *a);
 
 /* route show [ dev NAME ]: *dev is NULL for every attached device. */
 int parse_route_show_args(struct xs_ctx *ctx, int argc, char **argv, const char **dev);

@@ -11,6 +11,7 @@
 #include "parse.h"
 #include "state.h"
 #include "tunnel.h"
+#include "groups.h"
 #include "xfrm_steer.skel.h"
 
 static int route_help(struct xs_ctx *ctx, int argc, char **argv)
@@ -20,10 +21,14 @@ static int route_help(struct xs_ctx *ctx, int argc, char **argv)
 	(void)argv;
 	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer route add PREFIX if_id ID [ tenant KEY ] dev NAME\n"
+		"       xfrm-steer route add PREFIX NH [ NH ... ] [ tenant KEY ] dev NAME\n"
+		"       xfrm-steer route nexthop { down | up | auto } if_id ID dev NAME\n"
 		"       xfrm-steer route del PREFIX [ tenant KEY ] dev NAME\n"
 		"       xfrm-steer route { show | list } [ dev NAME ]\n"
 		"where  PREFIX := { IPV4ADDR[/LEN] | IPV6ADDR[/LEN] }\n"
 		"       ID     := 1..4294967295, decimal or 0x-hex\n"
+		"       NH     := nexthop if_id ID [ weight 1..65535 ] [ dscp LIST ] [ backup ]\n"
+		"       LIST   := CLASS[,CLASS...], CLASS := { 0..63 | be | ef | csN | afXY }\n"
 		"       KEY    := tenant key: with \"tenant-key mark MASK\" a mark value\n"
 		"                 inside MASK, with \"tenant-key iif\" an interface name\n"
 		"                 (route add binds it); without a tenant key, 0 (the default)\n");
@@ -47,7 +52,55 @@ int parse_route_args(struct xs_ctx *ctx, int argc, char **argv, bool add,
 		return p_err(ctx, err, "invalid prefix \"%s\"", argv[0]);
 	NEXT_ARG();
 	while (argc > 0) {
-		if (add && !strcmp(argv[0], "if_id")) {
+		if (add && !strcmp(argv[0], "nexthop")) {
+			struct xs_nexthop *nh;
+
+			if (a->n_nh == XS_GROUP_MAX)
+				return p_err(ctx, -E2BIG, "route add: more than %u nexthops",
+					     XS_GROUP_MAX);
+			nh = &a->nh[a->n_nh++];
+			nh->weight = 1;
+			NEXT_ARG_VALUE(ctx);
+			if (strcmp(argv[0], "if_id"))
+				return p_err(ctx, -EINVAL,
+					     "route add: \"nexthop\" wants \"if_id ID\", not \"%s\"",
+					     argv[0]);
+			NEXT_ARG_VALUE(ctx);
+			if (parse_u32(argv[0], &nh->if_id) || nh->if_id == 0)
+				return p_err(ctx, -EINVAL,
+					     "invalid if_id \"%s\" (1..4294967295)", argv[0]);
+			for (uint32_t i = 0; i + 1 < a->n_nh; i++)
+				if (a->nh[i].if_id == nh->if_id)
+					return p_err(ctx, -EINVAL,
+						     "nexthop if_id %s given twice", argv[0]);
+			while (argc > 1) {
+				uint64_t dscp;
+				uint32_t w;
+
+				if (!strcmp(argv[1], "weight")) {
+					NEXT_ARG();
+					NEXT_ARG_VALUE(ctx);
+					if (parse_u32(argv[0], &w) || w < 1 || w > 65535)
+						return p_err(ctx, -EINVAL,
+							     "invalid weight \"%s\" (1..65535)",
+							     argv[0]);
+					nh->weight = (uint16_t)w;
+				} else if (!strcmp(argv[1], "dscp")) {
+					NEXT_ARG();
+					NEXT_ARG_VALUE(ctx);
+					if (parse_dscp_list(argv[0], &dscp))
+						return p_err(ctx, -EINVAL,
+							     "invalid dscp list \"%s\" (0..63, be, ef, csN, afXY, comma-separated)",
+							     argv[0]);
+					nh->dscp = dscp;
+				} else if (!strcmp(argv[1], "backup")) {
+					NEXT_ARG();
+					nh->flags |= XS_NH_BACKUP;
+				} else {
+					break;
+				}
+			}
+		} else if (add && !strcmp(argv[0], "if_id")) {
 			NEXT_ARG_VALUE(ctx);
 			if (parse_u32(argv[0], &a->if_id) || a->if_id == 0)
 				return p_err(ctx, -EINVAL,
@@ -65,10 +118,112 @@ int parse_route_args(struct xs_ctx *ctx, int argc, char **argv, bool add,
 		}
 		NEXT_ARG();
 	}
-	if (add && !a->have_if_id)
-		return p_err(ctx, -EINVAL, "route add: missing \"if_id ID\"");
+	if (add && a->have_if_id && a->n_nh)
+		return p_err(ctx, -EINVAL, "route add: \"if_id\" or \"nexthop\", not both");
+	if (add && !a->have_if_id && !a->n_nh)
+		return p_err(ctx, -EINVAL, "route add: missing \"if_id ID\" or \"nexthop if_id ID\"");
+	if (add && a->n_nh) {
+		uint32_t i, prim = 0;
+
+		for (i = 0; i < a->n_nh; i++)
+			prim += !(a->nh[i].flags & XS_NH_BACKUP);
+		if (!prim)
+			return p_err(ctx, -EINVAL,
+				     "route add: every nexthop is a backup; at least one must not be");
+	}
 	if (!a->dev)
 		return p_err(ctx, -EINVAL, "route %s: missing \"dev NAME\"", add ? "add" : "del");
+	return 0;
+}
+
+static int dscp_class(const char *w, size_t n, uint32_t *c)
+{
+	char buf[8];
+
+	if (!n || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, w, n);
+	buf[n] = 0;
+	if (!parse_u32(buf, c))
+		return *c > 63 ? -1 : 0;
+	if (!strcmp(buf, "be") || !strcmp(buf, "default")) {
+		*c = 0;
+		return 0;
+	}
+	if (!strcmp(buf, "ef")) {
+		*c = 46;
+		return 0;
+	}
+	if (n == 3 && !strncmp(buf, "cs", 2) && buf[2] >= '0' && buf[2] <= '7') {
+		*c = (uint32_t)(buf[2] - '0') << 3;
+		return 0;
+	}
+	if (n == 4 && !strncmp(buf, "af", 2) && buf[2] >= '1' && buf[2] <= '4' &&
+	    buf[3] >= '1' && buf[3] <= '3') {
+		*c = ((uint32_t)(buf[2] - '0') << 3) | ((uint32_t)(buf[3] - '0') << 1);
+		return 0;
+	}
+	return -1;
+}
+
+int parse_dscp_list(const char *s, uint64_t *mask)
+{
+	uint32_t c;
+
+	*mask = 0;
+	for (;;) {
+		const char *e = strchr(s, ',');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+
+		if (dscp_class(s, n, &c))
+			return -EINVAL;
+		*mask |= 1ull << c;
+		if (!e)
+			return 0;
+		s = e + 1;
+	}
+}
+
+int parse_nexthop_args(struct xs_ctx *ctx, int argc, char **argv, struct nexthop_args *a)
+{
+	bool have = false;
+
+	memset(a, 0, sizeof(*a));
+	if (argc < 1)
+		return p_err(ctx, -EINVAL, "route nexthop: missing \"down\", \"up\" or \"auto\"");
+	if (!strcmp(argv[0], "down")) {
+		a->set = XS_HEALTH_ADMIN_DOWN;
+		a->clear = XS_HEALTH_ADMIN_UP;
+	} else if (!strcmp(argv[0], "up")) {
+		a->set = XS_HEALTH_ADMIN_UP;
+		a->clear = XS_HEALTH_ADMIN_DOWN;
+	} else if (!strcmp(argv[0], "auto")) {
+		a->clear = XS_HEALTH_ADMIN_UP | XS_HEALTH_ADMIN_DOWN;
+	} else {
+		return p_err(ctx, -EINVAL,
+			     "route nexthop: unknown state \"%s\" (down, up or auto)", argv[0]);
+	}
+	NEXT_ARG();
+	while (argc > 0) {
+		if (!strcmp(argv[0], "if_id")) {
+			NEXT_ARG_VALUE(ctx);
+			if (parse_u32(argv[0], &a->if_id) || a->if_id == 0)
+				return p_err(ctx, -EINVAL,
+					     "invalid if_id \"%s\" (1..4294967295)", argv[0]);
+			have = true;
+		} else if (matches(argv[0], "dev")) {
+			NEXT_ARG_VALUE(ctx);
+			a->dev = argv[0];
+		} else {
+			return p_err(ctx, -EINVAL, "route nexthop: unknown argument \"%s\"",
+				     argv[0]);
+		}
+		NEXT_ARG();
+	}
+	if (!have)
+		return p_err(ctx, -EINVAL, "route nexthop: missing \"if_id ID\"");
+	if (!a->dev)
+		return p_err(ctx, -EINVAL, "route nexthop: missing \"dev NAME\"");
 	return 0;
 }
 
@@ -175,6 +330,75 @@ static bool route_exact(int fd, const struct route_key_any *key, struct route_va
 	return errno == EEXIST;
 }
 
+/* A route to a group: a slot for each member (as for a plain route), a new
+ * group index written in full, then the route moved to it in one update,
+ * then the old group (if the route had one) freed. Anything that fails
+ * takes back what this call made: nothing is half applied. */
+static int route_add_group(struct xs_ctx *ctx, struct xs_state *st, const struct route_args *a,
+			   uint32_t tenant, int fd, const struct route_key_any *key,
+			   const struct route_value *old)
+{
+	struct route_value val = { 0 };
+	struct route_group g = { .n = a->n_nh, .tenant = tenant };
+	bool created[XS_GROUP_MAX] = { false };
+	uint32_t i, gid = 0;
+	char buf[64];
+	int err = 0;
+
+	if (old)
+		xs_tunnel_refs_load(st);
+	for (i = 0; i < a->n_nh; i++) {
+		g.nh[i] = a->nh[i];
+		err = xs_tunnel_ensure(ctx, st, a->nh[i].if_id, tenant, &g.nh[i].tunnel_idx,
+				       &created[i]);
+		if (err)
+			goto undo;
+	}
+	err = xs_group_create(st, &g, &gid);
+	if (err) {
+		if (err == -ENOSPC)
+			p_err(ctx, err,
+			      "group table of device \"%s\" is full (%u groups); detach and attach again with a larger \"tunnels N\"",
+			      st->ifname, bpf_map__max_entries(st->skel->maps.route_groups) - 1);
+		else
+			p_err(ctx, err, "cannot write the group: %s", strerror(-err));
+		goto undo;
+	}
+	val.if_id = gid;
+	val.tunnel_idx = 0;
+	if (bpf_map_update_elem(fd, key, &val, BPF_ANY)) {
+		err = -errno;
+		xs_group_free(st, gid);
+		if (err == -ENOSPC || err == -E2BIG)
+			p_err(ctx, err,
+			      "route table of device \"%s\" is full (%u routes per family); detach and attach again with \"routes N\" to raise it",
+			      st->ifname, st->meta->max_routes);
+		else
+			p_err(ctx, err, "cannot add route %s: %s",
+			      format_prefix(&a->prefix, buf, sizeof(buf)), strerror(-err));
+		goto undo;
+	}
+	if (st->slot_refs) {
+		int e = 0;
+
+		for (i = 0; i < a->n_nh && !e; i++)
+			e = xs_tunnel_ref(st, g.nh[i].if_id, g.nh[i].tunnel_idx, 1);
+		if (!e && old)
+			e = old->tunnel_idx ? xs_tunnel_ref(st, old->if_id, old->tunnel_idx, -1) :
+					      xs_group_ref(st, old->if_id, -1);
+		st->refs_kept = !e;
+	}
+	if (old && !old->tunnel_idx)
+		xs_group_free(st, old->if_id);
+	xs_route_changed(st, a->prefix.family, tenant, a->prefix.addr, a->prefix.plen);
+	return 0;
+undo:
+	while (i-- > 0)
+		if (created[i])
+			xs_tunnel_remove(st, a->nh[i].if_id);
+	return err;
+}
+
 static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 {
 	struct route_value val = { 0 };
@@ -193,12 +417,16 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 	bool replaced;
 
 	replaced = route_exact(fd, &key, &old);
+	if (a.n_nh) {
+		err = route_add_group(ctx, &st, &a, tenant, fd, &key, replaced ? &old : NULL);
+		goto out;
+	}
 	/* Only a route moved to another if_id may leave a slot unused: count
 	 * the references (before the change) for that case alone, so that
 	 * adding a new prefix never scans the tables. Counts a batch already
 	 * holds are kept up to date either way. Without them (no memory) the
 	 * old slot stays, as it did before. */
-	if (replaced && old.if_id != a.if_id)
+	if (replaced && (old.if_id != a.if_id || !old.tunnel_idx))
 		xs_tunnel_refs_load(&st);
 	err = xs_tunnel_ensure(ctx, &st, a.if_id, tenant, &val.tunnel_idx, &created);
 	if (err)
@@ -223,11 +451,14 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 		int e = xs_tunnel_ref(&st, val.if_id, val.tunnel_idx, 1);
 
 		if (!e && replaced)
-			e = xs_tunnel_ref(&st, old.if_id, old.tunnel_idx, -1);
+			e = old.tunnel_idx ? xs_tunnel_ref(&st, old.if_id, old.tunnel_idx, -1) :
+					     xs_group_ref(&st, old.if_id, -1);
 		st.refs_kept = !e;
 	} else {
 		st.refs_kept = st.slot_refs != NULL; /* same if_id: counts unchanged */
 	}
+	if (replaced && !old.tunnel_idx)
+		xs_group_free(&st, old.if_id);
 	xs_route_changed(&st, a.prefix.family, tenant, a.prefix.addr, a.prefix.plen);
 out:
 	xs_state_close(&st);
@@ -264,8 +495,12 @@ static int route_del(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	/* The route is gone whatever follows; a slot that cannot be freed
 	 * now is found again by the next count. */
-	if (had)
+	if (had && !old.tunnel_idx) {
+		st.refs_kept = !xs_group_ref(&st, old.if_id, -1);
+		xs_group_free(&st, old.if_id);
+	} else if (had) {
 		st.refs_kept = !xs_tunnel_ref(&st, old.if_id, old.tunnel_idx, -1);
+	}
 	xs_route_changed(&st, a.prefix.family, tenant, a.prefix.addr, a.prefix.plen);
 out:
 	xs_state_close(&st);
@@ -290,6 +525,74 @@ static json_object *tenant_value(const struct show_ctx *sc, const struct xs_stat
 	return json_object_new_string(xs_tenant_str(st, tenant, buf, sizeof(buf)));
 }
 
+static void dscp_text(uint64_t mask, char *buf, size_t len)
+{
+	size_t at = 0;
+	int c;
+
+	buf[0] = 0;
+	for (c = 0; c < 64 && at + 4 < len; c++)
+		if (mask & (1ull << c))
+			at += (size_t)snprintf(buf + at, len - at, "%s%d", at ? "," : "", c);
+}
+
+/* A group's members: JSON an array of objects, text one string in
+ * iproute2's words ("nexthop if_id 30 weight 3 dscp 46 backup down"). */
+static void add_nexthops(const struct show_ctx *sc, const struct xs_state *cst,
+			 json_object *o, uint32_t gid)
+{
+	struct xs_state *st = (struct xs_state *)cst;
+	json_object *arr = json_object_new_array();
+	char text[512], d[200];
+	struct route_group g;
+	size_t at = 0;
+	uint32_t m;
+
+	text[0] = 0;
+	if (xs_group_read(st, gid, &g))
+		g.n = 0;
+	for (m = 0; m < g.n && m < XS_GROUP_MAX; m++) {
+		const struct xs_nexthop *nh = &g.nh[m];
+		uint32_t h = xs_health_get(st, nh->tunnel_idx);
+		const char *admin = h & XS_HEALTH_ADMIN_DOWN ? "down" :
+				    h & XS_HEALTH_ADMIN_UP   ? "up" :
+							       "auto";
+		bool up = !(h & XS_HEALTH_DOWN);
+
+		dscp_text(nh->dscp, d, sizeof(d));
+		if (sc->ctx->json) {
+			json_object *n = json_object_new_object(), *da = json_object_new_array();
+			int c;
+
+			json_object_object_add(n, "if_id", json_object_new_uint64(nh->if_id));
+			json_object_object_add(n, "weight", json_object_new_uint64(nh->weight));
+			for (c = 0; c < 64; c++)
+				if (nh->dscp & (1ull << c))
+					json_object_array_add(da, json_object_new_int(c));
+			json_object_object_add(n, "dscp", da);
+			json_object_object_add(n, "backup",
+					       json_object_new_boolean(nh->flags & XS_NH_BACKUP));
+			json_object_object_add(n, "up", json_object_new_boolean(up));
+			json_object_object_add(n, "admin", json_object_new_string(admin));
+			json_object_object_add(n, "sa_down", json_object_new_boolean(
+								      h & XS_HEALTH_AUTO_DOWN));
+			json_object_array_add(arr, n);
+		} else if (at < sizeof(text)) {
+			at += (size_t)snprintf(text + at, sizeof(text) - at,
+					       "%snexthop if_id %u weight %u%s%s%s%s", at ? " " : "",
+					       nh->if_id, nh->weight, d[0] ? " dscp " : "", d,
+					       nh->flags & XS_NH_BACKUP ? " backup" : "",
+					       up ? "" : " down");
+		}
+	}
+	if (sc->ctx->json) {
+		json_object_object_add(o, "nexthops", arr);
+	} else {
+		json_object_put(arr);
+		json_object_object_add(o, "nexthops", json_object_new_string(text));
+	}
+}
+
 static void add_route_record(const struct show_ctx *sc, const struct xs_state *st,
 			     uint32_t tenant, const struct xs_prefix *p,
 			     const struct route_value *v)
@@ -307,7 +610,12 @@ static void add_route_record(const struct show_ctx *sc, const struct xs_state *s
 	json_object_object_add(o, "tenant", tenant_value(sc, st, tenant));
 	json_object_object_add(o, "prefix",
 			       json_object_new_string(format_prefix(p, buf, sizeof(buf))));
-	json_object_object_add(o, "if_id", json_object_new_uint64(v->if_id));
+	if (v->tunnel_idx) {
+		json_object_object_add(o, "if_id", json_object_new_uint64(v->if_id));
+	} else {
+		json_object_object_add(o, "group", json_object_new_uint64(v->if_id));
+		add_nexthops(sc, st, o, v->if_id);
+	}
 	if (sc->ctx->json) {
 		json_object_object_add(o, "owner", json_object_new_string(owner));
 		if (tunnel)
@@ -392,6 +700,7 @@ static int route_show(struct xs_ctx *ctx, int argc, char **argv)
 		{ "prefix", "prefix", false, false },
 		{ "if_id", "if_id", true, false },
 		{ "owner", "owner", false, false },
+		{ "nexthops", "nexthops", false, false },
 	};
 	const char *dev;
 	json_object *arr;
@@ -412,11 +721,40 @@ static int route_show(struct xs_ctx *ctx, int argc, char **argv)
 	return err;
 }
 
+/* route nexthop { down | up | auto } if_id ID dev NAME: maintenance. down
+ * and up win over the daemon's view of the SAs until auto gives it back. */
+static int route_nexthop(struct xs_ctx *ctx, int argc, char **argv)
+{
+	struct nexthop_args a;
+	struct tunnel_value tv;
+	struct xs_state st;
+	int err;
+
+	err = parse_nexthop_args(ctx, argc, argv, &a);
+	if (err)
+		return err;
+	err = xs_state_open(ctx, a.dev, XS_LOCK_EXCLUSIVE, &st);
+	if (err)
+		return err;
+	if (bpf_map_lookup_elem(bpf_map__fd(st.skel->maps.tunnels), &a.if_id, &tv)) {
+		err = p_err(ctx, -ENOENT, "no route leads to if_id %u on device \"%s\"", a.if_id,
+			    st.ifname);
+		goto out;
+	}
+	err = xs_health_update(&st, tv.tunnel_idx, a.set, a.clear, NULL);
+	if (err)
+		p_err(ctx, err, "cannot set the health of if_id %u: %s", a.if_id, strerror(-err));
+out:
+	xs_state_close(&st);
+	return err;
+}
+
 int do_route(struct xs_ctx *ctx, int argc, char **argv)
 {
 	static const struct xs_cmd cmds[] = {
 		{ "show", route_show }, { "list", route_show }, { "add", route_add },
-		{ "delete", route_del }, { "help", route_help }, { NULL, NULL },
+		{ "delete", route_del }, { "nexthop", route_nexthop }, { "help", route_help },
+		{ NULL, NULL },
 	};
 
 	return xs_cmd_select(ctx, cmds, argc, argv, route_help);

@@ -633,7 +633,7 @@ static int tshow_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 		return err;
 	err = xs_recs_read(&st, &recs, &nrecs);
 	if (!err)
-		err = xs_routes_read(&st, &routes, &nroutes);
+		err = xs_routes_read(&st, &routes, &nroutes, NULL);
 	if (err) {
 		p_err(ctx, err, "cannot read the state of \"%s\": %s", ifname, strerror(-err));
 		goto out;

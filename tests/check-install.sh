@@ -35,6 +35,7 @@ check_tree() { # DESTDIR PREFIX UNITDIR
 			echo "$p/share/bash-completion/completions/xfrm-steer"
 			echo "$u/xfrm-steer@.service"
 			echo "$u/xfrm-steer-exporter.service"
+			echo "$u/xfrm-steer-daemon.service"
 			echo "$p/lib/xfrm-steer/strongswan-updown.sh"
 			echo "$p/share/doc/xfrm-steer/xfrm-steer.schema.json"
 			for f in examples/*; do
@@ -110,7 +111,7 @@ if command -v systemd-analyze >/dev/null; then
 		sed "s|/usr/local/sbin/|$P/sbin/|g" "$f" >"$U/${f##*/}"
 	done
 	if out=$(cd "$U" && systemd-analyze verify --man=no ./xfrm-steer@.service \
-		./xfrm-steer-exporter.service 2>&1); then
+		./xfrm-steer-exporter.service ./xfrm-steer-daemon.service 2>&1); then
 		ok "systemd-analyze verify: units accepted"
 	elif grep -qi 'failed to.*bus\|not booted\|System has not been booted' <<<"$out"; then
 		echo "skipped: systemd-analyze verify cannot run here: $out"

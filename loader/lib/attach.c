@@ -196,6 +196,9 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 	bpf_map__set_max_entries(skel->maps.routes_v6, eff.max_routes);
 	bpf_map__set_max_entries(skel->maps.tunnels, eff.max_tunnels);
 	bpf_map__set_max_entries(skel->maps.tunnel_stats, eff.max_tunnels + 1);
+	bpf_map__set_max_entries(skel->maps.tun_health, eff.max_tunnels + 1);
+	bpf_map__set_max_entries(skel->maps.route_groups, xs_size_groups(eff.max_tunnels));
+	bpf_map__set_max_entries(skel->maps.group_down, xs_size_groups(eff.max_tunnels));
 	/* apply's records: one per tunnel, one per route it owns. */
 	bpf_map__set_max_entries(skel->maps.tunnel_names, eff.max_tunnels);
 	bpf_map__set_max_entries(skel->maps.apply_routes, eff.max_routes);

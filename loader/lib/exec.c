@@ -500,6 +500,8 @@ void run_free(struct run *r)
 		free(d->route_leaves);
 		free(d->owned);
 		free(d->slots);
+		free(d->group_keys);
+		free(d->group_ifids);
 	}
 	free(r->devs);
 	free(r->elsewhere);

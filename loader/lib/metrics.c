@@ -19,6 +19,7 @@ static const char *const reason_names[XS_REASON_MAX] = {
 	[XS_DROP_RX_PARSE] = "rx_parse_error",
 	[XS_DROP_RX_V6_LINK] = "rx_v6_link_local",
 	[XS_DROP_IIF_UNBOUND] = "iif_unbound",
+	[XS_DROP_GROUP_DOWN] = "group_down",
 };
 
 const char *xs_reason_name(uint32_t reason)

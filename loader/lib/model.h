@@ -40,6 +40,13 @@ struct dev_run {
 	struct xs_route_ent *routes;
 	bool *route_leaves; /* per route: planned to go, or to lead elsewhere */
 	size_t nroutes;
+	/* Route groups (route add ... nexthop), not the engine's: their keys
+	 * (sorted) and their members' if_ids (sorted). */
+	size_t ngroups;
+	struct apply_route_key *group_keys;
+	size_t ngroup_keys;
+	uint32_t *group_ifids;
+	size_t ngroup_ifids;
 	struct own_ent {
 		struct apply_route_key key;
 		struct apply_route_value val;

@@ -62,7 +62,7 @@ int xs_recs_read(struct xs_state *st, struct xs_rec_ent **v, size_t *n)
 }
 
 static int read_routes_family(struct xs_state *st, int family, struct xs_route_ent **v,
-			      size_t *n, size_t *cap)
+			      size_t *n, size_t *cap, size_t *ngroups)
 {
 	int fd = family == AF_INET ? bpf_map__fd(st->skel->maps.routes_v4) :
 				     bpf_map__fd(st->skel->maps.routes_v6);
@@ -82,6 +82,12 @@ static int read_routes_family(struct xs_state *st, int family, struct xs_route_e
 		memset(e, 0, sizeof(*e));
 		if (bpf_map_lookup_elem(fd, &key, &e->val))
 			continue;
+		/* A route group (tunnel_idx 0, if_id its group's index): not a
+		 * route to an if_id, and nothing the engine knows yet. */
+		if (!e->val.tunnel_idx) {
+			(*ngroups)++;
+			continue;
+		}
 		e->key.family = (uint32_t)family;
 		if (family == AF_INET) {
 			e->key.tenant = key.v4.tenant;
@@ -97,16 +103,18 @@ static int read_routes_family(struct xs_state *st, int family, struct xs_route_e
 	return errno == ENOENT ? 0 : -errno;
 }
 
-int xs_routes_read(struct xs_state *st, struct xs_route_ent **v, size_t *n)
+int xs_routes_read(struct xs_state *st, struct xs_route_ent **v, size_t *n, size_t *ngroups)
 {
-	size_t cap = 0;
+	size_t cap = 0, g = 0;
 	int err;
 
 	*v = NULL;
 	*n = 0;
-	err = read_routes_family(st, AF_INET, v, n, &cap);
+	err = read_routes_family(st, AF_INET, v, n, &cap, &g);
 	if (!err)
-		err = read_routes_family(st, AF_INET6, v, n, &cap);
+		err = read_routes_family(st, AF_INET6, v, n, &cap, &g);
+	if (ngroups)
+		*ngroups = g;
 	return err;
 }
 
@@ -350,6 +358,68 @@ int dev_index(struct run *r, struct dev_run *d)
 	return 0;
 }
 
+static int u32cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Route groups (route add ... nexthop), which the engine does not manage:
+ * their keys, which a plan may not take, and their members' if_ids, whose
+ * counter slots a plan may not remove. */
+static int read_groups(struct dev_run *d)
+{
+	int gfd = bpf_map__fd(d->st.skel->maps.route_groups);
+	size_t cap = 0, mcap = 0;
+	int f;
+
+	for (f = 0; f < 2; f++) {
+		int fd = f ? bpf_map__fd(d->st.skel->maps.routes_v6) :
+			     bpf_map__fd(d->st.skel->maps.routes_v4);
+		union {
+			struct route_key_v4 v4;
+			struct route_key_v6 v6;
+		} key, next;
+		void *prev = NULL;
+
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			struct route_value val;
+			struct route_group g;
+			struct apply_route_key *k;
+			uint32_t i;
+
+			key = next;
+			prev = &key;
+			if (bpf_map_lookup_elem(fd, &key, &val) || val.tunnel_idx)
+				continue;
+			k = vec_slot(&d->group_keys, &cap, d->ngroup_keys, sizeof(*k));
+			if (!k)
+				return -ENOMEM;
+			memset(k, 0, sizeof(*k));
+			k->family = f ? AF_INET6 : AF_INET;
+			k->tenant = f ? key.v6.tenant : key.v4.tenant;
+			k->plen = (f ? key.v6.prefixlen : key.v4.prefixlen) - 32;
+			memcpy(k->addr, f ? (void *)key.v6.addr : (void *)&key.v4.addr, f ? 16 : 4);
+			d->ngroup_keys++;
+			if (bpf_map_lookup_elem(gfd, &val.if_id, &g))
+				continue;
+			for (i = 0; i < g.n && i < XS_GROUP_MAX; i++) {
+				uint32_t *m = vec_slot(&d->group_ifids, &mcap, d->ngroup_ifids,
+						       sizeof(*m));
+
+				if (!m)
+					return -ENOMEM;
+				*m = g.nh[i].if_id;
+				d->ngroup_ifids++;
+			}
+		}
+	}
+	sort_n(d->group_keys, d->ngroup_keys, sizeof(*d->group_keys), route_ent_cmp);
+	sort_n(d->group_ifids, d->ngroup_ifids, sizeof(*d->group_ifids), u32cmp);
+	return 0;
+}
+
 int read_dev(struct run *r, struct dev_run *d)
 {
 	size_t cap = 0;
@@ -359,7 +429,9 @@ int read_dev(struct run *r, struct dev_run *d)
 		return 0;
 	err = xs_recs_read(&d->st, &d->recs, &d->nrecs);
 	if (!err)
-		err = xs_routes_read(&d->st, &d->routes, &d->nroutes);
+		err = xs_routes_read(&d->st, &d->routes, &d->nroutes, &d->ngroups);
+	if (!err && d->ngroups)
+		err = read_groups(d);
 	if (err)
 		return p_err(r->ctx, err, "cannot read the state of \"%s\": %s", d->name,
 			     strerror(-err));
@@ -519,6 +591,7 @@ struct show_dev {
 	size_t nksa;
 	bool keys;
 	int err;
+	size_t groups; /* route groups left out */
 };
 
 static char *key_hex(const struct xs_alg *a)
@@ -580,7 +653,7 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 	struct xs_config_file *cfg = sd->cfg;
 	struct xs_rec_ent *recs = NULL;
 	struct xs_route_ent *routes = NULL;
-	size_t nrecs = 0, nroutes = 0, i, j;
+	size_t nrecs = 0, nroutes = 0, ngroups = 0, i, j;
 	struct xs_cfg_link *l;
 	struct xs_state st;
 	struct xs_owners ow = { 0 };
@@ -596,11 +669,12 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 	if (!err)
 		err = xs_recs_read(&st, &recs, &nrecs);
 	if (!err)
-		err = xs_routes_read(&st, &routes, &nroutes);
+		err = xs_routes_read(&st, &routes, &nroutes, &ngroups);
 	if (err) {
 		p_err(ctx, err, "cannot read the state of \"%s\": %s", ifname, strerror(-err));
 		goto out;
 	}
+	sd->groups += ngroups;
 	err = -ENOMEM;
 	used = calloc(nroutes + 1, sizeof(*used));
 	p = realloc(cfg->links, (cfg->nlinks + 1) * sizeof(*cfg->links));
@@ -761,6 +835,11 @@ int xs_config_from_kernel(struct xs_ctx *ctx, struct xs_config_file *out, bool k
 	xs_sas_free(sd.ksa, sd.nksa);
 	if (err)
 		return err;
+	/* A file without them would be an answer the tool cannot stand by. */
+	if (sd.groups)
+		return p_err(ctx, -EOPNOTSUPP,
+			     "%zu route group%s (route add ... nexthop) cannot be written in the file form yet: \"xfrm-steer route show\" lists them",
+			     sd.groups, sd.groups == 1 ? "" : "s");
 	/* Stable output, whatever the maps' order: files diff well. */
 	sort_n(out->tunnels, out->ntunnels, sizeof(*out->tunnels), name_cmp);
 	sort_n(out->routes, out->nroutes, sizeof(*out->routes), route_cmp);

@@ -729,6 +729,16 @@ static int plan_routes(struct run *r, size_t dev)
 		c = find_route(d, &wr->key, &ci);
 		if (check_route_owner(r, dev, wr, c, ek, ent))
 			return -EEXIST;
+		/* Route groups are route add's, and the engine does not know
+		 * them yet: never take one's prefix for a plain route. */
+		if (search_n(&wr->key, d->group_keys, d->ngroup_keys, sizeof(*d->group_keys),
+			     route_ent_cmp)) {
+			char a[96];
+
+			return ent_err(r, -EEXIST, ek, dev, ent,
+				       "%s is a route group (route add ... nexthop), which this command does not manage: delete it (\"xfrm-steer route del\") or leave it out",
+				       rkey_str(d, &wr->key, a, sizeof(a)));
+		}
 		own = find_own(d, &wr->key);
 		/* A loose route is marked as the file's before it is made
 		 * (and unmarked once it is a tunnel's), so that a run
@@ -959,6 +969,27 @@ static int plan_kept(struct run *r, size_t dev)
  * done. Each family's route trie and the tunnels' counter slots hold what
  * attach sized them for; a plan over it is refused before the first change,
  * naming the size and how to raise it. */
+/* A tunnel slot a route group's member uses stays: its counters and
+ * health are the group's too. */
+static int plan_group_members(struct run *r, size_t dev)
+{
+	const struct dev_run *d = &r->devs[dev];
+	size_t i;
+
+	for (i = 0; i < r->nops; i++) {
+		const struct op *op = &r->ops[i];
+
+		if (op->dev != dev || op->kind != OP_SLOT_REMOVE ||
+		    !search_n(&op->u.slot.if_id, d->group_ifids, d->ngroup_ifids,
+			      sizeof(*d->group_ifids), slot_ent_cmp))
+			continue;
+		return ent_err(r, -EBUSY, op->ent_kind, dev, op->ent,
+			       "if_id %u is a member of a route group: take it out of the group first (\"xfrm-steer route add PREFIX nexthop ...\" without it)",
+			       op->u.slot.if_id);
+	}
+	return 0;
+}
+
 static int plan_limits(struct run *r, size_t dev)
 {
 	struct dev_run *d = &r->devs[dev];
@@ -1074,6 +1105,8 @@ int xs_plan(struct run *r)
 		err = plan_slots(r, i);
 	for (i = 0; !err && i < r->ndevs; i++)
 		err = plan_limits(r, i);
+	for (i = 0; !err && i < r->ndevs; i++)
+		err = plan_group_members(r, i);
 	for (i = 0; !err && r->o->scope == XS_SCOPE_FILE && i < r->ndevs; i++)
 		err = plan_kept(r, i);
 	if (!err)

@@ -746,6 +746,26 @@ void xs_route_changed(struct xs_state *st, int family, uint32_t tenant, const ui
 	routes_changed_end(st);
 }
 
+/* A plain route refers to its slot, a group route (tunnel_idx 0) to the
+ * slots of its members. */
+static void count_route_refs(struct xs_state *st, const struct route_value *rv, uint32_t *refs,
+			     uint32_t max)
+{
+	struct route_group g;
+	uint32_t m;
+
+	if (rv->tunnel_idx) {
+		if (rv->tunnel_idx <= max)
+			refs[rv->tunnel_idx]++;
+		return;
+	}
+	if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.route_groups), &rv->if_id, &g))
+		return;
+	for (m = 0; m < g.n && m < XS_GROUP_MAX; m++)
+		if (g.nh[m].tunnel_idx <= max)
+			refs[g.nh[m].tunnel_idx]++;
+}
+
 /* Count what refers to each tunnel slot: routes of both families and
  * named tunnels. Read once per lock (or per batch, like slot_used). */
 int xs_tunnel_refs_load(struct xs_state *st)
@@ -767,14 +787,14 @@ int xs_tunnel_refs_load(struct xs_state *st)
 	fd = bpf_map__fd(st->skel->maps.routes_v4);
 	while (!bpf_map_get_next_key(fd, p4, &k4)) {
 		p4 = &k4;
-		if (!bpf_map_lookup_elem(fd, &k4, &rv) && rv.tunnel_idx <= max)
-			refs[rv.tunnel_idx]++;
+		if (!bpf_map_lookup_elem(fd, &k4, &rv))
+			count_route_refs(st, &rv, refs, max);
 	}
 	fd = bpf_map__fd(st->skel->maps.routes_v6);
 	while (!bpf_map_get_next_key(fd, p6, &k6)) {
 		p6 = &k6;
-		if (!bpf_map_lookup_elem(fd, &k6, &rv) && rv.tunnel_idx <= max)
-			refs[rv.tunnel_idx]++;
+		if (!bpf_map_lookup_elem(fd, &k6, &rv))
+			count_route_refs(st, &rv, refs, max);
 	}
 	fd = bpf_map__fd(st->skel->maps.tunnel_names);
 	while (!bpf_map_get_next_key(fd, prev_nk, &nk)) {
@@ -933,6 +953,13 @@ int xs_tunnel_ensure(struct xs_ctx *ctx, struct xs_state *st, uint32_t if_id,
 	if (err) {
 		free_slot(st, tv.tunnel_idx);
 		return p_err(ctx, err, "cannot reset tunnel counters: %s", strerror(-err));
+	}
+	{
+		/* Nor may it keep that tunnel's health. */
+		uint32_t up = 0;
+
+		bpf_map_update_elem(bpf_map__fd(st->skel->maps.tun_health), &tv.tunnel_idx, &up,
+				    BPF_ANY);
 	}
 	if (bpf_map_update_elem(tfd, &if_id, &tv, BPF_NOEXIST)) {
 		err = -errno;

@@ -69,7 +69,9 @@ struct xs_route_ent {
 	struct apply_route_key key;
 	struct route_value val;
 };
-int xs_routes_read(struct xs_state *st, struct xs_route_ent **v, size_t *n);
+/* The routes to an if_id; route groups are counted in *ngroups (may be
+ * NULL), not listed: the engine and show do not handle them yet. */
+int xs_routes_read(struct xs_state *st, struct xs_route_ent **v, size_t *n, size_t *ngroups);
 
 /* Every ESP SA and every main policy of the namespace. The SAs hold their
  * keys: free them with xs_sas_free(). */

@@ -87,7 +87,7 @@ static void build_v6(struct pkt *p, const char *dst, uint32_t payload)
 	p->len = sizeof(*eth) + sizeof(*ip6h) + payload;
 }
 
-static int load(struct fixture *f, uint32_t mode, uint32_t mask)
+static int load_opts(struct fixture *f, uint32_t mode, uint32_t mask, uint32_t kernel_hash)
 {
 	struct meta_value m = { .magic = XS_META_MAGIC, .version = 1, .route_gen = 1 };
 	uint32_t zero = 0;
@@ -101,6 +101,7 @@ static int load(struct fixture *f, uint32_t mode, uint32_t mask)
 	f->skel->rodata->cfg.flags = f->flags;
 	/* BPF_PROG_TEST_RUN hands the program an Ethernet frame. */
 	f->skel->rodata->l3_off = ETH_HLEN;
+	f->skel->rodata->flow_hash_kernel = kernel_hash;
 	bpf_map__set_max_entries(f->skel->maps.routes_v4, 1024);
 	bpf_map__set_max_entries(f->skel->maps.routes_v6, 1024);
 	bpf_map__set_max_entries(f->skel->maps.dcache_v4, 1024);
@@ -108,11 +109,24 @@ static int load(struct fixture *f, uint32_t mode, uint32_t mask)
 	bpf_map__set_max_entries(f->skel->maps.secpath, 1024);
 	bpf_map__set_max_entries(f->skel->maps.tunnels, NTUNNELS);
 	bpf_map__set_max_entries(f->skel->maps.tunnel_stats, NTUNNELS + 1);
+	bpf_map__set_max_entries(f->skel->maps.tun_health, NTUNNELS + 1);
+	bpf_map__set_max_entries(f->skel->maps.route_groups, 64);
+	bpf_map__set_max_entries(f->skel->maps.group_down, 64);
 	if (xfrm_steer__load(f->skel))
 		return -1;
 	m.tenant_mode = mode;
 	m.mark_mask = mask;
 	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.meta), &zero, &m, BPF_ANY);
+}
+
+static int load(struct fixture *f, uint32_t mode, uint32_t mask)
+{
+	return load_opts(f, mode, mask, 0);
+}
+
+static int load_hash(struct fixture *f, uint32_t kernel_hash)
+{
+	return load_opts(f, XS_TENANT_NONE, 0, kernel_hash);
 }
 
 static int setup_mode(void **state, uint32_t mode, uint32_t mask)
@@ -860,6 +874,277 @@ static void test_rpf_follows_route_changes(void **state)
 	assert_int_equal(ingress_as(f, &p, 21), TC_ACT_OK);
 }
 
+/* ------------------------------------------------------------------------
+ * Route groups. Members i have if_id 30 + i and tunnel slot i + 1 here.
+ */
+struct member {
+	uint16_t weight;
+	uint16_t flags;
+	uint64_t dscp;
+};
+
+static void group_route(struct fixture *f, const char *prefix, uint32_t gid,
+			const struct member *m, uint32_t n)
+{
+	struct route_group g = { .n = n };
+	struct route_value v = { .if_id = gid, .tunnel_idx = 0 };
+	struct route_key_v4 k = { 0 };
+	struct xs_prefix p;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		g.nh[i].if_id = 30 + i;
+		g.nh[i].tunnel_idx = i + 1;
+		g.nh[i].weight = m[i].weight;
+		g.nh[i].flags = m[i].flags;
+		g.nh[i].dscp = m[i].dscp;
+	}
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.route_groups), &gid, &g,
+					     BPF_ANY),
+			 0);
+	assert_int_equal(parse_prefix(prefix, &p, false), 0);
+	k.prefixlen = 32 + p.plen;
+	memcpy(&k.addr, p.addr, 4);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.routes_v4), &k, &v,
+					     BPF_ANY),
+			 0);
+	bump_gen(f, &p, 0);
+}
+
+/* Health of a slot as the loader writes it: tun_health, then the down
+ * mask of every group (of the few here) with a member in that slot. */
+static void set_down(struct fixture *f, uint32_t slot, bool down)
+{
+	uint32_t v = xs_health_effective(down ? XS_HEALTH_AUTO_DOWN : 0), gid, m, mask, h;
+	int hfd = bpf_map__fd(f->skel->maps.tun_health);
+	struct route_group g;
+
+	assert_int_equal(bpf_map_update_elem(hfd, &slot, &v, BPF_ANY), 0);
+	for (gid = 0; gid < 8; gid++) {
+		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.route_groups), &gid,
+						     &g),
+				 0);
+		for (m = 0, mask = 0; m < g.n; m++) {
+			assert_int_equal(bpf_map_lookup_elem(hfd, &g.nh[m].tunnel_idx, &h), 0);
+			if (h & XS_HEALTH_DOWN)
+				mask |= 1u << m;
+		}
+		assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.group_down), &gid,
+						     &mask, BPF_ANY),
+				 0);
+	}
+}
+
+/* A UDP flow to 10.9.0.0/16: flow number i picks the ports. */
+static void build_flow(struct pkt *p, uint32_t i, uint8_t dscp)
+{
+	struct iphdr *iph;
+	uint16_t *ports;
+
+	build_v4(p, "10.9.1.1", 8 + 32);
+	iph = (struct iphdr *)(p->buf + ETH_HLEN);
+	iph->tos = (uint8_t)(dscp << 2);
+	ports = (uint16_t *)(iph + 1);
+	ports[0] = htons((uint16_t)(10000 + (i & 0x3fff)));
+	ports[1] = htons((uint16_t)(5000 + (i >> 14)));
+}
+
+static uint64_t slot_count(struct fixture *f, uint32_t slot)
+{
+	struct tunnel_stats st;
+
+	tunnel(f, slot, &st);
+	return st.tx_packets + st.tx_dropped;
+}
+
+/* Send p; return the member (0-based) whose slot moved, -1 if dropped. */
+static int member_of(struct fixture *f, struct pkt *p, uint32_t n)
+{
+	uint64_t before[XS_GROUP_MAX];
+	uint32_t i;
+	int hit = -1;
+
+	for (i = 0; i < n; i++)
+		before[i] = slot_count(f, i + 1);
+	run(f, bpf_program__fd(f->skel->progs.xs_egress), p, 0, 0);
+	for (i = 0; i < n; i++) {
+		if (slot_count(f, i + 1) == before[i])
+			continue;
+		assert_int_equal(hit, -1);
+		hit = (int)i;
+	}
+	return hit;
+}
+
+#define NFLOWS 2000
+
+/* Weights 3:1 over many flows land near 3:1; each flow stays on its
+ * member; a member going down moves its own flows only, and they come
+ * back when it returns. The decision cache holds the group: health
+ * applies without a route change. */
+static void test_group_weights_and_failover(void **state)
+{
+	static const struct member m[] = { { 3, 0, 0 }, { 1, 0, 0 } };
+	struct fixture *f = *state;
+	static int8_t first[NFLOWS];
+	uint32_t cnt[2] = { 0 }, i;
+	double ratio;
+	struct pkt p;
+
+	group_route(f, "10.9.0.0/16", 1, m, 2);
+	for (i = 0; i < NFLOWS; i++) {
+		build_flow(&p, i, 0);
+		first[i] = (int8_t)member_of(f, &p, 2);
+		assert_true(first[i] >= 0);
+		cnt[first[i]]++;
+		assert_int_equal(member_of(f, &p, 2), first[i]); /* sticky */
+	}
+	ratio = (double)cnt[0] / cnt[1];
+	print_message("weights 3:1 over %u flows: %u:%u (%.2f)\n", NFLOWS, cnt[0], cnt[1], ratio);
+	assert_true(ratio > 3 * 0.9 && ratio < 3 * 1.1);
+
+	set_down(f, 1, true);
+	for (i = 0; i < NFLOWS; i++) {
+		build_flow(&p, i, 0);
+		assert_int_equal(member_of(f, &p, 2), 1);
+	}
+	set_down(f, 1, false);
+	set_down(f, 2, true);
+	for (i = 0; i < NFLOWS; i++) {
+		build_flow(&p, i, 0);
+		assert_int_equal(member_of(f, &p, 2), 0);
+	}
+	set_down(f, 2, false);
+	for (i = 0; i < NFLOWS; i++) {
+		build_flow(&p, i, 0);
+		assert_int_equal(member_of(f, &p, 2), first[i]);
+	}
+}
+
+/* Of three equal members, the flows of the one that goes down spread over
+ * the two others, and the flows of those two stay where they were. */
+static void test_group_down_moves_only_its_flows(void **state)
+{
+	static const struct member m[] = { { 1, 0, 0 }, { 1, 0, 0 }, { 1, 0, 0 } };
+	struct fixture *f = *state;
+	static int8_t first[NFLOWS];
+	uint32_t moved[3] = { 0 }, i;
+	struct pkt p;
+
+	group_route(f, "10.9.0.0/16", 2, m, 3);
+	for (i = 0; i < NFLOWS; i++) {
+		build_flow(&p, i, 0);
+		first[i] = (int8_t)member_of(f, &p, 3);
+	}
+	set_down(f, 2, true); /* member 1 */
+	for (i = 0; i < NFLOWS; i++) {
+		int now;
+
+		build_flow(&p, i, 0);
+		now = member_of(f, &p, 3);
+		assert_int_not_equal(now, 1);
+		if (first[i] != 1)
+			assert_int_equal(now, first[i]);
+		else
+			moved[now]++;
+	}
+	print_message("flows of a downed member: %u to member 0, %u to member 2\n", moved[0],
+		      moved[2]);
+	assert_true(moved[0] > 0 && moved[2] > 0);
+}
+
+/* A dscp member takes its classes only; a backup only while no primary is
+ * up; no member up at all is a group_down drop. */
+static void test_group_dscp_and_backup(void **state)
+{
+	static const struct member m[] = {
+		{ 1, 0, 0 }, { 1, 0, 0 }, { 1, 0, 1ull << 46 }, { 1, XS_NH_BACKUP, 0 }
+	};
+	struct fixture *f = *state;
+	uint32_t i, ef = 0;
+	struct pkt p;
+	int k;
+
+	group_route(f, "10.9.0.0/16", 3, m, 4);
+	for (i = 0; i < 200; i++) {
+		build_flow(&p, i, 46);
+		assert_int_equal(member_of(f, &p, 4), 2);
+		build_flow(&p, i, i % 46); /* any other class */
+		k = member_of(f, &p, 4);
+		assert_true(k == 0 || k == 1);
+	}
+	set_down(f, 3, true); /* EF falls back to the primaries */
+	for (i = 0; i < 200; i++) {
+		build_flow(&p, i, 46);
+		k = member_of(f, &p, 4);
+		assert_true(k == 0 || k == 1);
+		ef += k == 0;
+	}
+	assert_true(ef > 0 && ef < 200);
+	set_down(f, 1, true);
+	set_down(f, 2, true);
+	for (i = 0; i < 200; i++) {
+		build_flow(&p, i, 0);
+		assert_int_equal(member_of(f, &p, 4), 3);
+	}
+	set_down(f, 2, false); /* one primary back: backup idle again */
+	for (i = 0; i < 200; i++) {
+		build_flow(&p, i, 0);
+		assert_int_equal(member_of(f, &p, 4), 1);
+	}
+	set_down(f, 2, true);
+	set_down(f, 4, true);
+	build_flow(&p, 0, 0);
+	i = (uint32_t)drops(f, XS_DROP_GROUP_DOWN);
+	assert_int_equal(member_of(f, &p, 4), -1);
+	assert_int_equal(drops(f, XS_DROP_GROUP_DOWN), i + 1);
+}
+
+/* ns per run of the egress program, repeat times in the kernel. */
+static double ns_per_run(struct fixture *f, struct pkt *p)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p->buf, .data_size_in = p->len,
+		    .repeat = 2000000);
+
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.xs_egress),
+						&opts),
+			 0);
+	return opts.duration;
+}
+
+/* Cost of a group against a single if_id, and of the program's own flow
+ * hash against the kernel's (bpf_get_hash_recalc). Figures only: timing
+ * on a shared machine asserts nothing. */
+static void test_group_cost(void **state)
+{
+	static const struct member m[XS_GROUP_MAX] = {
+		{ 1, 0, 0 }, { 1, 0, 0 }, { 1, 0, 0 }, { 1, 0, 0 },
+		{ 1, 0, 0 }, { 1, 0, 0 }, { 1, 0, 0 }, { 1, 0, 0 },
+	};
+	struct fixture *f = *state;
+	double single, g2, g8, k2;
+	struct pkt p;
+
+	route(f, "10.8.0.0/16", 0, 5, true);
+	build_v4(&p, "10.8.1.1", 40);
+	single = ns_per_run(f, &p);
+	group_route(f, "10.9.0.0/16", 1, m, 2);
+	group_route(f, "10.7.0.0/16", 2, m, XS_GROUP_MAX);
+	build_flow(&p, 7, 0);
+	g2 = ns_per_run(f, &p);
+	build_v4(&p, "10.7.1.1", 40);
+	g8 = ns_per_run(f, &p);
+	xfrm_steer__destroy(f->skel);
+	f->skel = NULL;
+	assert_int_equal(load_hash(f, 1), 0);
+	group_route(f, "10.9.0.0/16", 1, m, 2);
+	build_flow(&p, 7, 0);
+	k2 = ns_per_run(f, &p);
+	print_message("egress ns/run: single if_id %.0f, group of 2 %.0f, group of 8 %.0f, "
+		      "group of 2 with bpf_get_hash_recalc %.0f\n",
+		      single, g2, g8, k2);
+}
+
 int main(void)
 {
 	/* Each test gets freshly loaded programs and empty maps. */
@@ -884,6 +1169,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tenant_by_iif, setup_iif, teardown),
 		cmocka_unit_test_setup_teardown(test_iif_stamp_cleared, setup_iif, teardown),
 		cmocka_unit_test(test_iif_stamp_program),
+		cmocka_unit_test_setup_teardown(test_group_weights_and_failover, setup_none,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_group_down_moves_only_its_flows, setup_none,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_group_dscp_and_backup, setup_none, teardown),
+		cmocka_unit_test_setup_teardown(test_group_cost, setup_none, teardown),
 	};
 
 	return cmocka_run_group_tests_name("datapath", tests, NULL, NULL);

@@ -77,6 +77,7 @@ static void test_golden(void **state)
 		"xfrm_steer_drops_total{dev=\"ipsec0\",reason=\"rx_parse_error\"} 0\n"
 		"xfrm_steer_drops_total{dev=\"ipsec0\",reason=\"rx_v6_link_local\"} 0\n"
 		"xfrm_steer_drops_total{dev=\"ipsec0\",reason=\"iif_unbound\"} 0\n"
+		"xfrm_steer_drops_total{dev=\"ipsec0\",reason=\"group_down\"} 0\n"
 		"# HELP xfrm_steer_notes_total Received packets passed on without full attribution, by reason.\n"
 		"# TYPE xfrm_steer_notes_total counter\n"
 		"xfrm_steer_notes_total{dev=\"ipsec0\",reason=\"rx_untracked\"} 0\n"
@@ -178,7 +179,7 @@ static void test_families_once(void **state)
 	/* 4 tunnels x 2 directions per per-tunnel family. */
 	assert_int_equal(count_lines(out, "xfrm_steer_tunnel_packets_total{"), 8);
 	assert_int_equal(count_lines(out, "xfrm_steer_tunnels{"), 2);
-	assert_int_equal(count_lines(out, "xfrm_steer_drops_total{dev=\"ipsec1\""), 10);
+	assert_int_equal(count_lines(out, "xfrm_steer_drops_total{dev=\"ipsec1\""), 11);
 
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char name[64];

@@ -40,6 +40,10 @@ struct world {
 	size_t nkpol;
 	struct elsewhere elsewhere[4]; /* tunnels of other devices */
 	size_t nelsewhere;
+	struct apply_route_key group_keys[2]; /* route groups' keys, sorted */
+	size_t ngroup_keys;
+	uint32_t group_ifids[4]; /* their members, sorted */
+	size_t ngroup_ifids;
 };
 
 /* One planning: the run and what it was given. */
@@ -116,6 +120,10 @@ static int plan_on(struct planning *pl, const struct world *w, const char *json,
 		d->nowned = w->nowned;
 		d->slots = dup_n(w->slots, w->nslots, sizeof(*w->slots));
 		d->nslots = w->nslots;
+		d->group_keys = dup_n(w->group_keys, w->ngroup_keys, sizeof(*w->group_keys));
+		d->ngroup_keys = w->ngroup_keys;
+		d->group_ifids = dup_n(w->group_ifids, w->ngroup_ifids, sizeof(*w->group_ifids));
+		d->ngroup_ifids = w->ngroup_ifids;
 		assert_int_equal(dev_index(&pl->r, d), 0);
 	}
 	pl->r.ksa = dup_n(w->ksa, w->nksa, sizeof(*w->ksa));
@@ -686,6 +694,36 @@ static void test_name_is_the_namespaces(void **state)
 	plan_done(&pl);
 }
 
+/* Route groups are route add's: no plain route takes a group's prefix, and
+ * no plan removes the counters of a group's member. */
+static void test_route_groups_left_alone(void **state)
+{
+	static const char t1[] = "{ \"tunnels\": [ " TUN("t1", 101, 1, "\"192.168.1.0/24\"") " ] }";
+	struct planning pl;
+	struct world w;
+	struct xs_prefix p;
+
+	(void)state;
+	world_init(&w);
+	assert_int_equal(parse_prefix("192.168.1.0/24", &p, false), 0);
+	w.group_keys[0].family = AF_INET;
+	w.group_keys[0].tenant = 0x100;
+	w.group_keys[0].plen = 24;
+	memcpy(w.group_keys[0].addr, p.addr, 16);
+	w.ngroup_keys = 1;
+	assert_int_equal(plan_on(&pl, &w, t1, XS_SCOPE_ADD, NULL), -EEXIST);
+	assert_non_null(strstr(pl.err, "is a route group"));
+	plan_done(&pl);
+
+	world_init(&w);
+	apply_on(&w, t1, XS_SCOPE_ADD);
+	w.group_ifids[0] = 101;
+	w.ngroup_ifids = 1;
+	assert_int_equal(plan_on(&pl, &w, NULL, XS_SCOPE_DEL, "t1"), -EBUSY);
+	assert_non_null(strstr(pl.err, "if_id 101 is a member of a route group"));
+	plan_done(&pl);
+}
+
 /* Limits: a plan over a table's size is refused before the first change,
  * naming the size and the option that raises it. */
 static void test_limits(void **state)
@@ -778,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_add_existing),
 		cmocka_unit_test(test_del_order),
 		cmocka_unit_test(test_name_is_the_namespaces),
+		cmocka_unit_test(test_route_groups_left_alone),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_plan_attach),
 	};

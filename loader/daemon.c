@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xfrm-steer daemon: the health of every tunnel from the kernel's own SAs.
+ *
+ * An if_id is up while the kernel has a usable outbound SA with it: one
+ * whose source address is local to this namespace and that has keys (an
+ * acquire's larval state has none). The daemon listens to the SA and
+ * expire groups of the xfrm netlink bus and, on every message (and at
+ * start, and every few seconds in case a message was lost), dumps the SAs
+ * again and writes each tunnel's XS_HEALTH_AUTO_DOWN bit: state is
+ * derived from the kernel alone, so a restart finds it again. A manual
+ * `route nexthop down|up` wins over what it writes.
+ */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <netinet/in.h>
+#include <linux/xfrm.h>
+#include <libmnl/libmnl.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common.h"
+#include "groups.h"
+#include "netlink.h"
+#include "state.h"
+#include "xfrm.h"
+#include "xfrm_steer.skel.h"
+
+#define RESYNC_MS 5000 /* a lost message costs at most this */
+#define SETTLE_MS 200 /* a second look after a message: a hard expiry is
+		       * told before the SA is gone */
+
+struct up_set {
+	uint32_t *ids;
+	size_t n, cap;
+	struct ifaddrs *local;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int daemon_help(void)
+{
+	fprintf(stderr,
+		"Usage: xfrm-steer daemon [ dev NAME ]\n"
+		"Follows the kernel's SAs (netlink) and marks each tunnel of NAME, or of\n"
+		"every attached device of the namespace, up while an outbound SA with its\n"
+		"if_id exists, down within a second of the last one going. Runs until\n"
+		"SIGINT or SIGTERM.\n");
+	return 0;
+}
+
+static bool is_local(const struct up_set *u, const struct xs_prefix *a)
+{
+	const struct ifaddrs *i;
+
+	for (i = u->local; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != a->family)
+			continue;
+		if (a->family == AF_INET &&
+		    !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, a->addr, 4))
+			return true;
+		if (a->family == AF_INET6 &&
+		    !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a->addr, 16))
+			return true;
+	}
+	return false;
+}
+
+static int collect(const struct xs_sa *sa, void *data)
+{
+	struct up_set *u = data;
+
+	if (!sa->if_id || (!sa->aead.name[0] && !sa->enc.name[0] && !sa->auth.name[0]))
+		return 0;
+	if (!is_local(u, &sa->src))
+		return 0;
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? u->cap * 2 : 64;
+		uint32_t *v = realloc(u->ids, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		u->ids = v;
+		u->cap = cap;
+	}
+	u->ids[u->n++] = sa->if_id;
+	return 0;
+}
+
+static bool has(const struct up_set *u, uint32_t if_id)
+{
+	size_t i;
+
+	for (i = 0; i < u->n; i++)
+		if (u->ids[i] == if_id)
+			return true;
+	return false;
+}
+
+static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
+{
+	const struct up_set *u = data;
+	uint32_t key, *prev = NULL;
+	struct tunnel_value tv;
+	struct xs_state st;
+	int err, fd;
+
+	err = xs_state_open(ctx, ifname, XS_LOCK_EXCLUSIVE, &st);
+	if (err)
+		return err;
+	fd = bpf_map__fd(st.skel->maps.tunnels);
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		bool up, changed = false;
+		uint32_t h;
+
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &tv))
+			continue;
+		up = has(u, key);
+		err = xs_health_update(&st, tv.tunnel_idx, up ? 0 : XS_HEALTH_AUTO_DOWN,
+				       up ? XS_HEALTH_AUTO_DOWN : 0, &changed);
+		if (err) {
+			p_err(ctx, err, "cannot write the health of if_id %u: %s", key,
+			      strerror(-err));
+			break;
+		}
+		h = xs_health_get(&st, tv.tunnel_idx);
+		if (changed) {
+			struct timespec ts;
+
+			/* Wall-clock time with milliseconds: logs and tests
+			 * compare it with when the SA went or came. */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			printf("%lld.%03ld %s if_id %u: %s%s\n", (long long)ts.tv_sec,
+			       ts.tv_nsec / 1000000, ifname, key, h & XS_HEALTH_DOWN ? "down" : "up",
+			       up ? "" : " (no outbound SA)");
+		}
+	}
+	fflush(stdout);
+	xs_state_close(&st);
+	return err;
+}
+
+static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev)
+{
+	struct up_set u = { 0 };
+	int err;
+
+	if (getifaddrs(&u.local))
+		return p_err(ctx, -errno, "cannot list local addresses: %s", strerror(errno));
+	err = xs_sa_dump(ctx, nl, collect, &u);
+	if (!err)
+		err = dev ? apply_dev(ctx, dev, &u) : xs_for_each_attached(ctx, apply_dev, &u);
+	freeifaddrs(u.local);
+	free(u.ids);
+	return err;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
+{
+	const char *dev = NULL;
+	struct mnl_socket *ev;
+	struct xs_nl nl;
+	long long next, settle = 0;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int err;
+
+	while (argc > 0) {
+		if (!strcmp(argv[0], "help"))
+			return daemon_help();
+		if (matches(argv[0], "dev")) {
+			NEXT_ARG_VALUE(ctx);
+			dev = argv[0];
+		} else {
+			return p_err(ctx, -EINVAL, "daemon: unknown argument \"%s\"", argv[0]);
+		}
+		NEXT_ARG();
+	}
+	/* Subscribe before the first dump: a change between the two is then
+	 * seen as a message, never lost. */
+	ev = mnl_socket_open2(NETLINK_XFRM, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!ev)
+		return p_err(ctx, -errno, "cannot open netlink socket: %s", strerror(errno));
+	if (mnl_socket_bind(ev, (1u << (XFRMNLGRP_SA - 1)) | (1u << (XFRMNLGRP_EXPIRE - 1)),
+			    MNL_SOCKET_AUTOPID) < 0) {
+		err = p_err(ctx, -errno, "cannot subscribe to SA events: %s", strerror(errno));
+		mnl_socket_close(ev);
+		return err;
+	}
+	err = xs_nl_open(ctx, &nl, NETLINK_XFRM);
+	if (err) {
+		mnl_socket_close(ev);
+		return err;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	err = sync_once(ctx, &nl, dev);
+	if (err)
+		goto out;
+	next = now_ms() + RESYNC_MS;
+	while (!stop) {
+		struct pollfd p = { .fd = mnl_socket_get_fd(ev), .events = POLLIN };
+		long long t = now_ms(), until = settle && settle < next ? settle : next;
+		bool got = false;
+		int n;
+
+		n = poll(&p, 1, until > t ? (int)(until - t) : 0);
+		if (n < 0 && errno != EINTR) {
+			err = p_err(ctx, -errno, "poll: %s", strerror(errno));
+			break;
+		}
+		/* Drain: one dump answers any number of messages. ENOBUFS
+		 * (messages lost) is a reason to look too. */
+		for (;;) {
+			ssize_t r = mnl_socket_recvfrom(ev, buf, sizeof(buf));
+
+			if (r > 0 || (r < 0 && errno == ENOBUFS)) {
+				got = true;
+				continue;
+			}
+			break;
+		}
+		t = now_ms();
+		if (!got && t < next && !(settle && t >= settle))
+			continue;
+		settle = got ? t + SETTLE_MS : 0;
+		next = t + RESYNC_MS;
+		err = sync_once(ctx, &nl, dev);
+		if (err)
+			fprintf(stderr, "daemon: sync failed, retrying\n");
+		err = 0;
+	}
+out:
+	xs_nl_close(&nl);
+	mnl_socket_close(ev);
+	return err;
+}
