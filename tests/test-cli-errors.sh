@@ -270,7 +270,7 @@ refused bogus attach dev ipsec0 tenant-key bogus
 refused routes attach dev ipsec0 routes 0
 refused "tenant key" attach dev ipsec0 tenant-key none
 refused "tenant key" attach dev ipsec0 tenant-key mark 0xff
-refused resizing attach dev ipsec0 routes 10
+refused resize attach dev ipsec0 routes 10
 assert_eq "$(routes)" 2 "routes after the refused commands"
 assert_eq "$(tunnels)" "[101,102]" "tunnel rows after the refused commands"
 

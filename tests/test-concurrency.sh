@@ -8,7 +8,8 @@
 need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
 N=${XS_CONCURRENCY_ROUTES:-1000}
 topo_gateway
-$XS -n "$GW" attach dev ipsec0
+# 2N tunnels: more than a default attach sizes for (1,024).
+$XS -n "$GW" attach dev ipsec0 tunnels $((4 * N))
 
 # Each writer is one batch of N commands (xfrm-steer -batch), so the two
 # interleave command by command, as two scripts would, without paying a
