@@ -612,6 +612,8 @@ static void add_route_record(const struct show_ctx *sc, const struct xs_state *s
 			       json_object_new_string(format_prefix(p, buf, sizeof(buf))));
 	if (v->tunnel_idx) {
 		json_object_object_add(o, "if_id", json_object_new_uint64(v->if_id));
+		/* The table's column, empty for a route to one if_id. */
+		json_object_object_add(o, "nexthops", NULL);
 	} else {
 		json_object_object_add(o, "group", json_object_new_uint64(v->if_id));
 		add_nexthops(sc, st, o, v->if_id);
