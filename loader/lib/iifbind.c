@@ -753,12 +753,12 @@ int xs_iif_check_dev(struct xs_ctx *ctx, const char *dev)
 const char *xs_tenant_str_at(const char *dir, uint32_t mode, uint32_t tenant, char *buf,
 			     size_t len)
 {
-	if (!tenant)
-		snprintf(buf, len, "0");
-	else if (mode == XS_TENANT_IIF)
+	if (mode == XS_TENANT_MARK)
+		snprintf(buf, len, "0x%x", tenant);
+	else if (mode == XS_TENANT_IIF && tenant)
 		iif_name_at(dir, tenant, buf, len);
 	else
-		snprintf(buf, len, "0x%x", tenant);
+		snprintf(buf, len, "%u", tenant);
 	return buf;
 }
 

@@ -67,9 +67,9 @@ void xs_iif_unbind_all(const char *dir);
  * ever recorded (never the name of whatever has that ifindex now). */
 const char *xs_iif_name(const struct xs_state *st, uint32_t tenant, char *buf, size_t len);
 /* The one spelling of a tenant, in text, JSON, messages and files alike:
- * with tenant-key mark its mark value in hex ("0x100"), with tenant-key
- * iif its interface's name (xs_iif_name()), else "0". 0 is "0" in every
- * mode (no tenant: the gateway's own traffic). */
+ * with tenant-key mark its mark value in hex ("0x100", "0x0"), with
+ * tenant-key iif its interface's name (xs_iif_name()) and 0 for the
+ * gateway's own traffic, without a tenant key 0. */
 const char *xs_tenant_str(const struct xs_state *st, uint32_t tenant, char *buf, size_t len);
 /* The same from a device's pin directory and tenant mode, without opening
  * its state (a monitor, which must not wait on a command's lock). */

@@ -160,10 +160,10 @@ static const char *tenant_text(const struct dev_run *d, uint32_t tenant, char *b
 	if (d->open)
 		return xs_tenant_str(&d->st, tenant, buf, len);
 	/* A dry run of a device to be made: what the file's mode says. */
-	if (!tenant)
-		snprintf(buf, len, "0");
-	else
+	if (d->tenant_mode == XS_TENANT_MARK)
 		snprintf(buf, len, "0x%x", tenant);
+	else
+		snprintf(buf, len, "%u", tenant);
 	return buf;
 }
 
