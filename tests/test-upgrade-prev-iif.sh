@@ -50,10 +50,10 @@ echo "$msg"
 [ "$(wc -l <<<"$msg")" -eq 1 ] || fail "more than one line"
 grep -q "attach" <<<"$msg" || fail "the message does not name attach"
 
-step "upgrade while tenant lan-a sends 400 echo requests"
+step "upgrade while tenant lan-a sends 1500 echo requests"
 rx0=$(peer_rx 1)
 log=$(mktemp)
-ip netns exec "$NSP-ta" ping -q -c 400 -i 0.01 -W 5 192.168.1.200 >"$log" 2>&1 &
+ip netns exec "$NSP-ta" ping -q -c 1500 -i 0.01 -W 5 192.168.1.200 >"$log" 2>&1 &
 ping_pid=$!
 sleep 0.5
 kill -0 "$ping_pid" || fail "the flood ended before the upgrade"
@@ -61,10 +61,10 @@ $XS -n "$GW" attach dev ipsec0
 kill -0 "$ping_pid" || fail "the flood ended before the upgrade was done: no traffic during it"
 wait "$ping_pid" || true
 cat "$log"
-grep -q '400 packets transmitted, 400 received' "$log" || fail "packets were lost across the upgrade"
+grep -q '1500 packets transmitted, 1500 received' "$log" || fail "packets were lost across the upgrade"
 rm -f "$log"
-echo "ok: 400 of 400 answered"
-assert_eq "$(($(peer_rx 1) - rx0))" 400 "requests peer 1's SA decrypted"
+echo "ok: 1500 of 1500 answered"
+assert_eq "$(($(peer_rx 1) - rx0))" 1500 "requests peer 1's SA decrypted"
 
 step "after the upgrade: each tenant bound to its interface, named by it"
 assert_eq "$(stamps lan-a) $(stamps lan-b)" "1 1" "stamp programs on lan-a and lan-b"

@@ -58,11 +58,11 @@ echo "$msg"
 [ "$(wc -l <<<"$msg")" -eq 1 ] || fail "more than one line"
 grep -q "attach" <<<"$msg" || fail "the message does not name attach"
 
-step "upgrade while 400 echo requests flow"
+step "upgrade while 1500 echo requests flow"
 tx0=$("$OLD" -n "$GW" -j stats dev ipsec0 if_id 101 | jq '.[0].tx_packets')
 rx0=$(sa_counters "$(peer_ns 1)" 10.0.1.1 10.0.1.2 "$(spi_out 1)" | cut -d' ' -f1)
 log=$(mktemp)
-ip netns exec "$GW" ping -q -c 400 -i 0.01 -W 5 192.168.1.200 >"$log" 2>&1 &
+ip netns exec "$GW" ping -q -c 1500 -i 0.01 -W 5 192.168.1.200 >"$log" 2>&1 &
 ping_pid=$!
 sleep 0.5
 kill -0 "$ping_pid" || fail "the flood ended before the upgrade"
@@ -71,11 +71,11 @@ $XS -n "$GW" underlay attach dev ul1
 kill -0 "$ping_pid" || fail "the flood ended before the upgrade was done: no traffic during it"
 wait "$ping_pid" || true
 cat "$log"
-grep -q '400 packets transmitted, 400 received' "$log" || fail "packets were lost across the upgrade"
-echo "ok: 400 of 400 answered"
-assert_eq "$(($(sa_counters "$(peer_ns 1)" 10.0.1.1 10.0.1.2 "$(spi_out 1)" | cut -d' ' -f1) - rx0))" 400 \
+grep -q '1500 packets transmitted, 1500 received' "$log" || fail "packets were lost across the upgrade"
+echo "ok: 1500 of 1500 answered"
+assert_eq "$(($(sa_counters "$(peer_ns 1)" 10.0.1.1 10.0.1.2 "$(spi_out 1)" | cut -d' ' -f1) - rx0))" 1500 \
 	"requests the peer's SA decrypted"
-assert_eq "$(($(xsj "$GW" stats dev ipsec0 if_id 101 | jq '.[0].tx_packets') - tx0))" 400 \
+assert_eq "$(($(xsj "$GW" stats dev ipsec0 if_id 101 | jq '.[0].tx_packets') - tx0))" 1500 \
 	"tx_packets counted across the upgrade"
 
 step "the state after the upgrade"
