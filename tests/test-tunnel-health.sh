@@ -33,7 +33,7 @@ snap=$(ip -n "$GW" xfrm state; ip -n "$GW" xfrm policy; $XS -n "$GW" route show)
 out=$(tadd t2 2 192.168.1.0/24 2>&1) && fail "tunnel add took t1's prefix"
 echo "$out"
 [ "$(wc -l <<<"$out")" -eq 1 ] || fail "more than one line"
-grep -q 'prefix 192.168.1.0/24 tenant 0x0 belongs to tunnel "t1" (if_id 101)' <<<"$out" || fail "message: $out"
+grep -q 'prefix 192.168.1.0/24 tenant 0 belongs to tunnel "t1" (if_id 101)' <<<"$out" || fail "message: $out"
 assert_eq "$(ip -n "$GW" xfrm state; ip -n "$GW" xfrm policy; $XS -n "$GW" route show)" "$snap" \
 	"kernel state after the refusal"
 assert_eq "$(xsj "$GW" route show | jq -r '.[] | select(.prefix == "192.168.1.0/24") | .if_id')" 101 \
