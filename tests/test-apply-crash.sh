@@ -111,15 +111,17 @@ crash_run() { # FROM TO N...
 	assert_ge "$killed" $(($# - 1)) "$from -> $to runs that were killed"
 }
 
+# Fewer points than before: the planner's order and rollback are unit-tested
+# (tests/unit/test_plan.c); these runs check what only a kernel can say.
 step "made from nothing: killed at several points, then applied again"
-crash_run e a 0 1 2 5 13 64 200 333 500 664
+crash_run e a 0 2 13 200 500 664
 step "changed into another file"
-crash_run a b 0 1 4 30 90 150 260 400
+crash_run a b 1 30 150 400
 step "removed again"
-crash_run b e 0 2 11 75 222 400
+crash_run b e 2 75 400
 
 step "killed from outside at random moments"
-for delay in 0.05 0.15 0.3 0.6; do
+for delay in 0.05 0.3; do
 	for pair in "e a" "a b" "b e"; do
 		read -r from to <<<"$pair"
 		apply "$tmp/$from.json" >/dev/null
