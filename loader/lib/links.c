@@ -32,25 +32,7 @@
 #include "plan.h"
 
 
-static int plan_line(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int plan_line(struct run *r, const char *fmt, ...)
-{
-	char **slot;
-	va_list ap;
-	int n;
-
-	slot = vec_slot(&r->plan_lines, &r->capplan_lines, r->nplan_lines,
-			sizeof(*r->plan_lines));
-	if (!slot)
-		return -ENOMEM;
-	va_start(ap, fmt);
-	n = vasprintf(slot, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	r->nplan_lines++;
-	return 0;
-}
+#define plan_line(r, ...) vec_printf(&(r)->plan_lines, &(r)->nplan_lines, &(r)->capplan_lines, __VA_ARGS__)
 
 /* How the link entry l attaches its device, with flags (XS_CFG_*) for the
  * program. What the file does not say keeps what the device has. */

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -339,4 +340,21 @@ int add_dev(struct run *r, const char *name)
 int dev_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct dev_run *)a)->name, ((const struct dev_run *)b)->name);
+}
+
+int vec_printf(char ***v, size_t *n, size_t *cap, const char *fmt, ...)
+{
+	char **slot = vec_slot(v, cap, *n, sizeof(**v));
+	va_list ap;
+	int len;
+
+	if (!slot)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	len = vasprintf(slot, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return -ENOMEM;
+	(*n)++;
+	return 0;
 }

@@ -245,6 +245,9 @@ struct run {
 
 /* model.c */
 void *vec_slot(void *vp, size_t *cap, size_t n, size_t size);
+/* Append a formatted line to the vector *v of *n strings (capacity *cap). */
+int vec_printf(char ***v, size_t *n, size_t *cap, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 void *search_n(const void *key, const void *base, size_t n, size_t size,
 		      int (*cmp)(const void *, const void *));

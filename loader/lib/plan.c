@@ -646,23 +646,7 @@ static int check_route_owner(const struct run *r, size_t dev, const struct want_
 }
 
 /* Something the verb says whatever the outcome (apply: "Notice: ..."). */
-static int notice(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int notice(struct run *r, const char *fmt, ...)
-{
-	char **slot = vec_slot(&r->notices, &r->capnotices, r->nnotices, sizeof(*r->notices));
-	va_list ap;
-	int n;
-
-	if (!slot)
-		return -ENOMEM;
-	va_start(ap, fmt);
-	n = vasprintf(slot, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	r->nnotices++;
-	return 0;
-}
+#define notice(r, ...) vec_printf(&(r)->notices, &(r)->nnotices, &(r)->capnotices, __VA_ARGS__)
 
 static int plan_routes(struct run *r, size_t dev)
 {
@@ -914,23 +898,7 @@ static int plan_slots(struct run *r, size_t dev)
  * then the permutation is applied cycle by cycle. Copying the ops into a
  * new array cost a big apply more than its planning. Ops of no phase are
  * dropped. */
-static int kept_line(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int kept_line(struct run *r, const char *fmt, ...)
-{
-	char **slot = vec_slot(&r->kept, &r->capkept, r->nkept, sizeof(*r->kept));
-	va_list ap;
-	int n;
-
-	if (!slot)
-		return -ENOMEM;
-	va_start(ap, fmt);
-	n = vasprintf(slot, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	r->nkept++;
-	return 0;
-}
+#define kept_line(r, ...) vec_printf(&(r)->kept, &(r)->nkept, &(r)->capkept, __VA_ARGS__)
 
 /* Ownership, the other half: what apply leaves alone on a device it
  * manages, so that it never says "the kernel matches" while more is there.
