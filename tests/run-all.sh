@@ -70,23 +70,63 @@ if matches_filter "test_datapath" "$filter"; then
 	vm_tests+=(test_datapath)
 fi
 
+# The VMs: TCG runs a guest on one host thread, so on a host with several
+# cores several VMs share the suite (XS_VM_SHARDS, default: 2 when this
+# machine has 2 cores or more); each takes the next test not yet taken.
+shards=${XS_VM_SHARDS:-}
+if [ -z "$shards" ]; then
+	shards=1
+	[ "$(nproc 2>/dev/null || echo 1)" -ge 2 ] && shards=2
+fi
+[[ $shards =~ ^[1-9][0-9]*$ ]] || {
+	echo "run-all: XS_VM_SHARDS must be a positive number, not '$shards'" >&2
+	exit 2
+}
+[ "$shards" -le ${#vm_tests[@]} ] || shards=${#vm_tests[@]}
+
 if [ ${#vm_tests[@]} -gt 0 ]; then
-	echo "== integration tests (VM, kernel ${XS_KERNEL_VERSION:-${XS_KERNEL:-default}}: ${#vm_tests[@]} selected)"
-	log=$(mktemp)
-	# One boot for the whole suite; each test also has a limit of its own.
-	XS_VM_TIMEOUT=${XS_VM_TIMEOUT:-3600} scripts/vmtest.sh -- tests/run-vm.sh "$filter" 2>&1 | tee "$log"
-	vmrc=${PIPESTATUS[0]}
-	summary=$(grep -a '^vm-summary ' "$log" | tail -n1)
-	vm_skips=$(grep -a '^vm-skip ' "$log" | sed 's/^vm-skip //')
-	rm -f "$log"
-	if [ -n "$summary" ]; then
-		read -r _ p f s vm_kernel <<<"$summary"
-		PASSED=$((PASSED + p))
-		FAILED=$((FAILED + f))
-		SKIPPED=$((SKIPPED + s))
-	else
-		result FAIL "vm" "the VM run ended without a summary (exit $vmrc)"
-	fi
+	echo "== integration tests (VM, kernel ${XS_KERNEL_VERSION:-${XS_KERNEL:-default}}: ${#vm_tests[@]} selected, $shards VM(s))"
+	# Under the working directory: the one place the guests may write.
+	work=$(mktemp -d "$PWD/.vm-suite.XXXXXX")
+	mkdir "$work/queue"
+	pids=() vm_skips='' vm_failed=''
+	for ((i = 1; i <= shards; i++)); do
+		# One boot per VM; each test also has a limit of its own. With
+		# one VM its output is shown as it comes; with several, each
+		# line names its VM.
+		prefix=
+		[ "$shards" -gt 1 ] && prefix="vm$i| "
+		(XS_VM_QUEUE=$work/queue XS_VM_TIMEOUT=${XS_VM_TIMEOUT:-3600} \
+			scripts/vmtest.sh -- tests/run-vm.sh "$filter" 2>&1 |
+			tee "$work/log.$i" | sed -u "s/^/$prefix/"
+		exit "${PIPESTATUS[0]}") &
+		pids+=($!)
+		# Boots at the same moment fetch the kernel once (vmtest's
+		# flock), but stagger them a little all the same.
+		[ "$i" -lt "$shards" ] && sleep 2
+	done
+	for ((i = 1; i <= shards; i++)); do
+		vmrc=0
+		wait "${pids[i - 1]}" || vmrc=$?
+		summary=$(grep -a '^vm-summary ' "$work/log.$i" | tail -n1)
+		if [ -n "$summary" ]; then
+			read -r _ p f s vm_kernel <<<"$summary"
+			PASSED=$((PASSED + p))
+			FAILED=$((FAILED + f))
+			SKIPPED=$((SKIPPED + s))
+			vm_skips+=$(grep -a '^vm-skip ' "$work/log.$i" | sed 's/^vm-skip //')$'\n'
+			vm_failed+=$(grep -a '^vm failures: ' "$work/log.$i" | sed 's/^vm failures: //')' '
+		else
+			result FAIL "vm$i" "the VM run ended without a summary (exit $vmrc)"
+		fi
+	done
+	# Every selected test ran in one VM or another.
+	for name in "${vm_tests[@]}"; do
+		[ -d "$work/queue/$name" ] || result FAIL "vm/$name" "no VM took it (a VM ended early)"
+	done
+	rm -rf "$work"
+	vm_skips=$(sed '/^$/d' <<<"${vm_skips:-}")
+	[ -n "${vm_failed// /}" ] && echo "vm failures: ${vm_failed% }"
 fi
 
 echo
