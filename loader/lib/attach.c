@@ -157,9 +157,10 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 	err = xs_mkdir_pins(ctx, dir);
 	if (err)
 		return err;
-	lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (lock_fd < 0 || flock(lock_fd, LOCK_EX)) {
-		err = p_err(ctx, -errno, "cannot lock %s: %s", dir, strerror(errno));
+	lock_fd = xs_dir_lock(ctx, dir, XS_LOCK_EXCLUSIVE);
+	if (lock_fd < 0) {
+		err = lock_fd == -ENOENT ? p_err(ctx, lock_fd, "%s vanished while attaching", dir) :
+					   lock_fd;
 		goto out;
 	}
 
@@ -331,13 +332,11 @@ int xs_detach(struct xs_ctx *ctx, const char *dev)
 		return err;
 	if (stat(dir, &sb))
 		return p_err(ctx, -ENOENT, "device \"%s\" is not attached", dev);
-	lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (lock_fd < 0 || flock(lock_fd, LOCK_EX)) {
-		err = p_err(ctx, -errno, "cannot lock %s: %s", dir, strerror(errno));
-		if (lock_fd >= 0)
-			close(lock_fd);
-		return err;
-	}
+	lock_fd = xs_dir_lock(ctx, dir, XS_LOCK_EXCLUSIVE);
+	if (lock_fd == -ENOENT)
+		return p_err(ctx, -ENOENT, "device \"%s\" is not attached", dev);
+	if (lock_fd < 0)
+		return lock_fd;
 	skel = xfrm_steer__open();
 	if (!skel) {
 		close(lock_fd);

@@ -274,12 +274,14 @@ int xs_mkdir_pins(struct xs_ctx *ctx, const char *dir)
 	return 0;
 }
 
-static int lock_dir(struct xs_ctx *ctx, const char *dir, enum xs_lock lock)
+int xs_dir_lock(struct xs_ctx *ctx, const char *dir, enum xs_lock lock)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	if (fd < 0 && errno == ENOENT)
+		return -ENOENT;
 	if (fd < 0)
-		return -errno;
+		return p_err(ctx, -errno, "cannot open %s: %s", dir, strerror(errno));
 	/* Concurrent commands on one device (two scripts adding routes)
 	 * serialise here, so read-modify-write of the maps loses nothing. */
 	if (flock(fd, lock == XS_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH)) {
@@ -528,14 +530,14 @@ int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 	err = xs_pin_dir(ctx, ifname, st->dir, sizeof(st->dir));
 	if (err)
 		return err;
-	st->lock_fd = lock_dir(ctx, st->dir, lock);
+	st->lock_fd = xs_dir_lock(ctx, st->dir, lock);
 	if (st->lock_fd < 0) {
 		err = st->lock_fd;
 		st->lock_fd = -1;
 		if (err == -ENOENT)
 			return p_err(ctx, err, "device \"%s\" is not attached (run \"xfrm-steer attach dev %s\")",
 				     ifname, ifname);
-		return p_err(ctx, err, "cannot open %s: %s", st->dir, strerror(-err));
+		return err;
 	}
 	st->cache = ctx->state_cache;
 	if (st->cache && cache_take(st->cache, st))

@@ -50,6 +50,11 @@ void xs_state_cache_free(struct xs_state_cache *c);
 
 enum xs_lock { XS_LOCK_SHARED, XS_LOCK_EXCLUSIVE };
 
+/* Commands on one device serialise on its pin directory: open and flock
+ * dir. Returns the locked descriptor, or -errno: unreported when dir cannot
+ * be opened (-ENOENT: nothing attached), reported when it cannot be locked. */
+int xs_dir_lock(struct xs_ctx *ctx, const char *dir, enum xs_lock lock);
+
 /* XS_PIN_ROOT, or where it is reached from this mount namespace (under
  * `ip netns exec`: through /proc/1/root). */
 int xs_pin_root(struct xs_ctx *ctx, char *buf, size_t len);
