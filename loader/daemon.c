@@ -31,6 +31,7 @@
 #include "netlink.h"
 #include "plan.h"
 #include "state.h"
+#include "tunnel.h"
 #include "xfrm.h"
 #include "xfrm_steer.skel.h"
 
@@ -134,49 +135,6 @@ static bool is_up(const struct up_set *u, uint32_t if_id, uint32_t *gap)
 	return up;
 }
 
-/* The online CPUs from /sys ("0-3,6"): the ones that may transmit. */
-static int online_cpus(struct up_set *u)
-{
-	char line[4096], *p, *end;
-	unsigned long a, b, c;
-	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
-	size_t cap = 0;
-
-	if (!f)
-		return -errno;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	for (p = line; *p && *p != '\n';) {
-		a = strtoul(p, &end, 10);
-		if (end == p)
-			return -EBADMSG;
-		b = a;
-		if (*end == '-') {
-			p = end + 1;
-			b = strtoul(p, &end, 10);
-			if (end == p || b < a)
-				return -EBADMSG;
-		}
-		for (c = a; c <= b; c++) {
-			if (u->ncpus == cap) {
-				uint32_t *v;
-
-				cap = cap ? cap * 2 : 64;
-				v = realloc(u->cpus, cap * sizeof(*v));
-				if (!v)
-					return -ENOMEM;
-				u->cpus = v;
-			}
-			u->cpus[u->ncpus++] = (uint32_t)c;
-		}
-		p = *end == ',' ? end + 1 : end;
-	}
-	return 0;
-}
-
 static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 {
 	const struct up_set *u = data;
@@ -233,7 +191,7 @@ static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev)
 
 	if (getifaddrs(&u.local))
 		return p_err(ctx, -errno, "cannot list local addresses: %s", strerror(errno));
-	err = online_cpus(&u);
+	err = xs_online_cpus(&u.cpus, &u.ncpus);
 	if (err) {
 		freeifaddrs(u.local);
 		free(u.cpus);

@@ -8,7 +8,8 @@
 # what xfrm-steer counts must equal the sums over the kernel's SAs:
 # "stats" (tx and rx of the if_id), "secpath show" (one record per inbound
 # SA), "underlay show" (ESP per SPI before decryption). "sa show" names each
-# SA's CPU; the daemon calls the tunnel up only while every CPU has an SA to
+# SA's CPU; "tunnel show" lists a tunnel's other SAs and calls it broken
+# while a CPU has no SA to send through; the daemon calls the tunnel up only while every CPU has an SA to
 # send through (its own, or one without a CPU). On a kernel without the
 # feature, "sa add ... pcpu" refuses (the kernel would ignore the CPU) and
 # this test is skipped.
@@ -215,5 +216,28 @@ read -r kp kb <<<"$(sum_kernel $PA)"
 assert_eq "$(tun tx)" "$((kp + gone_p)) $((kb + gone_b))" \
 	"tx packets and bytes vs the outbound SAs (fallback and deleted SA included)"
 assert_eq "$(tun rx)" "$(sum_kernel $GWA)" "rx packets and bytes vs the inbound SAs"
-ip -n "$GW" -s xfrm state | grep -E '^src|spi|pcpu|packets' | head -60
+
+step "tunnel show: a named tunnel's other SAs, and whether every CPU can send"
+$XS -n "$GW" tunnel add t2 if_id 102 local 10.0.2.1 remote 10.0.2.2 spi-in 0x2002 \
+	spi-out 0x1002 reqid 2 aead aes-gcm "$KEY_IN" 128 out-key "$KEY_OUT" \
+	prefix 192.168.2.0/24 dev ipsec0
+tstate() { xsj "$GW" tunnel show t2 | jq -r '.[0].state + " " + (.[0].missing | join(","))'; }
+$XS -n "$GW" sa add src 10.0.2.1 dst 10.0.2.2 spi 0x3000 reqid 2 if_id 102 dir out pcpu 0 \
+	aead aes-gcm "$KEY_OUT" 128
+assert_eq "$(xsj "$GW" tunnel show t2 | jq -c '.[0].other_sas | map([.spi, .dir, .pcpu])')" \
+	'[["0x00003000","out",0]]' "t2's other SAs"
+assert_eq "$(xsj "$GW" tunnel show t2 | jq -c '.[0].sa_out.pcpu')" null "pcpu of t2's own outbound SA"
+assert_eq "$(tstate)" "ready " "t2 with its SA pair and a per-CPU SA"
+$XS -n "$GW" tunnel show t2 | grep -q '^  sa out spi 0x00003000  pcpu 0  packets 0' ||
+	fail "text view of the per-CPU SA: $($XS -n "$GW" tunnel show t2)"
+$XS -n "$GW" sa del src 10.0.2.1 dst 10.0.2.2 spi 0x1002
+assert_eq "$(tstate)" "broken sa_out cpu 1" "t2 without its own outbound SA, CPU 0's left"
+for ((c = 1; c < NCPU; c++)); do
+	$XS -n "$GW" sa add src 10.0.2.1 dst 10.0.2.2 spi $((0x3000 + c)) reqid 2 if_id 102 \
+		dir out pcpu $c aead aes-gcm "$KEY_OUT" 128
+done
+assert_eq "$(tstate)" "ready " "t2 with an outbound SA for every CPU"
+$XS -n "$GW" tunnel show t2
+$XS -n "$GW" sa del src 10.0.2.1 dst 10.0.2.2 spi 0x3000
+assert_eq "$(tstate)" "broken sa_out cpu 0" "t2 without CPU 0's SA"
 echo "PASS"
