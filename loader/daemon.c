@@ -2,10 +2,10 @@
 /*
  * xfrm-steer daemon: the health of every tunnel from the kernel's own SAs.
  *
- * An if_id is up while the kernel has a usable outbound SA with it for
- * every CPU: one whose source address is local to this namespace and that
+ * An if_id is up while every online CPU can send through a usable outbound
+ * SA with it: one whose source address is local to this namespace and that
  * has keys (an acquire's larval state has none), and that serves every CPU
- * or, per-CPU SAs (RFC 9611), one such SA for each online CPU. The daemon listens to the SA and
+ * or, a per-CPU SA (RFC 9611), that CPU. The daemon listens to the SA and
  * expire groups of the xfrm netlink bus and, on every message (and at
  * start, and every few seconds in case a message was lost), dumps the SAs
  * again and writes each tunnel's XS_HEALTH_AUTO_DOWN bit: state is
@@ -112,27 +112,27 @@ static int collect(const struct xs_sa *sa, void *data)
 }
 
 /* Is if_id up, i.e. can every online CPU send through one of its SAs? If
- * not, *gap is the first CPU that cannot (XS_PCPU_ANY: none can). */
-static bool is_up(const struct up_set *u, uint32_t if_id, uint32_t *gap)
+ * not, *gap is the first CPU that cannot (XS_PCPU_ANY: none can). 0 or
+ * -ENOMEM. */
+static int is_up(const struct up_set *u, uint32_t if_id, bool *up, uint32_t *gap)
 {
 	uint32_t stack[16], *mine = stack;
 	size_t i, n = 0;
-	bool up;
 
 	for (i = 0; i < u->n; i++)
 		n += u->ids[i] == if_id;
 	if (n > 16) {
 		mine = malloc(n * sizeof(*mine));
-		if (!mine) /* cannot tell: keep what any SA says */
-			return true;
+		if (!mine)
+			return -ENOMEM;
 	}
 	for (i = 0, n = 0; i < u->n; i++)
 		if (u->ids[i] == if_id)
 			mine[n++] = u->pcpu[i];
-	up = xs_plan_sa_cpus_covered(mine, n, u->cpus, u->ncpus, gap);
+	*up = xs_plan_sa_cpus_covered(mine, n, u->cpus, u->ncpus, gap);
 	if (mine != stack)
 		free(mine);
-	return up;
+	return 0;
 }
 
 static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
@@ -155,7 +155,11 @@ static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &tv))
 			continue;
-		up = is_up(u, key, &gap);
+		err = is_up(u, key, &up, &gap);
+		if (err) {
+			p_err(ctx, err, "out of memory");
+			break;
+		}
 		if (!up && gap == XS_PCPU_ANY)
 			snprintf(why, sizeof(why), " (no outbound SA)");
 		else if (!up)
