@@ -212,6 +212,16 @@ assert_eq "$(($(gw_out $FALLBACK | cut -d' ' -f1) - f0))" 3 "packets of the fall
 c0=$(gw_out "$(pcpu_out 0)" | cut -d' ' -f1)
 ping_on 0 2
 assert_eq "$(($(gw_out "$(pcpu_out 0)" | cut -d' ' -f1) - c0))" 2 "packets of CPU 0's SA"
+# A new SA for CPU $last takes its traffic over from the fallback at once
+# (the kernel does not keep sending through the SA it used before).
+NEWSPI=$(printf '0x%x' $((0x1100 + NCPU)))
+$XS -n "$P" sa add src $GWA dst $PA spi "$NEWSPI" reqid 1 aead aes-gcm "$KEY_OUT" 128
+$XS -n "$GW" sa add src $GWA dst $PA spi "$NEWSPI" reqid 1 if_id 101 dir out pcpu $last \
+	aead aes-gcm "$KEY_OUT" 128
+f0=$(gw_out $FALLBACK | cut -d' ' -f1)
+ping_on $last 2
+assert_eq "$(gw_out "$NEWSPI" | cut -d' ' -f1) $(($(gw_out $FALLBACK | cut -d' ' -f1) - f0))" \
+	"2 0" "packets of CPU $last's new SA, of the fallback"
 read -r kp kb <<<"$(sum_kernel $PA)"
 assert_eq "$(tun tx)" "$((kp + gone_p)) $((kb + gone_b))" \
 	"tx packets and bytes vs the outbound SAs (fallback and deleted SA included)"
