@@ -2,9 +2,10 @@
 /*
  * xfrm-steer daemon: the health of every tunnel from the kernel's own SAs.
  *
- * An if_id is up while the kernel has a usable outbound SA with it: one
- * whose source address is local to this namespace and that has keys (an
- * acquire's larval state has none). The daemon listens to the SA and
+ * An if_id is up while every online CPU can send through a usable outbound
+ * SA with it: one whose source address is local to this namespace and that
+ * has keys (an acquire's larval state has none), and that serves every CPU
+ * or, a per-CPU SA (RFC 9611), that CPU. The daemon listens to the SA and
  * expire groups of the xfrm netlink bus and, on every message (and at
  * start, and every few seconds in case a message was lost), dumps the SAs
  * again and writes each tunnel's XS_HEALTH_AUTO_DOWN bit: state is
@@ -28,7 +29,9 @@
 #include "common.h"
 #include "groups.h"
 #include "netlink.h"
+#include "plan.h"
 #include "state.h"
+#include "tunnel.h"
 #include "xfrm.h"
 #include "xfrm_steer.skel.h"
 
@@ -36,10 +39,13 @@
 #define SETTLE_MS 200 /* a second look after a message: a hard expiry is
 		       * told before the SA is gone */
 
+/* The usable outbound SAs: their if_id and CPU (XS_PCPU_ANY: every CPU). */
 struct up_set {
-	uint32_t *ids;
+	uint32_t *ids, *pcpu;
 	size_t n, cap;
 	struct ifaddrs *local;
+	uint32_t *cpus; /* the online CPUs */
+	size_t ncpus;
 };
 
 static volatile sig_atomic_t stop;
@@ -56,7 +62,8 @@ static int daemon_help(void)
 		"Usage: xfrm-steer daemon [ dev NAME ]\n"
 		"Follows the kernel's SAs (netlink) and marks each tunnel of NAME, or of\n"
 		"every attached device of the namespace, up while an outbound SA with its\n"
-		"if_id exists, down within a second of the last one going. Runs until\n"
+		"if_id exists for every online CPU (one without pcpu, or one per CPU), down\n"
+		"within a second of that ending. Runs until\n"
 		"SIGINT or SIGTERM.\n");
 	return 0;
 }
@@ -88,25 +95,44 @@ static int collect(const struct xs_sa *sa, void *data)
 		return 0;
 	if (u->n == u->cap) {
 		size_t cap = u->cap ? u->cap * 2 : 64;
-		uint32_t *v = realloc(u->ids, cap * sizeof(*v));
+		uint32_t *v = realloc(u->ids, cap * sizeof(*v)), *p;
 
 		if (!v)
 			return -ENOMEM;
 		u->ids = v;
+		p = realloc(u->pcpu, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		u->pcpu = p;
 		u->cap = cap;
 	}
-	u->ids[u->n++] = sa->if_id;
+	u->ids[u->n] = sa->if_id;
+	u->pcpu[u->n++] = sa->has_pcpu ? sa->pcpu : XS_PCPU_ANY;
 	return 0;
 }
 
-static bool has(const struct up_set *u, uint32_t if_id)
+/* Is if_id up, i.e. can every online CPU send through one of its SAs? If
+ * not, *gap is the first CPU that cannot (XS_PCPU_ANY: none can). 0 or
+ * -ENOMEM. */
+static int is_up(const struct up_set *u, uint32_t if_id, bool *up, uint32_t *gap)
 {
-	size_t i;
+	uint32_t stack[16], *mine = stack;
+	size_t i, n = 0;
 
 	for (i = 0; i < u->n; i++)
+		n += u->ids[i] == if_id;
+	if (n > 16) {
+		mine = malloc(n * sizeof(*mine));
+		if (!mine)
+			return -ENOMEM;
+	}
+	for (i = 0, n = 0; i < u->n; i++)
 		if (u->ids[i] == if_id)
-			return true;
-	return false;
+			mine[n++] = u->pcpu[i];
+	*up = xs_plan_sa_cpus_covered(mine, n, u->cpus, u->ncpus, gap);
+	if (mine != stack)
+		free(mine);
+	return 0;
 }
 
 static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
@@ -123,12 +149,21 @@ static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 	fd = bpf_map__fd(st.skel->maps.tunnels);
 	while (!bpf_map_get_next_key(fd, prev, &key)) {
 		bool up, changed = false;
-		uint32_t h;
+		uint32_t h, gap;
+		char why[64] = "";
 
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &tv))
 			continue;
-		up = has(u, key);
+		err = is_up(u, key, &up, &gap);
+		if (err) {
+			p_err(ctx, err, "out of memory");
+			break;
+		}
+		if (!up && gap == XS_PCPU_ANY)
+			snprintf(why, sizeof(why), " (no outbound SA)");
+		else if (!up)
+			snprintf(why, sizeof(why), " (no outbound SA for CPU %u)", gap);
 		err = xs_health_update(&st, tv.tunnel_idx, up ? 0 : XS_HEALTH_AUTO_DOWN,
 				       up ? XS_HEALTH_AUTO_DOWN : 0, &changed);
 		if (err) {
@@ -145,7 +180,7 @@ static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 			clock_gettime(CLOCK_REALTIME, &ts);
 			printf("%lld.%03ld %s if_id %u: %s%s\n", (long long)ts.tv_sec,
 			       ts.tv_nsec / 1000000, ifname, key, h & XS_HEALTH_DOWN ? "down" : "up",
-			       up ? "" : " (no outbound SA)");
+			       why);
 		}
 	}
 	fflush(stdout);
@@ -160,11 +195,20 @@ static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev)
 
 	if (getifaddrs(&u.local))
 		return p_err(ctx, -errno, "cannot list local addresses: %s", strerror(errno));
+	err = xs_online_cpus(&u.cpus, &u.ncpus);
+	if (err) {
+		freeifaddrs(u.local);
+		free(u.cpus);
+		return p_err(ctx, err, "cannot read the online CPUs (/sys/devices/system/cpu/online): %s",
+			     strerror(-err));
+	}
 	err = xs_sa_dump(ctx, nl, collect, &u);
 	if (!err)
 		err = dev ? apply_dev(ctx, dev, &u) : xs_for_each_attached(ctx, apply_dev, &u);
 	freeifaddrs(u.local);
 	free(u.ids);
+	free(u.pcpu);
+	free(u.cpus);
 	return err;
 }
 

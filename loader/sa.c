@@ -48,6 +48,7 @@ static int sa_help(struct xs_ctx *ctx, int argc, char **argv)
 	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer sa add src ADDR dst ADDR spi SPI [ if_id ID ] [ mode MODE ]\n"
 		"                         [ reqid N ] [ replay-window N ] [ flag FLAG ]...\n"
+		"                         [ dir { in | out } [ pcpu CPU ] ]\n"
 		"                         ALGO [ encap espinudp SPORT DPORT ]\n"
 		"       xfrm-steer sa del src ADDR dst ADDR spi SPI [ if_id ID ]\n"
 		"       xfrm-steer sa { show | list } [ if_id ID ]\n"
@@ -88,6 +89,13 @@ static int sa_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       flush without if_id removes EVERY SA of the network namespace,\n"
 		"       whoever made it (like \"ip xfrm state flush\"); with if_id, only\n"
 		"       the ESP SAs bound to that if_id.\n"
+		"       dir in|out makes an SA of one direction (Linux 6.10 or later): the\n"
+		"       kernel uses it only to receive, or only to send (then without a\n"
+		"       replay window). pcpu CPU (with dir; Linux 6.13 or later, RFC 9611)\n"
+		"       makes a per-CPU SA: the kernel sends through it what CPU CPU\n"
+		"       transmits of the tunnel, and what other CPUs do through their own\n"
+		"       SA or one without pcpu. A kernel that would ignore dir or pcpu\n"
+		"       makes the SA refused (and not left behind).\n"
 		"       Receiving espinudp takes a UDP socket with the UDP_ENCAP option on\n"
 		"       the local port (an IKE daemon has one); sending does not.\n",
 		XS_REPLAY_MAX);
@@ -213,6 +221,22 @@ static int parse_sa_add(struct xs_ctx *ctx, int argc, char **argv,
 				return p_err(ctx, -EINVAL,
 					     "invalid mode %s (tunnel or transport)",
 					     XS_QW(argv[0]));
+		} else if (!strcmp(argv[0], "dir")) {
+			NEXT_ARG_VALUE(ctx);
+			if (!strcmp(argv[0], "in"))
+				sa->dir = XFRM_SA_DIR_IN;
+			else if (!strcmp(argv[0], "out"))
+				sa->dir = XFRM_SA_DIR_OUT;
+			else
+				return p_err(ctx, -EINVAL, "invalid dir %s (in or out)",
+					     XS_QW(argv[0]));
+		} else if (!strcmp(argv[0], "pcpu")) {
+			NEXT_ARG_VALUE(ctx);
+			if (parse_u32(argv[0], &sa->pcpu) || sa->pcpu == UINT32_MAX)
+				return p_err(ctx, -EINVAL,
+					     "invalid pcpu %s (a CPU number, 0..4294967294)",
+					     XS_QW(argv[0]));
+			sa->has_pcpu = true;
 		} else if (matches(argv[0], "reqid")) {
 			NEXT_ARG_VALUE(ctx);
 			if (parse_u32(argv[0], &sa->reqid))
@@ -289,7 +313,7 @@ static int parse_sa_add(struct xs_ctx *ctx, int argc, char **argv,
 		sa->flags |= XFRM_STATE_AF_UNSPEC;
 	/* No anti-replay unless asked for (see XS_REPLAY_DEFAULT); ESN
 	 * cannot do without. */
-	if ((flags & XFRM_STATE_ESN) && !have_replay)
+	if ((flags & XFRM_STATE_ESN) && !have_replay && sa->dir != XFRM_SA_DIR_OUT)
 		sa->replay_window = XS_REPLAY_ESN_DEFAULT;
 	if (xs_sa_check(sa, why, sizeof(why)))
 		return p_err(ctx, -EINVAL, "%s", why);
@@ -443,6 +467,14 @@ static json_object *sa_record(struct xs_ctx *ctx, const struct xs_sa *sa)
 		json_object_object_add(e, "dport", json_object_new_int(sa->encap.dport));
 		json_object_object_add(o, "encap", e);
 	}
+	/* null: an SA of both directions, as before Linux 6.10. */
+	json_object_object_add(o, "dir",
+			       sa->dir ? json_object_new_string(
+						 sa->dir == XFRM_SA_DIR_IN ? "in" : "out") :
+					 NULL);
+	/* null: the SA serves every CPU. */
+	json_object_object_add(o, "pcpu",
+			       sa->has_pcpu ? json_object_new_int64(sa->pcpu) : NULL);
 	json_object_object_add(o, "packets", json_object_new_uint64(sa->packets));
 	json_object_object_add(o, "bytes", json_object_new_uint64(sa->bytes));
 	json_object_object_add(o, "replay_drops",
@@ -545,6 +577,8 @@ static int sa_show(struct xs_ctx *ctx, int argc, char **argv)
 		{ .key = "mode", .title = "MODE" },
 		{ .key = "algo", .title = "ALGO" },
 		{ .key = "encap_text", .title = "ENCAP" },
+		{ .key = "dir", .title = "DIR" },
+		{ .key = "pcpu", .title = "PCPU", .right = true },
 		{ .key = "packets", .title = "PACKETS", .right = true, .human = true },
 		{ .key = "bytes", .title = "BYTES", .right = true, .human = true },
 		/* Shown only with --show-keys: see below. */

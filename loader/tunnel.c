@@ -21,6 +21,7 @@
 #include "report.h"
 #include "keys.h"
 #include "netlink.h"
+#include "plan.h"
 #include "state.h"
 #include "tunnel.h"
 #include "xfrm.h"
@@ -437,6 +438,8 @@ struct tshow {
 	size_t nksa;
 	struct xs_policy *kpol;
 	size_t nkpol;
+	uint32_t *cpus; /* online */
+	size_t ncpus;
 	json_object *arr;
 };
 
@@ -453,6 +456,27 @@ static const struct xs_sa *find_sa(const struct tshow *ts, const struct xs_prefi
 	return NULL;
 }
 
+static bool addr_is(const struct xs_prefix *a, const struct xs_prefix *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, 16);
+}
+
+/* Outbound SAs of one tunnel looked at for its CPUs: one per CPU of a big
+ * machine and a rekey's; more are listed, not counted. */
+#define XS_OUT_SAS_MAX 1024
+
+static const char *jstr(json_object *o, const char *key);
+
+/* Stable output: outbound first (as sa_in, sa_out read), then by SPI
+ * (fixed-width hex: string order is numeric order). */
+static int other_sa_cmp(const void *a, const void *b)
+{
+	json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b;
+	int c = -strcmp(jstr(x, "dir"), jstr(y, "dir"));
+
+	return c ? c : strcmp(jstr(x, "spi"), jstr(y, "spi"));
+}
+
 static json_object *sa_json(const struct tshow *ts, const struct xs_sa *sa, uint32_t spi)
 {
 	json_object *o = json_object_new_object();
@@ -463,6 +487,7 @@ static json_object *sa_json(const struct tshow *ts, const struct xs_sa *sa, uint
 	json_object_object_add(o, "present", json_object_new_boolean(sa != NULL));
 	if (!sa)
 		return o;
+	json_object_object_add(o, "pcpu", sa->has_pcpu ? json_object_new_int64(sa->pcpu) : NULL);
 	json_object_object_add(o, "packets", json_object_new_uint64(sa->packets));
 	json_object_object_add(o, "bytes", json_object_new_uint64(sa->bytes));
 	json_object_object_add(o, "replay_drops", json_object_new_uint64(sa->replay_drops));
@@ -521,6 +546,9 @@ static json_object *tunnel_json(struct tshow *ts, struct xs_state *st,
 	const struct tunnel_rec *rec = &re->rec;
 	json_object *o = json_object_new_object(), *arr, *missing = json_object_new_array();
 	const struct xs_sa *sa_in, *sa_out;
+	uint32_t out_pcpu[XS_OUT_SAS_MAX], gap;
+	size_t nout = 0;
+	bool out_ok;
 	struct xs_prefix in, out;
 	size_t npol = 0, npfx = 0;
 	struct xs_cfg_tenant t;
@@ -566,6 +594,29 @@ static json_object *tunnel_json(struct tshow *ts, struct xs_state *st,
 	sa_out = find_sa(ts, &out, rec->spi_out, rec->if_id);
 	json_object_object_add(o, "sa_in", sa_json(ts, sa_in, rec->spi_in));
 	json_object_object_add(o, "sa_out", sa_json(ts, sa_out, rec->spi_out));
+	/* The tunnel's other SAs: per-CPU ones (RFC 9611), or a rekey's
+	 * made by hand. Sending works from every CPU while its outbound SAs
+	 * cover them all. */
+	arr = json_object_new_array();
+	for (i = 0; i < ts->nksa; i++) {
+		const struct xs_sa *k = &ts->ksa[i];
+		bool is_out = addr_is(&k->src, &in) && addr_is(&k->dst, &out);
+		json_object *so;
+
+		if (k->if_id != rec->if_id || k == sa_in || k == sa_out ||
+		    !(is_out || (addr_is(&k->src, &out) && addr_is(&k->dst, &in))))
+			continue;
+		if (is_out && nout < XS_OUT_SAS_MAX)
+			out_pcpu[nout++] = k->has_pcpu ? k->pcpu : XS_PCPU_ANY;
+		so = sa_json(ts, k, k->spi);
+		json_object_object_add(so, "dir", json_object_new_string(is_out ? "out" : "in"));
+		json_object_array_add(arr, so);
+	}
+	json_object_array_sort(arr, other_sa_cmp);
+	json_object_object_add(o, "other_sas", arr);
+	if (sa_out && nout < XS_OUT_SAS_MAX)
+		out_pcpu[nout++] = sa_out->has_pcpu ? sa_out->pcpu : XS_PCPU_ANY;
+	out_ok = xs_plan_sa_cpus_covered(out_pcpu, nout, ts->cpus, ts->ncpus, &gap);
 	arr = json_object_new_array();
 	/* In a fixed order: IPv4 first, then out, in, fwd. */
 	for (fam = 0; fam < 2; fam++) {
@@ -605,8 +656,12 @@ static json_object *tunnel_json(struct tshow *ts, struct xs_state *st,
 	 * made), not what was recorded then. */
 	if (!sa_in)
 		json_object_array_add(missing, json_object_new_string("sa_in"));
-	if (!sa_out)
+	if (!out_ok && gap == XS_PCPU_ANY) {
 		json_object_array_add(missing, json_object_new_string("sa_out"));
+	} else if (!out_ok) {
+		snprintf(buf, sizeof(buf), "sa_out cpu %u", gap);
+		json_object_array_add(missing, json_object_new_string(buf));
+	}
 	if (npol < xs_rec_npolicies(rec))
 		json_object_array_add(missing, json_object_new_string("policies"));
 	if (!npfx)
@@ -675,8 +730,12 @@ static void print_sa_line(const char *dir, json_object *sa)
 		printf("  sa %-3s spi %s  MISSING\n", dir, jstr(sa, "spi"));
 		return;
 	}
-	printf("  sa %-3s spi %s  packets %llu  bytes %llu", dir, jstr(sa, "spi"),
-	       (unsigned long long)jnum(sa, "packets"), (unsigned long long)jnum(sa, "bytes"));
+	printf("  sa %-3s spi %s", dir, jstr(sa, "spi"));
+	json_object_object_get_ex(sa, "pcpu", &v);
+	if (v)
+		printf("  pcpu %llu", (unsigned long long)json_object_get_uint64(v));
+	printf("  packets %llu  bytes %llu", (unsigned long long)jnum(sa, "packets"),
+	       (unsigned long long)jnum(sa, "bytes"));
 	if (jnum(sa, "replay_drops") || jnum(sa, "integrity_failures"))
 		printf("  replay drops %llu  integrity failures %llu",
 		       (unsigned long long)jnum(sa, "replay_drops"),
@@ -717,6 +776,12 @@ static void print_text(json_object *arr)
 		print_sa_line("in", v);
 		json_object_object_get_ex(t, "sa_out", &v);
 		print_sa_line("out", v);
+		json_object_object_get_ex(t, "other_sas", &v);
+		for (j = 0; j < json_object_array_length(v); j++) {
+			json_object *so = json_object_array_get_idx(v, j);
+
+			print_sa_line(jstr(so, "dir"), so);
+		}
 		json_object_object_get_ex(t, "policies", &v);
 		printf("  policies %zu of %llu:", json_object_array_length(v),
 		       (unsigned long long)jnum(t, "policies_expected"));
@@ -776,6 +841,12 @@ static int tunnel_show(struct xs_ctx *ctx, int argc, char **argv)
 	if (!err)
 		err = xs_pols_read(ctx, &nl, &ts.kpol, &ts.nkpol);
 	xs_nl_close(&nl);
+	if (!err) {
+		err = xs_online_cpus(&ts.cpus, &ts.ncpus);
+		if (err)
+			p_err(ctx, err, "cannot read the online CPUs (/sys/devices/system/cpu/online): %s",
+			      strerror(-err));
+	}
 	ts.arr = json_object_new_array();
 	if (!err && !ts.arr)
 		err = p_err(ctx, -ENOMEM, "out of memory");
@@ -797,6 +868,7 @@ static int tunnel_show(struct xs_ctx *ctx, int argc, char **argv)
 	json_object_put(ts.arr);
 	xs_sas_free(ts.ksa, ts.nksa);
 	free(ts.kpol);
+	free(ts.cpus);
 	return err;
 }
 

@@ -151,6 +151,57 @@ int xs_sas_read(struct xs_ctx *ctx, struct xs_nl *nl, struct xs_sa **v, size_t *
 	return 0;
 }
 
+int xs_online_cpus(uint32_t **cpus, size_t *n)
+{
+	char line[4096], *p, *end;
+	unsigned long a, b, c;
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	uint32_t *v = NULL;
+	size_t cap = 0, k = 0;
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(line, sizeof(line), f))
+		err = -EIO;
+	fclose(f);
+	/* "0-3,6": ranges and single CPUs. */
+	for (p = line; !err && *p && *p != '\n';) {
+		a = strtoul(p, &end, 10);
+		b = a;
+		if (end == p) {
+			err = -EBADMSG;
+			break;
+		}
+		if (*end == '-') {
+			p = end + 1;
+			b = strtoul(p, &end, 10);
+			if (end == p || b < a) {
+				err = -EBADMSG;
+				break;
+			}
+		}
+		for (c = a; c <= b; c++) {
+			uint32_t *e = vec_slot(&v, &cap, k, sizeof(*v));
+
+			if (!e) {
+				err = -ENOMEM;
+				break;
+			}
+			*e = (uint32_t)c;
+			k++;
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	if (err) {
+		free(v);
+		return err;
+	}
+	*cpus = v;
+	*n = k;
+	return 0;
+}
+
 void xs_sas_free(struct xs_sa *v, size_t n)
 {
 	if (v && n)

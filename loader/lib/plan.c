@@ -1159,3 +1159,25 @@ int xs_plan_model(struct run *r)
 		err = xs_plan(r);
 	return err;
 }
+
+bool xs_plan_sa_cpus_covered(const uint32_t *pcpu, size_t n, const uint32_t *cpus,
+			     size_t ncpus, uint32_t *gap)
+{
+	size_t i, c;
+
+	*gap = XS_PCPU_ANY;
+	if (!n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (pcpu[i] == XS_PCPU_ANY)
+			return true;
+	for (c = 0; c < ncpus; c++) {
+		for (i = 0; i < n && pcpu[i] != cpus[c]; i++)
+			;
+		if (i == n) {
+			*gap = cpus[c];
+			return false;
+		}
+	}
+	return true;
+}

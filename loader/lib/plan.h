@@ -6,7 +6,9 @@
 #ifndef XS_PLAN_H
 #define XS_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "device.h"
 #include "xfrm_steer.h"
@@ -21,5 +23,18 @@
  */
 int xs_plan_attach(const struct attach_args *a, const struct meta_value *m,
 		   struct attach_args *eff, char *why, size_t len);
+
+/*
+ * Can a tunnel send from every CPU? Its outbound SAs (pcpu[i], or
+ * XS_PCPU_ANY for one that serves every CPU: RFC 9611, Linux 6.13) cover
+ * the CPUs cpus[0..ncpus) when one serves every CPU or each CPU has its
+ * own: the kernel sends what a CPU transmits only through that CPU's SA
+ * or a CPU-less one, and drops it (an acquire nobody answers) otherwise.
+ * Returns true, or false with *gap set to the first CPU without an SA
+ * (XS_PCPU_ANY when there is no SA at all).
+ */
+#define XS_PCPU_ANY UINT32_MAX
+bool xs_plan_sa_cpus_covered(const uint32_t *pcpu, size_t n, const uint32_t *cpus,
+			     size_t ncpus, uint32_t *gap);
 
 #endif /* XS_PLAN_H */

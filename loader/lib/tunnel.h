@@ -78,6 +78,9 @@ int xs_routes_read(struct xs_state *st, struct xs_route_ent **v, size_t *n, size
 int xs_sas_read(struct xs_ctx *ctx, struct xs_nl *nl, struct xs_sa **v, size_t *n);
 void xs_sas_free(struct xs_sa *v, size_t n);
 int xs_pols_read(struct xs_ctx *ctx, struct xs_nl *nl, struct xs_policy **v, size_t *n);
+/* The online CPUs (/sys/devices/system/cpu/online), the ones that may send
+ * through per-CPU SAs; *cpus is malloc'ed. 0 or a negative errno. */
+int xs_online_cpus(uint32_t **cpus, size_t *n);
 
 /* Who owns what (the rule the planner follows, for the views): a named
  * tunnel is a file's (apply made or took it) or the command line's (tunnel

@@ -334,7 +334,27 @@ int xs_sa_check(const struct xs_sa *sa, char *why, size_t len)
 			 sa->replay_window, XS_REPLAY_MAX);
 		return -EINVAL;
 	}
-	if ((sa->flags & XFRM_STATE_ESN) && !sa->replay_window) {
+	if (sa->dir > XFRM_SA_DIR_OUT) {
+		snprintf(why, len, "dir must be in or out");
+		return -EINVAL;
+	}
+	if (sa->has_pcpu && !sa->dir) {
+		snprintf(why, len,
+			 "pcpu needs dir in or dir out: the kernel takes a CPU only of an SA with a direction");
+		return -EINVAL;
+	}
+	if (sa->has_pcpu && sa->pcpu == UINT32_MAX) {
+		snprintf(why, len, "pcpu %u is no CPU number", sa->pcpu);
+		return -EINVAL;
+	}
+	/* The kernel's rule for an SA with a direction: only the receiver
+	 * checks replays. */
+	if (sa->dir == XFRM_SA_DIR_OUT && sa->replay_window) {
+		snprintf(why, len,
+			 "an outbound SA (dir out) has no replay-window: only the receiver checks replays (use replay-window 0)");
+		return -EINVAL;
+	}
+	if ((sa->flags & XFRM_STATE_ESN) && !sa->replay_window && sa->dir != XFRM_SA_DIR_OUT) {
 		snprintf(why, len,
 			 "flag esn needs a replay-window of 1..%u, the kernel refuses an ESN SA without one (leave replay-window out for %u, or drop flag esn)",
 			 XS_REPLAY_MAX, XS_REPLAY_ESN_DEFAULT);
@@ -499,6 +519,11 @@ struct nlmsghdr *xs_sa_encode(void *buf, const struct xs_sa *sa)
 	if (ok && sa->if_id)
 		ok = mnl_attr_put_u32_check(nlh, XS_NL_REQ_SIZE, XFRMA_IF_ID,
 					    sa->if_id);
+	if (ok && sa->dir)
+		ok = mnl_attr_put_u8_check(nlh, XS_NL_REQ_SIZE, XFRMA_SA_DIR, sa->dir);
+	if (ok && sa->has_pcpu)
+		ok = mnl_attr_put_u32_check(nlh, XS_NL_REQ_SIZE, XFRMA_SA_PCPU,
+					    sa->pcpu);
 	return ok ? nlh : NULL;
 }
 
@@ -510,6 +535,8 @@ static const enum mnl_attr_data_type sa_attr_policy[XFRMA_MAX + 1] = {
 	[XFRMA_ENCAP] = MNL_TYPE_BINARY,
 	[XFRMA_REPLAY_ESN_VAL] = MNL_TYPE_BINARY,
 	[XFRMA_IF_ID] = MNL_TYPE_U32,
+	[XFRMA_SA_DIR] = MNL_TYPE_U8,
+	[XFRMA_SA_PCPU] = MNL_TYPE_U32,
 };
 
 /* Copy an algorithm attribute: hdr is the size of its struct, whose
@@ -610,6 +637,13 @@ int xs_sa_decode(const struct nlmsghdr *nlh, struct xs_sa *sa)
 	}
 	if (tb[XFRMA_IF_ID])
 		sa->if_id = mnl_attr_get_u32(tb[XFRMA_IF_ID]);
+	if (tb[XFRMA_SA_DIR])
+		sa->dir = mnl_attr_get_u8(tb[XFRMA_SA_DIR]);
+	/* The kernel sends it only for per-CPU SAs. */
+	if (tb[XFRMA_SA_PCPU]) {
+		sa->has_pcpu = true;
+		sa->pcpu = mnl_attr_get_u32(tb[XFRMA_SA_PCPU]);
+	}
 	return 0;
 }
 
@@ -623,6 +657,42 @@ static const char *sa_alg_names(const struct xs_sa *sa, char *buf, size_t len)
 		snprintf(buf, len, "\"%s\" or \"%s\"", sa->enc.name,
 			 sa->auth.name);
 	return buf;
+}
+
+static int sa_del_raw(struct xs_ctx *ctx, struct xs_nl *nl,
+		      const struct xs_prefix *src, const struct xs_prefix *dst,
+		      uint32_t spi);
+
+/* A kernel before 6.13 (6.10) parses XFRMA_SA_PCPU (XFRMA_SA_DIR) as an
+ * attribute beyond its table, which it skips: the SA it made serves every
+ * CPU (both directions). Read it back; if it lacks either, take it away
+ * again. */
+static int sa_confirm(struct xs_ctx *ctx, struct xs_nl *nl, const struct xs_sa *sa,
+		      const char *name)
+{
+	struct xs_sa got;
+	int err;
+
+	err = xs_sa_get(ctx, nl, &sa->dst, sa->spi, &got);
+	explicit_bzero(&got.aead, sizeof(got.aead));
+	explicit_bzero(&got.enc, sizeof(got.enc));
+	explicit_bzero(&got.auth, sizeof(got.auth));
+	if (err == -ESRCH)
+		return p_err(ctx, err, "cannot add %s: it was gone right after it was made",
+			     name);
+	if (err)
+		return err;
+	if (got.dir == sa->dir && got.has_pcpu == sa->has_pcpu &&
+	    (!sa->has_pcpu || got.pcpu == sa->pcpu))
+		return 0;
+	sa_del_raw(ctx, nl, &sa->src, &sa->dst, sa->spi);
+	if (got.dir != sa->dir)
+		return p_err(ctx, -EOPNOTSUPP,
+			     "cannot add %s: this kernel (before Linux 6.10) ignores dir (XFRMA_SA_DIR) and would use the SA both ways; leave out dir or run Linux 6.10 or later",
+			     name);
+	return p_err(ctx, -EOPNOTSUPP,
+		     "cannot add %s: this kernel (before Linux 6.13) ignores pcpu (XFRMA_SA_PCPU) and would use the SA on every CPU; leave out pcpu or run Linux 6.13 or later",
+		     name);
 }
 
 int xs_sa_add(struct xs_ctx *ctx, struct xs_nl *nl, const struct xs_sa *sa)
@@ -647,7 +717,7 @@ int xs_sa_add(struct xs_ctx *ctx, struct xs_nl *nl, const struct xs_sa *sa)
 	err = xs_nl_talk(ctx, nl, nlh, NULL, NULL, NULL);
 	explicit_bzero(buf, sizeof(buf));
 	if (!err)
-		return 0;
+		return sa->has_pcpu || sa->dir ? sa_confirm(ctx, nl, sa, name) : 0;
 	if (nl->errmsg[0]) {
 		snprintf(what, sizeof(what), "add %s", name);
 		return xs_nl_perror(ctx, nl, err, what);

@@ -101,6 +101,14 @@ struct xs_sa {
 	uint32_t replay_window; /* packets, 0..XS_REPLAY_MAX */
 	struct xs_alg aead, enc, auth; /* aead, or enc and auth */
 	struct xs_encap encap;
+	/* A per-CPU SA (RFC 9611, XFRMA_SA_PCPU, Linux 6.13+): the kernel
+	 * sends through it only what CPU pcpu transmits, and prefers it
+	 * there to an SA of the same tunnel without a CPU. */
+	bool has_pcpu;
+	uint32_t pcpu;
+	/* XFRMA_SA_DIR (Linux 6.10): 0 (none), XFRM_SA_DIR_IN or _OUT. The
+	 * kernel takes a CPU only of an SA with a direction. */
+	uint8_t dir;
 	/* Filled in by decoding only. */
 	uint64_t packets, bytes; /* the kernel's current lifetime counters */
 	uint32_t replay_drops, integrity_failures;
@@ -130,7 +138,10 @@ struct nlmsghdr *xs_sa_encode(void *buf, const struct xs_sa *sa);
 int xs_sa_decode(const struct nlmsghdr *nlh, struct xs_sa *sa);
 
 /* Check (xs_sa_check()) and add sa. EEXIST and missing algorithms get
- * their own messages. */
+ * their own messages. An SA with a CPU or a direction is read back: a kernel
+ * older than 6.13 (6.10 for the direction) ignores XFRMA_SA_PCPU
+ * (XFRMA_SA_DIR) and would have made an SA for every CPU (both ways),
+ * which is then deleted again and reported (-EOPNOTSUPP). */
 int xs_sa_add(struct xs_ctx *ctx, struct xs_nl *nl, const struct xs_sa *sa);
 /* Fetch the ESP SA with dst and spi into out; -ESRCH (quietly) if none. */
 int xs_sa_get(struct xs_ctx *ctx, struct xs_nl *nl, const struct xs_prefix *dst,

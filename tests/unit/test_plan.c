@@ -759,6 +759,32 @@ static void test_limits(void **state)
 }
 
 /* The rule of what a re-attach may change, shared by attach and apply. */
+/* Per-CPU SAs: a tunnel sends from every CPU only with an SA for each, or
+ * one without a CPU. */
+static void test_sa_cpus_covered(void **state)
+{
+	static const uint32_t cpus[] = { 0, 1, 3 }; /* CPU 2 offline */
+	uint32_t pcpu[4] = { 0 }, gap;
+
+	(void)state;
+	assert_false(xs_plan_sa_cpus_covered(pcpu, 0, cpus, 3, &gap));
+	assert_int_equal(gap, XS_PCPU_ANY);
+	pcpu[0] = XS_PCPU_ANY;
+	assert_true(xs_plan_sa_cpus_covered(pcpu, 1, cpus, 3, &gap));
+	pcpu[0] = 0;
+	pcpu[1] = 3;
+	assert_false(xs_plan_sa_cpus_covered(pcpu, 2, cpus, 3, &gap));
+	assert_int_equal(gap, 1);
+	pcpu[2] = 1;
+	assert_true(xs_plan_sa_cpus_covered(pcpu, 3, cpus, 3, &gap));
+	/* An SA of an offline CPU covers nothing else. */
+	pcpu[2] = 2;
+	assert_false(xs_plan_sa_cpus_covered(pcpu, 3, cpus, 3, &gap));
+	assert_int_equal(gap, 1);
+	pcpu[3] = XS_PCPU_ANY;
+	assert_true(xs_plan_sa_cpus_covered(pcpu, 4, cpus, 3, &gap));
+}
+
 static void test_plan_attach(void **state)
 {
 	struct meta_value m = { .tenant_mode = XS_TENANT_MARK, .mark_mask = 0xff00,
@@ -819,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_route_groups_left_alone),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_plan_attach),
+		cmocka_unit_test(test_sa_cpus_covered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

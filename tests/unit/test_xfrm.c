@@ -469,6 +469,67 @@ static void test_sa_encode_aead(void **state)
 	assert_string_equal(back.enc.name, "");
 }
 
+/* Per-CPU SAs (RFC 9611): XFRMA_SA_DIR and XFRMA_SA_PCPU go out only when
+ * set, and come back; CPU 0 is a CPU, not "none". */
+static void test_sa_encode_dir_pcpu(void **state)
+{
+	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8))) = { 0 };
+	static const enum mnl_attr_data_type attrs[XFRMA_MAX + 1] = {
+		[XFRMA_SA_DIR] = MNL_TYPE_U8,
+		[XFRMA_SA_PCPU] = MNL_TYPE_U32,
+	};
+	const struct nlattr *tb[XFRMA_MAX + 1];
+	struct nlmsghdr *nlh;
+	struct xs_sa sa, back;
+	char why[256];
+
+	(void)state;
+	sa_gcm(&sa);
+	nlh = xs_sa_encode(buf, &sa);
+	assert_non_null(nlh);
+	assert_int_equal(xs_nl_parse(nlh, sizeof(struct xfrm_usersa_info), attrs, XFRMA_MAX, tb), 0);
+	assert_null(tb[XFRMA_SA_DIR]);
+	assert_null(tb[XFRMA_SA_PCPU]);
+	assert_int_equal(xs_sa_decode(nlh, &back), 0);
+	assert_false(back.has_pcpu);
+	assert_int_equal(back.dir, 0);
+
+	memset(buf, 0, sizeof(buf));
+	sa.dir = XFRM_SA_DIR_OUT;
+	sa.has_pcpu = true;
+	sa.pcpu = 0;
+	assert_int_equal(xs_sa_check(&sa, why, sizeof(why)), 0);
+	nlh = xs_sa_encode(buf, &sa);
+	assert_non_null(nlh);
+	assert_int_equal(xs_nl_parse(nlh, sizeof(struct xfrm_usersa_info), attrs, XFRMA_MAX, tb), 0);
+	assert_non_null(tb[XFRMA_SA_DIR]);
+	assert_int_equal(mnl_attr_get_u8(tb[XFRMA_SA_DIR]), XFRM_SA_DIR_OUT);
+	assert_non_null(tb[XFRMA_SA_PCPU]);
+	assert_int_equal(mnl_attr_get_u32(tb[XFRMA_SA_PCPU]), 0);
+	assert_int_equal(xs_sa_decode(nlh, &back), 0);
+	assert_true(back.has_pcpu);
+	assert_int_equal(back.pcpu, 0);
+	assert_int_equal(back.dir, XFRM_SA_DIR_OUT);
+
+	/* What the kernel would refuse with a bare EINVAL, or read wrong. */
+	sa.dir = 0;
+	assert_int_equal(xs_sa_check(&sa, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "pcpu needs dir in or dir out"));
+	sa.dir = 3;
+	assert_int_equal(xs_sa_check(&sa, why, sizeof(why)), -EINVAL);
+	sa.dir = XFRM_SA_DIR_OUT;
+	sa.replay_window = 32;
+	assert_int_equal(xs_sa_check(&sa, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "an outbound SA (dir out) has no replay-window"));
+	sa.dir = XFRM_SA_DIR_IN;
+	assert_int_equal(xs_sa_check(&sa, why, sizeof(why)), 0);
+	/* An outbound ESN SA needs no window. */
+	sa.dir = XFRM_SA_DIR_OUT;
+	sa.replay_window = 0;
+	sa.flags |= XFRM_STATE_ESN;
+	assert_int_equal(xs_sa_check(&sa, why, sizeof(why)), 0);
+}
+
 static void test_sa_encode_alias_and_if_id0(void **state)
 {
 	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(8))) = { 0 };
@@ -780,6 +841,12 @@ static void test_cli_refusals(void **state)
 	 * the fix rather than its bare EINVAL. */
 	expect_refused(do_sa, SA_ID "replay-window 0 flag esn aead aes-gcm " SECRET " 128",
 		       "flag esn needs a replay-window of 1..4096, the kernel refuses an ESN SA without one (leave replay-window out for 32, or drop flag esn)");
+	expect_refused(do_sa, SA_ID "pcpu 1 aead aes-gcm " SECRET " 128",
+		       "pcpu needs dir in or dir out");
+	expect_refused(do_sa, SA_ID "dir out pcpu -1 aead aes-gcm " SECRET " 128",
+		       "invalid pcpu \"-1\"");
+	expect_refused(do_sa, SA_ID "dir both aead aes-gcm " SECRET " 128",
+		       "invalid dir \"both\" (in or out)");
 	expect_refused(do_sa, SA_ID "flag nopmtudisc aead aes-gcm " SECRET " 128",
 		       "invalid flag \"nopmtudisc\"");
 	expect_refused(do_sa, SA_ID "aead aes-gcm " SECRET " 128 encap espinudp 0 4500",
@@ -833,6 +900,7 @@ int main(void)
 		cmocka_unit_test(test_alg_key_lengths),
 		cmocka_unit_test(test_sa_check),
 		cmocka_unit_test(test_sa_encode_aead),
+		cmocka_unit_test(test_sa_encode_dir_pcpu),
 		cmocka_unit_test(test_sa_encode_alias_and_if_id0),
 		cmocka_unit_test(test_sa_encode_cbc_esn_encap_v6),
 		cmocka_unit_test(test_sa_encode_wide_window),
