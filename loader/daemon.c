@@ -65,8 +65,9 @@ static int daemon_help(void)
 		"underlay attach) reports with an SPI this host has no SA for, runs\n"
 		"\"/bin/sh -c CMD\" without waiting, with XS_PEER, XS_DST, XS_SPI,\n"
 		"XS_FAMILY and XS_DEV set: at most once per peer per SEC seconds\n"
-		"(default %d). The strongSwan hook: %s\n",
-		XS_USPI_DEFAULT_INTERVAL_MS / 1000, "/usr/lib/xfrm-steer/strongswan-unknown-spi.sh");
+		"(default %d). Exit 75 from CMD: run again at the next event. The\n"
+		"strongSwan hook: %s\n",
+		XS_USPI_DEFAULT_INTERVAL_MS / 1000, "PREFIX/lib/xfrm-steer/strongswan-unknown-spi.sh");
 	return 0;
 }
 
