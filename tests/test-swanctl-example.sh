@@ -16,7 +16,8 @@
 XS_SW_PREFIX=xs-swex
 CHARON_LOAD="random nonce aes sha1 sha2 hmac kdf gmp gcm openssl kernel-netlink socket-default vici updown"
 . "$(dirname "$0")/lib-charon.sh"
-EXAMPLE=$PWD/examples/swanctl.conf
+# XS_EXAMPLE: another file in its place (to show that an old one fails).
+EXAMPLE=${XS_EXAMPLE:-$PWD/examples/swanctl.conf}
 GW_UL=198.51.100.1
 
 [ -e /usr/lib/ipsec/plugins/libstrongswan-gcm.so ] ||
