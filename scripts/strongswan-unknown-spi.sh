@@ -15,7 +15,8 @@
 #   --uri URI    charon's vici socket (swanctl --uri), default swanctl's own
 # Environment (set by the daemon): XS_PEER, XS_SPI, XS_DST, XS_FAMILY, XS_DEV.
 #
-# Only remote_addrs given as plain addresses match (not %any, ranges, names
+# Nothing is initiated while the kernel still has an SA from XS_DST to the
+# peer. Only remote_addrs given as plain addresses match (not %any, ranges, names
 # or subnets). The initiates run in the background with a timeout: the hook
 # returns at once. What it does goes to stdout (the daemon's log); with
 # XS_HOOK_WAIT=1 it waits for swanctl and exits non-zero if one failed.
@@ -41,6 +42,15 @@ while [ $# -gt 0 ]; do
 done
 peer=${XS_PEER:-}
 [ -n "$peer" ] || { echo "strongswan-unknown-spi: XS_PEER is not set (run by xfrm-steer daemon)" >&2; exit 2; }
+
+# A host that still has an SA to the peer has not lost its SAs with it:
+# the unknown SPI is a stale one (an SA deleted here, packets in flight)
+# or forged, and initiating would only replace working SAs (the new
+# IKE_SA's INITIAL_CONTACT makes the peer drop its own).
+if [ -n "${XS_DST:-}" ] && ip xfrm state list src "$XS_DST" dst "$peer" 2>/dev/null | grep -q '^src'; then
+	echo "strongswan-unknown-spi: unknown SPI ${XS_SPI:-?} from $peer, but SAs to it exist: nothing to initiate"
+	exit 0
+fi
 
 sw() { # COMMAND-OPTION ARGS...: the command option comes first, then --uri
 	c=$1
