@@ -132,6 +132,10 @@ static void uspi_print(void *arg, const struct xs_uspi_report *r)
 		printf("unknown spi 0x%08x from %s: hook ran less than hook-interval ago\n",
 		       r->spi, r->peer);
 		break;
+	case XS_USPI_HAS_SA:
+		printf("unknown spi 0x%08x from %s: SAs to it exist, a stale or forged spi: hook not run\n",
+		       r->spi, r->peer);
+		break;
 	case XS_USPI_BUSY:
 		printf("unknown spi 0x%08x from %s: hook not run, %d hooks still running\n", r->spi,
 		       r->peer, XS_USPI_MAX_HOOKS);
@@ -270,7 +274,8 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct xs_uspi_watch *uspi_start(struct xs_ctx *ctx, const struct uspi_opts *o, int *err)
+static struct xs_uspi_watch *uspi_start(struct xs_ctx *ctx, struct xs_nl *nl,
+					const struct uspi_opts *o, int *err)
 {
 	struct xs_uspi_watch *w;
 
@@ -282,7 +287,7 @@ static struct xs_uspi_watch *uspi_start(struct xs_ctx *ctx, const struct uspi_op
 		*err = p_err(ctx, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	*err = xs_uspi_open(ctx, w, o->underlay, o->cmd, o->interval_ms);
+	*err = xs_uspi_open(ctx, nl, w, o->underlay, o->cmd, o->interval_ms);
 	if (*err) {
 		free(w);
 		return NULL;
@@ -361,7 +366,7 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 		mnl_socket_close(ev);
 		return err;
 	}
-	uspi = uspi_start(ctx, &uo, &err);
+	uspi = uspi_start(ctx, &nl, &uo, &err);
 	if (err) {
 		xs_nl_close(&nl);
 		mnl_socket_close(ev);

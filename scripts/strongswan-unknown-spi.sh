@@ -15,8 +15,7 @@
 #   --uri URI    charon's vici socket (swanctl --uri), default swanctl's own
 # Environment (set by the daemon): XS_PEER, XS_SPI, XS_DST, XS_FAMILY, XS_DEV.
 #
-# Nothing is initiated while the kernel still has an SA from XS_DST to the
-# peer. Only remote_addrs given as plain addresses match (not %any, ranges, names
+# Only remote_addrs given as plain addresses match (not %any, ranges, names
 # or subnets). The initiates run in the background with a timeout: the hook
 # returns at once. What it does goes to stdout (the daemon's log); with
 # XS_HOOK_WAIT=1 it waits for swanctl and exits non-zero if one failed.
@@ -43,15 +42,6 @@ done
 peer=${XS_PEER:-}
 [ -n "$peer" ] || { echo "strongswan-unknown-spi: XS_PEER is not set (run by xfrm-steer daemon)" >&2; exit 2; }
 
-# A host that still has an SA to the peer has not lost its SAs with it:
-# the unknown SPI is a stale one (an SA deleted here, packets in flight)
-# or forged, and initiating would only replace working SAs (the new
-# IKE_SA's INITIAL_CONTACT makes the peer drop its own).
-if [ -n "${XS_DST:-}" ] && ip xfrm state list src "$XS_DST" dst "$peer" 2>/dev/null | grep -q '^src'; then
-	echo "strongswan-unknown-spi: unknown SPI ${XS_SPI:-?} from $peer, but SAs to it exist: nothing to initiate"
-	exit 0
-fi
-
 sw() { # COMMAND-OPTION ARGS...: the command option comes first, then --uri
 	c=$1
 	shift
@@ -65,16 +55,12 @@ sw() { # COMMAND-OPTION ARGS...: the command option comes first, then --uri
 # Exit 75 (EX_TEMPFAIL) asks the daemon to run the hook again at the next
 # unknown SPI of this peer rather than after its interval: charon may not be
 # up yet, or not have loaded its connections (a host that is booting).
-conns=$(sw --list-conns 2>/dev/null) || { echo "strongswan-unknown-spi: swanctl --list-conns failed (charon not running?)"; exit 75; }
-if ! printf '%s\n' "$conns" | grep -q '^[^ ]'; then
-	echo "strongswan-unknown-spi: charon has no connections loaded (yet)"
-	exit 75
-fi
-
-# "CONN CHILD" for each child of a connection whose remote addresses (the
-# "  remote:" line right under the connection's line) hold the peer.
-pairs=$(printf '%s\n' "$conns" | awk -v peer="$peer" '
-	/^[^ ]/ { conn = $1; sub(/:$/, "", conn); match_conn = 0; next }
+# One swanctl and one awk: under emulation or load every process costs.
+# awk prints "CONN:CHILD" for each child of a connection whose remote
+# addresses (the "  remote:" line right under the connection's line) hold
+# the peer, and "-" when charon has no connection at all.
+pairs=$(sw --list-conns 2>/dev/null | awk -v peer="$peer" '
+	/^[^ ]/ { conn = $1; sub(/:$/, "", conn); match_conn = 0; nconn++; next }
 	/^  remote: / {
 		line = $0
 		sub(/^  remote: */, "", line)
@@ -88,17 +74,24 @@ pairs=$(printf '%s\n' "$conns" | awk -v peer="$peer" '
 	/^  [^ ]+: (TUNNEL|TRANSPORT|BEET)/ && match_conn {
 		child = $1
 		sub(/:$/, "", child)
-		print conn, child
+		print conn ":" child
 	}
-')
-
+	END { if (!nconn) print "-" }
+') || pairs=-
+# Exit 75 (EX_TEMPFAIL) asks the daemon to run the hook again at the next
+# unknown SPI of this peer rather than after its interval: charon may not be
+# up yet, or not have loaded its connections (a host that is booting).
+if [ "$pairs" = - ]; then
+	echo "strongswan-unknown-spi: charon unreachable or no connections loaded (yet)"
+	exit 75
+fi
 if [ -z "$pairs" ]; then
 	echo "strongswan-unknown-spi: no connection has remote_addrs $peer (unknown SPI ${XS_SPI:-?}): nothing to initiate"
 	exit 0
 fi
 
 pids=
-for p in $(printf '%s\n' "$pairs" | tr ' ' ':'); do
+for p in $pairs; do
 	conn=${p%%:*}
 	child=${p#*:}
 	echo "strongswan-unknown-spi: unknown SPI ${XS_SPI:-?} from $peer: initiating $conn/$child"

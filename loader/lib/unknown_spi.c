@@ -16,6 +16,7 @@
 
 #include "state.h"
 #include "unknown_spi.h"
+#include "xfrm.h"
 #include "xdp_underlay.skel.h"
 
 static size_t addr_len(int family)
@@ -56,6 +57,20 @@ bool xs_uspi_allow(struct xs_uspi_limit *l, int family, const void *addr, long l
 	p->family = (uint16_t)family;
 	memcpy(p->addr, addr, n);
 	p->last_ms = now_ms;
+	return true;
+}
+
+bool xs_uspi_would_allow(const struct xs_uspi_limit *l, int family, const void *addr,
+			 long long now_ms)
+{
+	const struct xs_uspi_peer *p;
+	size_t i;
+
+	for (i = 0; i < XS_USPI_PEERS; i++) {
+		p = &l->peers[i];
+		if (p->used && p->family == family && !memcmp(p->addr, addr, addr_len(family)))
+			return now_ms < p->last_ms || now_ms - p->last_ms >= l->interval_ms;
+	}
 	return true;
 }
 
@@ -123,11 +138,41 @@ static pid_t run_hook(struct xs_uspi_watch *w, const struct xs_uspi_report *r)
 	_exit(127);
 }
 
+struct sa_query {
+	int family;
+	const void *src, *dst;
+	bool found;
+};
+
+static int match_sa(const struct xs_sa *sa, void *data)
+{
+	struct sa_query *q = data;
+	size_t n = addr_len(q->family);
+
+	if (sa->src.family == q->family && !memcmp(sa->src.addr, q->src, n) &&
+	    !memcmp(sa->dst.addr, q->dst, n))
+		q->found = true;
+	return 0;
+}
+
+/* Whether the kernel has an SA from the event's local address to its
+ * peer. A failed dump counts as none: then the hook runs, as it would
+ * without the check. */
+static bool peer_has_sa(struct xs_uspi_watch *w, const struct xs_event *ev)
+{
+	struct sa_query q = { .family = ev->family, .src = ev->dst, .dst = ev->peer };
+
+	if (!w->nl || xs_sa_dump(w->ctx, w->nl, match_sa, &q))
+		return false;
+	return q.found;
+}
+
 static int on_event(void *data, void *raw, size_t size)
 {
 	struct xs_uspi_watch *w = data;
 	const struct xs_event *ev = raw;
 	struct xs_uspi_report r = { 0 };
+	long long now;
 	int slot;
 
 	if (size < sizeof(*ev) || ev->type != XS_EV_UNKNOWN_SPI || ev->ts_ns < w->start_ns)
@@ -138,11 +183,20 @@ static int on_event(void *data, void *raw, size_t size)
 	r.spi = ntohl(ev->spi);
 	inet_ntop(ev->family, ev->peer, r.peer, sizeof(r.peer));
 	inet_ntop(ev->family, ev->dst, r.dst, sizeof(r.dst));
-	if (!xs_uspi_allow(&w->limit, ev->family, ev->peer, mono_ms())) {
+	now = mono_ms();
+	if (!xs_uspi_would_allow(&w->limit, ev->family, ev->peer, now)) {
 		r.what = XS_USPI_LIMITED;
 		report(w, &r);
 		return 0;
 	}
+	/* Asked before the run is counted: the peer's next unknown SPI,
+	 * once its SAs are gone, must not wait for the interval. */
+	if (peer_has_sa(w, ev)) {
+		r.what = XS_USPI_HAS_SA;
+		report(w, &r);
+		return 0;
+	}
+	xs_uspi_allow(&w->limit, ev->family, ev->peer, now);
 	slot = free_hook_slot(w);
 	if (slot < 0) {
 		r.what = XS_USPI_BUSY;
@@ -225,8 +279,8 @@ static int open_reader(struct xs_uspi_watch *w, int fd)
 	return 0;
 }
 
-int xs_uspi_open(struct xs_ctx *ctx, struct xs_uspi_watch *w, const char *dev, const char *cmd,
-		 long long interval_ms)
+int xs_uspi_open(struct xs_ctx *ctx, struct xs_nl *nl, struct xs_uspi_watch *w, const char *dev,
+		 const char *cmd, long long interval_ms)
 {
 	char ns_dir[XS_DIR_MAX];
 	struct xdp_underlay *ul;
@@ -235,6 +289,7 @@ int xs_uspi_open(struct xs_ctx *ctx, struct xs_uspi_watch *w, const char *dev, c
 
 	memset(w, 0, sizeof(*w));
 	w->ctx = ctx;
+	w->nl = nl;
 	w->cmd = cmd;
 	w->map_fd = -1;
 	w->reader.ring_fd = w->reader.sock_fd = -1;

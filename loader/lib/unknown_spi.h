@@ -9,7 +9,10 @@
  * The hook runs as "/bin/sh -c CMD" in a session of its own with
  * XS_PEER (the ESP sender), XS_DST (the local outer address), XS_SPI
  * (0x%08x), XS_FAMILY (inet or inet6) and XS_DEV (the underlay) in its
- * environment. Exit status 75 (EX_TEMPFAIL) means "not now": the next
+ * environment. A peer that the kernel still has an SA to (from the
+ * event's local address) has not lost its SAs here: its unknown SPI is a
+ * stale or forged one, and the hook is not run (initiating would only
+ * replace working SAs). Exit status 75 (EX_TEMPFAIL) means "not now": the next
  * event of that peer runs it again. No printing here: what happens goes to the caller's report
  * callback.
  */
@@ -47,6 +50,9 @@ struct xs_uspi_limit {
  * peer still inside its interval, the one whose interval ends first is
  * forgotten (so the limit holds for XS_USPI_PEERS peers at once). */
 bool xs_uspi_allow(struct xs_uspi_limit *l, int family, const void *addr, long long now_ms);
+/* Whether xs_uspi_allow() would allow it, changing nothing. */
+bool xs_uspi_would_allow(const struct xs_uspi_limit *l, int family, const void *addr,
+			 long long now_ms);
 /* Forget a peer: its next event is allowed. A hook that exits with
  * XS_USPI_RETRY (75, EX_TEMPFAIL: the IKE daemon is not ready) is run
  * again at the peer's next event instead of after its interval. */
@@ -56,6 +62,7 @@ void xs_uspi_forget(struct xs_uspi_limit *l, int family, const void *addr);
 enum xs_uspi_what {
 	XS_USPI_RAN, /* hook started (pid) */
 	XS_USPI_LIMITED, /* rate limited, not run */
+	XS_USPI_HAS_SA, /* the kernel has an SA to the peer: not run */
 	XS_USPI_BUSY, /* XS_USPI_MAX_HOOKS hooks still running: not run */
 	XS_USPI_FAILED, /* could not start (err) */
 	XS_USPI_EXITED, /* a hook ended (status as from waitpid); peer, family
@@ -73,9 +80,11 @@ struct xs_uspi_report {
 };
 
 struct ring_buffer;
+struct xs_nl;
 
 struct xs_uspi_watch {
 	struct xs_ctx *ctx;
+	struct xs_nl *nl; /* xfrm netlink, to look for SAs to the peer */
 	const char *cmd;
 	char dev[IF_NAMESIZE];
 	char path[512]; /* the underlay's pinned ul_ev_readers */
@@ -97,8 +106,8 @@ struct xs_uspi_watch {
 /* Read the unknown-SPI events of the underlay program attached to dev and
  * run cmd for them. Fails with a message when dev has no underlay program
  * or all its reader slots are taken. */
-int xs_uspi_open(struct xs_ctx *ctx, struct xs_uspi_watch *w, const char *dev, const char *cmd,
-		 long long interval_ms);
+int xs_uspi_open(struct xs_ctx *ctx, struct xs_nl *nl, struct xs_uspi_watch *w, const char *dev,
+		 const char *cmd, long long interval_ms);
 /* A descriptor that is readable when events wait: for poll(). */
 int xs_uspi_fd(const struct xs_uspi_watch *w);
 /* Handle the events that wait and collect hooks that ended. Never blocks. */

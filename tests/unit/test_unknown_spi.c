@@ -87,6 +87,26 @@ static void test_clock_back(void **state)
 	free(l);
 }
 
+/* would_allow answers as allow would and changes nothing. */
+static void test_would_allow(void **state)
+{
+	struct xs_uspi_limit *l = new_limit(10000);
+	uint8_t a[16] = { 0 };
+
+	(void)state;
+	v4("10.0.1.2", a);
+	assert_true(xs_uspi_would_allow(l, AF_INET, a, 0));
+	assert_true(xs_uspi_would_allow(l, AF_INET, a, 1));
+	assert_true(xs_uspi_allow(l, AF_INET, a, 2));
+	assert_false(xs_uspi_would_allow(l, AF_INET, a, 3));
+	assert_false(xs_uspi_would_allow(l, AF_INET, a, 10001));
+	assert_true(xs_uspi_would_allow(l, AF_INET, a, 10002));
+	assert_true(xs_uspi_would_allow(l, AF_INET, a, 1)); /* clock went back */
+	/* Still limited: nothing was recorded by asking. */
+	assert_false(xs_uspi_allow(l, AF_INET, a, 5000));
+	free(l);
+}
+
 /* A hook that said "not now" (exit 75): its peer is forgotten, the next
  * event runs it again; other peers keep their limit. */
 static void test_forget(void **state)
@@ -151,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_once_per_interval), cmocka_unit_test(test_peers_apart),
 		cmocka_unit_test(test_zero_interval),	  cmocka_unit_test(test_clock_back),
 		cmocka_unit_test(test_full_table),	  cmocka_unit_test(test_forget),
+		cmocka_unit_test(test_would_allow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
