@@ -63,9 +63,10 @@ static int daemon_help(void)
 		"SIGINT or SIGTERM.\n"
 		"on-unknown-spi: for ESP that the underlay program on DEV (xfrm-steer\n"
 		"underlay attach) reports with an SPI this host has no SA for, runs\n"
-		"\"/bin/sh -c CMD\" without waiting, with XS_PEER, XS_DST, XS_SPI,\n"
-		"XS_FAMILY and XS_DEV set: at most once per peer per SEC seconds\n"
-		"(default %d). Exit 75 from CMD: run again at the next event. The\n"
+		"CMD (plain words directly, else by /bin/sh -c) without waiting, with\n"
+		"XS_PEER, XS_DST, XS_SPI, XS_FAMILY and XS_DEV set: at most once per\n"
+		"peer per SEC seconds (default %d), never while the kernel has an SA\n"
+		"to the peer. Exit 75 from CMD: run again at the next event. The\n"
 		"strongSwan hook: %s\n",
 		XS_USPI_DEFAULT_INTERVAL_MS / 1000, "PREFIX/lib/xfrm-steer/strongswan-unknown-spi.sh");
 	return 0;

@@ -134,7 +134,10 @@ static pid_t run_hook(struct xs_uspi_watch *w, const struct xs_uspi_report *r)
 	setenv("XS_SPI", spi, 1);
 	setenv("XS_FAMILY", r->family == AF_INET6 ? "inet6" : "inet", 1);
 	setenv("XS_DEV", w->dev, 1);
-	execl("/bin/sh", "sh", "-c", w->cmd, (char *)NULL);
+	if (w->argv[0])
+		execvp(w->argv[0], w->argv);
+	else
+		execl("/bin/sh", "sh", "-c", w->cmd, (char *)NULL);
 	_exit(127);
 }
 
@@ -279,6 +282,28 @@ static int open_reader(struct xs_uspi_watch *w, int fd)
 	return 0;
 }
 
+/* CMD's words for execvp when a shell would read it as just that: no
+ * quoting, expansion, redirection or list; else argv[0] stays NULL. */
+static void split_plain(struct xs_uspi_watch *w)
+{
+	size_t n = 0;
+	char *p, *save = NULL;
+
+	w->argv[0] = NULL;
+	if (strpbrk(w->cmd, "|&;<>()$`\\\"'*?[]#~=%{}!\n") ||
+	    strlen(w->cmd) >= sizeof(w->words))
+		return;
+	snprintf(w->words, sizeof(w->words), "%s", w->cmd);
+	for (p = strtok_r(w->words, " \t", &save); p; p = strtok_r(NULL, " \t", &save)) {
+		if (n == XS_USPI_MAX_WORDS) {
+			w->argv[0] = NULL;
+			return;
+		}
+		w->argv[n++] = p;
+	}
+	w->argv[n] = NULL;
+}
+
 int xs_uspi_open(struct xs_ctx *ctx, struct xs_nl *nl, struct xs_uspi_watch *w, const char *dev,
 		 const char *cmd, long long interval_ms)
 {
@@ -294,6 +319,7 @@ int xs_uspi_open(struct xs_ctx *ctx, struct xs_nl *nl, struct xs_uspi_watch *w, 
 	w->map_fd = -1;
 	w->reader.ring_fd = w->reader.sock_fd = -1;
 	w->limit.interval_ms = interval_ms;
+	split_plain(w);
 	if (!*dev || strchr(dev, '/') || strlen(dev) >= IF_NAMESIZE)
 		return p_err(ctx, -EINVAL, "invalid device name \"%s\"", dev);
 	snprintf(w->dev, sizeof(w->dev), "%s", dev);
