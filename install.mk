@@ -18,6 +18,7 @@
 #   $(SYSTEMDUNITDIR)/xfrm-steer-exporter.service
 #   $(SYSTEMDUNITDIR)/xfrm-steer-daemon.service  xfrm-steer daemon (tunnel health)
 #   $(XS_LIBDIR)/strongswan-updown.sh         strongSwan updown script
+#   $(XS_LIBDIR)/strongswan-unknown-spi.sh    strongSwan hook of daemon on-unknown-spi
 #   $(XS_DOCDIR)/examples/                    swanctl.conf, apply JSON
 #   $(XS_DOCDIR)/xfrm-steer.schema.json       JSON Schema of apply files
 #
@@ -60,6 +61,7 @@ XS_INSTALLED := $(SBINDIR)/xfrm-steer \
 	$(SYSTEMDUNITDIR)/xfrm-steer-exporter.service \
 	$(SYSTEMDUNITDIR)/xfrm-steer-daemon.service \
 	$(XS_LIBDIR)/strongswan-updown.sh \
+	$(XS_LIBDIR)/strongswan-unknown-spi.sh \
 	$(XS_DOCDIR)/xfrm-steer.schema.json \
 	$(patsubst examples/%,$(XS_DOCDIR)/examples/%,$(XS_EXAMPLES))
 
@@ -87,6 +89,7 @@ install-files:
 	$(Q)sed -e 's|^XS_DEFAULT_BIN=.*|XS_DEFAULT_BIN=$(SBINDIR)/xfrm-steer|' \
 		scripts/strongswan-updown.sh > $(DESTDIR)$(XS_LIBDIR)/strongswan-updown.sh
 	$(Q)chmod 0755 $(DESTDIR)$(XS_LIBDIR)/strongswan-updown.sh
+	$(Q)$(INSTALL) -m 0755 scripts/strongswan-unknown-spi.sh $(DESTDIR)$(XS_LIBDIR)/
 	$(Q)$(INSTALL) -m 0644 doc/xfrm-steer.schema.json $(DESTDIR)$(XS_DOCDIR)/
 	$(Q)$(if $(XS_EXAMPLES),$(INSTALL) -m 0644 $(XS_EXAMPLES) $(DESTDIR)$(XS_DOCDIR)/examples/)
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <linux/xfrm.h>
 #include <libmnl/libmnl.h>
@@ -32,6 +33,7 @@
 #include "plan.h"
 #include "state.h"
 #include "tunnel.h"
+#include "unknown_spi.h"
 #include "xfrm.h"
 #include "xfrm_steer.skel.h"
 
@@ -60,12 +62,108 @@ static int daemon_help(void)
 {
 	fprintf(stderr,
 		"Usage: xfrm-steer daemon [ dev NAME ]\n"
+		"                         [ on-unknown-spi CMD underlay DEV [ hook-interval SEC ] ]\n"
 		"Follows the kernel's SAs (netlink) and marks each tunnel of NAME, or of\n"
 		"every attached device of the namespace, up while an outbound SA with its\n"
 		"if_id exists for every online CPU (one without pcpu, or one per CPU), down\n"
-		"within a second of that ending. Runs until\n"
-		"SIGINT or SIGTERM.\n");
+		"within a second of that ending. Runs until SIGINT or SIGTERM.\n"
+		"on-unknown-spi: for ESP that the underlay program on DEV (xfrm-steer\n"
+		"underlay attach) reports with an SPI this host has no SA for, runs\n"
+		"CMD (plain words directly, else by /bin/sh -c) without waiting, with\n"
+		"XS_PEER, XS_DST, XS_SPI, XS_FAMILY and XS_DEV set: at most once per\n"
+		"peer per SEC seconds (default %d), never while the kernel has an SA\n"
+		"to the peer. Exit 75 from CMD: run again at the next event. The\n"
+		"strongSwan hook: %s\n",
+		XS_USPI_DEFAULT_INTERVAL_MS / 1000, "PREFIX/lib/xfrm-steer/strongswan-unknown-spi.sh");
 	return 0;
+}
+
+/* Unknown SPI to IKE (lib/unknown_spi.c): the options and what the daemon
+ * prints of it. */
+struct uspi_opts {
+	const char *cmd, *underlay;
+	long long interval_ms;
+};
+
+static int parse_uspi(struct xs_ctx *ctx, int *argc, char ***argv, struct uspi_opts *o)
+{
+	uint32_t sec;
+
+	if (!strcmp((*argv)[0], "on-unknown-spi")) {
+		if (*argc < 2 || !*(*argv)[1])
+			return p_err(ctx, -EINVAL, "daemon: on-unknown-spi needs a command");
+		o->cmd = (*argv)[1];
+	} else if (!strcmp((*argv)[0], "underlay")) {
+		if (*argc < 2)
+			return p_err(ctx, -EINVAL, "daemon: underlay needs a device name");
+		o->underlay = (*argv)[1];
+	} else if (!strcmp((*argv)[0], "hook-interval")) {
+		if (*argc < 2 || parse_u32((*argv)[1], &sec) || sec > 86400)
+			return p_err(ctx, -EINVAL, "daemon: invalid hook-interval \"%s\" (0..86400 s)",
+				     *argc < 2 ? "" : (*argv)[1]);
+		o->interval_ms = (long long)sec * 1000;
+	} else {
+		return 1;
+	}
+	(*argc)--;
+	(*argv)++;
+	return 0;
+}
+
+static int check_uspi(struct xs_ctx *ctx, const struct uspi_opts *o)
+{
+	if (o->cmd && !o->underlay)
+		return p_err(ctx, -EINVAL,
+			     "daemon: on-unknown-spi needs \"underlay DEV\", the device ESP arrives on");
+	if (!o->cmd && o->underlay)
+		return p_err(ctx, -EINVAL, "daemon: underlay DEV is only for on-unknown-spi CMD");
+	return 0;
+}
+
+static void uspi_print(void *arg, const struct xs_uspi_report *r)
+{
+	const struct xs_ctx *ctx = arg;
+	struct timespec ts;
+
+	/* Held back by the rate limit: news only with -v. */
+	if (r->what == XS_USPI_LIMITED && !ctx->verbose)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	printf("%lld.%03ld ", (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+	switch (r->what) {
+	case XS_USPI_RAN:
+		printf("unknown spi 0x%08x from %s: hook started (pid %d)\n", r->spi, r->peer,
+		       (int)r->pid);
+		break;
+	case XS_USPI_LIMITED:
+		printf("unknown spi 0x%08x from %s: hook ran less than hook-interval ago\n",
+		       r->spi, r->peer);
+		break;
+	case XS_USPI_HAS_SA:
+		printf("unknown spi 0x%08x from %s: SAs to it exist, a stale or forged spi: hook not run\n",
+		       r->spi, r->peer);
+		break;
+	case XS_USPI_BUSY:
+		printf("unknown spi 0x%08x from %s: hook not run, %d hooks still running\n", r->spi,
+		       r->peer, XS_USPI_MAX_HOOKS);
+		break;
+	case XS_USPI_FAILED:
+		printf("unknown spi 0x%08x from %s: cannot run the hook: %s\n", r->spi, r->peer,
+		       strerror(-r->err));
+		break;
+	case XS_USPI_EXITED:
+		if (WIFEXITED(r->status) && WEXITSTATUS(r->status) == XS_USPI_RETRY)
+			printf("hook pid %d for %s: not now (exit %d), again at the next unknown spi\n",
+			       (int)r->pid, r->peer, XS_USPI_RETRY);
+		else if (WIFEXITED(r->status))
+			printf("hook pid %d for %s exited with status %d\n", (int)r->pid, r->peer,
+			       WEXITSTATUS(r->status));
+		else
+			printf("hook pid %d for %s killed by signal %d\n", (int)r->pid, r->peer,
+			       WTERMSIG(r->status));
+		break;
+	}
+	fflush(stdout);
 }
 
 static bool is_local(const struct up_set *u, const struct xs_prefix *a)
@@ -220,8 +318,56 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static struct xs_uspi_watch *uspi_start(struct xs_ctx *ctx, struct xs_nl *nl,
+					const struct uspi_opts *o, int *err)
+{
+	struct xs_uspi_watch *w;
+
+	*err = 0;
+	if (!o->cmd)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		*err = p_err(ctx, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	*err = xs_uspi_open(ctx, nl, w, o->underlay, o->cmd, o->interval_ms);
+	if (*err) {
+		free(w);
+		return NULL;
+	}
+	w->report = uspi_print;
+	w->arg = ctx;
+	return w;
+}
+
+static void uspi_resync(struct xs_uspi_watch *w, bool *gone)
+{
+	int err;
+
+	if (!w)
+		return;
+	err = xs_uspi_refresh(w);
+	if (err == -ENOENT && !*gone)
+		fprintf(stderr,
+			"daemon: warning: underlay \"%s\" detached, no unknown-SPI events until it is attached again\n",
+			w->dev);
+	*gone = err == -ENOENT;
+}
+
+static void uspi_stop(struct xs_uspi_watch *w)
+{
+	if (!w)
+		return;
+	xs_uspi_close(w);
+	free(w);
+}
+
 int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 {
+	struct uspi_opts uo = { .interval_ms = XS_USPI_DEFAULT_INTERVAL_MS };
+	struct xs_uspi_watch *uspi = NULL;
+	bool uspi_gone = false;
 	const char *dev = NULL;
 	struct mnl_socket *ev;
 	struct xs_nl nl;
@@ -236,10 +382,18 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 			NEXT_ARG_VALUE(ctx);
 			dev = argv[0];
 		} else {
-			return p_err(ctx, -EINVAL, "daemon: unknown argument \"%s\"", argv[0]);
+			err = parse_uspi(ctx, &argc, &argv, &uo);
+			if (err > 0)
+				return p_err(ctx, -EINVAL, "daemon: unknown argument \"%s\"",
+					     argv[0]);
+			if (err)
+				return err;
 		}
 		NEXT_ARG();
 	}
+	err = check_uspi(ctx, &uo);
+	if (err)
+		return err;
 	/* Subscribe before the first dump: a change between the two is then
 	 * seen as a message, never lost. */
 	ev = mnl_socket_open2(NETLINK_XFRM, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -256,6 +410,12 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 		mnl_socket_close(ev);
 		return err;
 	}
+	uspi = uspi_start(ctx, &nl, &uo, &err);
+	if (err) {
+		xs_nl_close(&nl);
+		mnl_socket_close(ev);
+		return err;
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	err = sync_once(ctx, &nl, dev);
@@ -263,16 +423,19 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 		goto out;
 	next = now_ms() + RESYNC_MS;
 	while (!stop) {
-		struct pollfd p = { .fd = mnl_socket_get_fd(ev), .events = POLLIN };
+		struct pollfd p[2] = { { .fd = mnl_socket_get_fd(ev), .events = POLLIN },
+				       { .fd = uspi ? xs_uspi_fd(uspi) : -1, .events = POLLIN } };
 		long long t = now_ms(), until = settle && settle < next ? settle : next;
 		bool got = false;
 		int n;
 
-		n = poll(&p, 1, until > t ? (int)(until - t) : 0);
+		n = poll(p, 2, until > t ? (int)(until - t) : 0);
 		if (n < 0 && errno != EINTR) {
 			err = p_err(ctx, -errno, "poll: %s", strerror(errno));
 			break;
 		}
+		if (uspi && xs_uspi_poll(uspi))
+			fprintf(stderr, "daemon: reading unknown-SPI events failed, retrying\n");
 		/* Drain: one dump answers any number of messages. ENOBUFS
 		 * (messages lost) is a reason to look too. */
 		for (;;) {
@@ -292,9 +455,11 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 		err = sync_once(ctx, &nl, dev);
 		if (err)
 			fprintf(stderr, "daemon: sync failed, retrying\n");
+		uspi_resync(uspi, &uspi_gone);
 		err = 0;
 	}
 out:
+	uspi_stop(uspi);
 	xs_nl_close(&nl);
 	mnl_socket_close(ev);
 	return err;

@@ -19,7 +19,9 @@ BASE_PKGS=(
 	libmicrohttpd-dev
 	qemu-system-x86 qemu-utils kmod iproute2 iputils-ping procps
 	jq curl
-	strongswan-charon strongswan-swanctl
+	# charon alone lacks the gcm and openssl plugins (AES-GCM, ECP groups):
+	# the shipped examples/swanctl.conf proposals need the standard plugins
+	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
 	# the checkers the tests run: mandoc -Tlint (man page), python3-jsonschema
 	# (apply files against the schema), promtool from prometheus (metrics)
 	mandoc python3-jsonschema prometheus

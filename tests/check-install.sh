@@ -37,6 +37,7 @@ check_tree() { # DESTDIR PREFIX UNITDIR
 			echo "$u/xfrm-steer-exporter.service"
 			echo "$u/xfrm-steer-daemon.service"
 			echo "$p/lib/xfrm-steer/strongswan-updown.sh"
+			echo "$p/lib/xfrm-steer/strongswan-unknown-spi.sh"
 			echo "$p/share/doc/xfrm-steer/xfrm-steer.schema.json"
 			for f in examples/*; do
 				echo "$p/share/doc/xfrm-steer/examples/${f#examples/}"

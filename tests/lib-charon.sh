@@ -49,14 +49,16 @@ finish() {
 }
 trap finish EXIT
 
-# strongswan.conf of one instance: the plugins PSK and the kernel need, no
-# routes of its own (the gateway's come from xfrm-steer, the peer's from
-# the test), a vici socket and a log file in $SW.
+# strongswan.conf of one instance: the plugins PSK and the kernel need
+# (CHARON_LOAD replaces the list), no routes of its own (the gateway's come
+# from xfrm-steer, the peer's from the test), a vici socket and a log file
+# in $SW. CHARON_EXTRA: more lines for the charon section.
 write_strongswan_conf() { # NAME
 	cat >"$SW/$1.conf" <<EOF
 charon {
-	load = random nonce aes sha1 sha2 hmac kdf gmp kernel-netlink socket-default vici updown
+	load = ${CHARON_LOAD:-random nonce aes sha1 sha2 hmac kdf gmp kernel-netlink socket-default vici updown}
 	install_routes = no
+	${CHARON_EXTRA:-}
 	plugins {
 		vici {
 			socket = unix://$SW/$1.vici
