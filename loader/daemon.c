@@ -27,8 +27,10 @@
 
 #include "common.h"
 #include "groups.h"
+#include "ike.h"
 #include "netlink.h"
 #include "state.h"
+#include "tunnel.h"
 #include "xfrm.h"
 #include "xfrm_steer.skel.h"
 
@@ -40,6 +42,15 @@ struct up_set {
 	uint32_t *ids;
 	size_t n, cap;
 	struct ifaddrs *local;
+};
+
+/* The `ike` clauses and what the last reconcile reported, so that a
+ * problem is logged when it appears, not every few seconds. */
+struct ike_opts {
+	struct xs_ike_range r[XS_IKE_RANGES_MAX];
+	size_t n;
+	char **last;
+	size_t nlast;
 };
 
 static volatile sig_atomic_t stop;
@@ -54,10 +65,17 @@ static int daemon_help(void)
 {
 	fprintf(stderr,
 		"Usage: xfrm-steer daemon [ dev NAME ]\n"
+		"           [ ike if_ids LO-HI [ tenant N ] [ allow PREFIX[,PREFIX...] ] ]...\n"
 		"Follows the kernel's SAs (netlink) and marks each tunnel of NAME, or of\n"
 		"every attached device of the namespace, up while an outbound SA with its\n"
 		"if_id exists, down within a second of the last one going. Runs until\n"
-		"SIGINT or SIGTERM.\n");
+		"SIGINT or SIGTERM.\n"
+		"With \"ike\" (needs dev): the routes of the if_ids LO-HI, which an IKE\n"
+		"daemon (strongSwan, libreswan) sets on its CHILD_SAs, follow the kernel:\n"
+		"route (tenant N, the outbound policy's destination) -> if_id while that\n"
+		"policy and a usable outbound SA with the if_id exist. No updown script is\n"
+		"needed. Conflicts (two if_ids for one prefix) keep the route's holder and\n"
+		"are reported; tunnel add, apply and route add refuse if_ids in the ranges.\n");
 	return 0;
 }
 
@@ -153,7 +171,148 @@ static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 	return err;
 }
 
-static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev)
+/* "ike if_ids LO-HI [tenant N] [allow P,...]": argv at "ike"; *used gets
+ * how many words it took. */
+static int parse_ike(struct xs_ctx *ctx, int argc, char **argv, struct ike_opts *o, int *used)
+{
+	struct xs_ike_range *r;
+	char *dash, buf[32];
+	int i = 1;
+
+	if (o->n >= XS_IKE_RANGES_MAX)
+		return p_err(ctx, -EINVAL, "daemon: at most %d \"ike\" clauses", XS_IKE_RANGES_MAX);
+	r = &o->r[o->n];
+	memset(r, 0, sizeof(*r));
+	if (argc < 3 || strcmp(argv[1], "if_ids"))
+		return p_err(ctx, -EINVAL, "daemon: \"ike\" needs \"if_ids LO-HI\" (e.g. ike if_ids 1-9999)");
+	snprintf(buf, sizeof(buf), "%s", argv[2]);
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash++ = '\0';
+	if (parse_u32(buf, &r->lo) || (dash ? parse_u32(dash, &r->hi) : (r->hi = r->lo, 0)) ||
+	    !r->lo || r->hi < r->lo)
+		return p_err(ctx, -EINVAL,
+			     "daemon: invalid if_id range \"%s\"; expected LO-HI with 1 <= LO <= HI",
+			     argv[2]);
+	i = 3;
+	while (i + 1 < argc) {
+		if (!strcmp(argv[i], "tenant")) {
+			if (parse_u32(argv[i + 1], &r->tenant))
+				return p_err(ctx, -EINVAL,
+					     "daemon: invalid tenant \"%s\" (a number)", argv[i + 1]);
+		} else if (!strcmp(argv[i], "allow")) {
+			char list[512], *tok, *save = NULL;
+
+			snprintf(list, sizeof(list), "%s", argv[i + 1]);
+			for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (r->nallow >= XS_IKE_ALLOW_MAX)
+					return p_err(ctx, -EINVAL,
+						     "daemon: at most %d allowed prefixes per \"ike\"",
+						     XS_IKE_ALLOW_MAX);
+				if (parse_prefix(tok, &r->allow[r->nallow], false))
+					return p_err(ctx, -EINVAL,
+						     "daemon: invalid prefix \"%s\" in allow", tok);
+				r->nallow++;
+			}
+		} else {
+			break;
+		}
+		i += 2;
+	}
+	o->n++;
+	*used = i;
+	return 0;
+}
+
+static bool in_list(char **v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+static void ike_log_ops(const char *dev, const struct xs_ike_plan *p)
+{
+	struct timespec ts;
+	size_t i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (i = 0; i < p->nops; i++) {
+		const struct xs_ike_op *op = &p->ops[i];
+		struct xs_prefix pf = { .family = (int)op->key.family, .plen = (uint8_t)op->key.plen };
+		char a[64];
+
+		memcpy(pf.addr, op->key.addr, 16);
+		format_prefix(&pf, a, sizeof(a));
+		if (op->kind == XS_IKE_SET)
+			printf("%lld.%03ld %s ike: route %s tenant %u -> if_id %u\n",
+			       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, a, op->key.tenant,
+			       op->if_id);
+		else if (op->kind == XS_IKE_DEL)
+			printf("%lld.%03ld %s ike: route %s tenant %u removed (if_id %u: no policy and SA)\n",
+			       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, a, op->key.tenant,
+			       op->if_id);
+	}
+	fflush(stdout);
+}
+
+/* Problems are logged when they appear (stderr, as the daemon's errors),
+ * and once when they are gone. */
+static void ike_log_problems(struct ike_opts *o, const char *dev, struct xs_ike_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nproblems; i++)
+		if (!in_list(o->last, o->nlast, p->problems[i]))
+			fprintf(stderr, "%s %s\n", dev, p->problems[i]);
+	for (i = 0; i < o->nlast; i++) {
+		if (!in_list(p->problems, p->nproblems, o->last[i]))
+			fprintf(stderr, "%s resolved: %s\n", dev, o->last[i]);
+		free(o->last[i]);
+	}
+	free(o->last);
+	/* The plan's lines are the new "last". */
+	o->last = p->problems;
+	o->nlast = p->nproblems;
+	p->problems = NULL;
+	p->nproblems = 0;
+	fflush(stderr);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The routes of the IKE ranges, from the policies and the SAs collected. */
+static int ike_sync(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, struct ike_opts *o,
+		    struct up_set *u)
+{
+	struct xs_policy *pols = NULL;
+	struct xs_ike_plan plan;
+	size_t npols = 0;
+	int err;
+
+	if (!o->n)
+		return 0;
+	err = xs_pols_read(ctx, nl, &pols, &npols);
+	if (err)
+		return err;
+	qsort(u->ids, u->n, sizeof(*u->ids), u32_cmp);
+	err = xs_ike_reconcile(ctx, dev, o->r, o->n, pols, npols, u->ids, u->n, &plan);
+	ike_log_ops(dev, &plan);
+	ike_log_problems(o, dev, &plan);
+	xs_ike_plan_free(&plan);
+	free(pols);
+	return err;
+}
+
+static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, struct ike_opts *ike)
 {
 	struct up_set u = { 0 };
 	int err;
@@ -163,6 +322,8 @@ static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev)
 	err = xs_sa_dump(ctx, nl, collect, &u);
 	if (!err)
 		err = dev ? apply_dev(ctx, dev, &u) : xs_for_each_attached(ctx, apply_dev, &u);
+	if (!err && dev)
+		err = ike_sync(ctx, nl, dev, ike, &u);
 	freeifaddrs(u.local);
 	free(u.ids);
 	return err;
@@ -179,6 +340,7 @@ static long long now_ms(void)
 int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 {
 	const char *dev = NULL;
+	struct ike_opts ike = { 0 };
 	struct mnl_socket *ev;
 	struct xs_nl nl;
 	long long next, settle = 0;
@@ -191,17 +353,35 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 		if (matches(argv[0], "dev")) {
 			NEXT_ARG_VALUE(ctx);
 			dev = argv[0];
+		} else if (!strcmp(argv[0], "ike")) {
+			int used = 1;
+
+			err = parse_ike(ctx, argc, argv, &ike, &used);
+			if (err)
+				return err;
+			argc -= used - 1;
+			argv += used - 1;
 		} else {
 			return p_err(ctx, -EINVAL, "daemon: unknown argument \"%s\"", argv[0]);
 		}
 		NEXT_ARG();
+	}
+	if (ike.n && !dev)
+		return p_err(ctx, -EINVAL, "daemon: \"ike\" needs \"dev NAME\" (the device its routes are on)");
+	if (ike.n) {
+		err = xs_ike_ranges_install(ctx, dev, ike.r, ike.n);
+		if (err)
+			return err;
 	}
 	/* Subscribe before the first dump: a change between the two is then
 	 * seen as a message, never lost. */
 	ev = mnl_socket_open2(NETLINK_XFRM, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!ev)
 		return p_err(ctx, -errno, "cannot open netlink socket: %s", strerror(errno));
-	if (mnl_socket_bind(ev, (1u << (XFRMNLGRP_SA - 1)) | (1u << (XFRMNLGRP_EXPIRE - 1)),
+	/* Policies too when routes follow them. */
+	if (mnl_socket_bind(ev,
+			    (1u << (XFRMNLGRP_SA - 1)) | (1u << (XFRMNLGRP_EXPIRE - 1)) |
+				    (ike.n ? 1u << (XFRMNLGRP_POLICY - 1) : 0),
 			    MNL_SOCKET_AUTOPID) < 0) {
 		err = p_err(ctx, -errno, "cannot subscribe to SA events: %s", strerror(errno));
 		mnl_socket_close(ev);
@@ -214,7 +394,7 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	err = sync_once(ctx, &nl, dev);
+	err = sync_once(ctx, &nl, dev, &ike);
 	if (err)
 		goto out;
 	next = now_ms() + RESYNC_MS;
@@ -245,7 +425,7 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 			continue;
 		settle = got ? t + SETTLE_MS : 0;
 		next = t + RESYNC_MS;
-		err = sync_once(ctx, &nl, dev);
+		err = sync_once(ctx, &nl, dev, &ike);
 		if (err)
 			fprintf(stderr, "daemon: sync failed, retrying\n");
 		err = 0;
@@ -253,5 +433,8 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 out:
 	xs_nl_close(&nl);
 	mnl_socket_close(ev);
+	while (ike.nlast)
+		free(ike.last[--ike.nlast]);
+	free(ike.last);
 	return err;
 }

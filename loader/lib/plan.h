@@ -22,4 +22,9 @@
 int xs_plan_attach(const struct attach_args *a, const struct meta_value *m,
 		   struct attach_args *eff, char *why, size_t len);
 
+/* The range of the daemon's ike_ranges (v, n entries) that if_id falls in,
+ * or -1: such an if_id is the IKE daemon's, and tunnel add, apply and route
+ * add refuse it. */
+int xs_plan_ike_managed(const struct ike_range_value *v, size_t n, uint32_t if_id);
+
 #endif /* XS_PLAN_H */
