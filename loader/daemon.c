@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <linux/xfrm.h>
 #include <libmnl/libmnl.h>
@@ -35,6 +36,7 @@
 #include "xfrm_steer.skel.h"
 
 #define RESYNC_MS 5000 /* a lost message costs at most this */
+#define PIN_CHECK_MS 500 /* ike: how soon a re-attach is noticed */
 #define SETTLE_MS 200 /* a second look after a message: a hard expiry is
 		       * told before the SA is gone */
 
@@ -51,6 +53,10 @@ struct ike_opts {
 	size_t n;
 	char **last;
 	size_t nlast;
+	/* A detach and attach loses the routes without a kernel event: the
+	 * meta pin's inode, looked at every PIN_CHECK_MS, tells. */
+	ino_t meta_ino;
+	long long pin_check;
 };
 
 static volatile sig_atomic_t stop;
@@ -329,6 +335,24 @@ static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, stru
 	return err;
 }
 
+/* Whether the device's pins were made again (or went) since last looked. */
+static bool ike_pins_changed(struct xs_ctx *ctx, const char *dev, struct ike_opts *o)
+{
+	char dir[XS_DIR_MAX], path[XS_DIR_MAX + 8];
+	struct stat sb;
+	ino_t ino = 0;
+
+	if (!xs_pin_dir_nocheck(ctx, dev, dir, sizeof(dir))) {
+		snprintf(path, sizeof(path), "%s/meta", dir);
+		if (!stat(path, &sb))
+			ino = sb.st_ino;
+	}
+	if (ino == o->meta_ino)
+		return false;
+	o->meta_ino = ino;
+	return true;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -394,15 +418,21 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	if (ike.n)
+		ike_pins_changed(ctx, dev, &ike);
 	err = sync_once(ctx, &nl, dev, &ike);
 	if (err)
 		goto out;
 	next = now_ms() + RESYNC_MS;
+	ike.pin_check = now_ms() + PIN_CHECK_MS;
 	while (!stop) {
 		struct pollfd p = { .fd = mnl_socket_get_fd(ev), .events = POLLIN };
 		long long t = now_ms(), until = settle && settle < next ? settle : next;
 		bool got = false;
 		int n;
+
+		if (ike.n && ike.pin_check < until)
+			until = ike.pin_check;
 
 		n = poll(&p, 1, until > t ? (int)(until - t) : 0);
 		if (n < 0 && errno != EINTR) {
@@ -421,6 +451,10 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 			break;
 		}
 		t = now_ms();
+		if (ike.n && t >= ike.pin_check) {
+			ike.pin_check = t + PIN_CHECK_MS;
+			got = ike_pins_changed(ctx, dev, &ike) || got;
+		}
 		if (!got && t < next && !(settle && t >= settle))
 			continue;
 		settle = got ? t + SETTLE_MS : 0;
