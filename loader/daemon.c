@@ -72,6 +72,7 @@ static int daemon_help(void)
 	fprintf(stderr,
 		"Usage: xfrm-steer daemon [ dev NAME ]\n"
 		"           [ ike if_ids LO-HI [ tenant N ] [ allow PREFIX[,PREFIX...] ] ]...\n"
+		"       xfrm-steer daemon status dev NAME\n"
 		"Follows the kernel's SAs (netlink) and marks each tunnel of NAME, or of\n"
 		"every attached device of the namespace, up while an outbound SA with its\n"
 		"if_id exists, down within a second of the last one going. Runs until\n"
@@ -81,7 +82,8 @@ static int daemon_help(void)
 		"route (tenant N, the outbound policy's destination) -> if_id while that\n"
 		"policy and a usable outbound SA with the if_id exist. No updown script is\n"
 		"needed. Conflicts (two if_ids for one prefix) keep the route's holder and\n"
-		"are reported; tunnel add, apply and route add refuse if_ids in the ranges.\n");
+		"are reported; tunnel add, apply and route add refuse if_ids in the ranges.\n"
+		"status: the ranges in force, the routes and problems of the last pass.\n");
 	return 0;
 }
 
@@ -361,6 +363,61 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* "daemon status dev NAME": the IKE ranges in force and what the last
+ * reconcile made of them (routes held, selectors refused). */
+static int daemon_status(struct xs_ctx *ctx, int argc, char **argv)
+{
+	struct ike_range_value v[XS_IKE_RANGES_MAX];
+	const char *dev = NULL;
+	json_object *arr;
+	struct xs_state st;
+	size_t k;
+	int err;
+
+	while (argc > 0) {
+		if (matches(argv[0], "dev")) {
+			NEXT_ARG_VALUE(ctx);
+			dev = argv[0];
+		} else {
+			return p_err(ctx, -EINVAL, "daemon status: unknown argument \"%s\"", argv[0]);
+		}
+		NEXT_ARG();
+	}
+	if (!dev)
+		return p_err(ctx, -EINVAL, "daemon status: needs \"dev NAME\"");
+	err = xs_state_open(ctx, dev, XS_LOCK_SHARED, &st);
+	if (err)
+		return err;
+	xs_ike_ranges_get(&st, v);
+	xs_state_close(&st);
+	arr = json_object_new_array();
+	for (k = 0; k < XS_IKE_RANGES_MAX; k++) {
+		json_object *o;
+
+		if (!v[k].used)
+			continue;
+		if (!ctx->json) {
+			printf("ike if_ids %u-%u tenant %u: %u routes, %u problems (at %llu)\n",
+			       v[k].lo, v[k].hi, v[k].tenant, v[k].routes, v[k].problems,
+			       (unsigned long long)v[k].at);
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "dev", json_object_new_string(dev));
+		json_object_object_add(o, "lo", json_object_new_int64(v[k].lo));
+		json_object_object_add(o, "hi", json_object_new_int64(v[k].hi));
+		json_object_object_add(o, "tenant", json_object_new_int64(v[k].tenant));
+		json_object_object_add(o, "routes", json_object_new_int64(v[k].routes));
+		json_object_object_add(o, "problems", json_object_new_int64(v[k].problems));
+		json_object_object_add(o, "at", json_object_new_uint64(v[k].at));
+		json_object_array_add(arr, o);
+	}
+	if (ctx->json)
+		print_json(ctx, arr);
+	json_object_put(arr);
+	return 0;
+}
+
 int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 {
 	const char *dev = NULL;
@@ -374,6 +431,8 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	while (argc > 0) {
 		if (!strcmp(argv[0], "help"))
 			return daemon_help();
+		if (!strcmp(argv[0], "status"))
+			return daemon_status(ctx, argc - 1, argv + 1);
 		if (matches(argv[0], "dev")) {
 			NEXT_ARG_VALUE(ctx);
 			dev = argv[0];

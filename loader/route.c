@@ -12,6 +12,7 @@
 #include "state.h"
 #include "tunnel.h"
 #include "groups.h"
+#include "ike.h"
 #include "plan.h"
 #include "xfrm_steer.skel.h"
 
@@ -391,15 +392,13 @@ static int route_check_ike(struct xs_ctx *ctx, struct xs_state *st, const struct
 			   const struct route_key_any *key, int fd)
 {
 	struct ike_range_value v[XS_IKE_RANGES_MAX];
-	int ifd = bpf_map__fd(st->skel->maps.ike_ranges), ri;
 	struct apply_route_value own;
 	struct route_value old;
-	uint32_t k, i;
 	char buf[64];
+	uint32_t i;
+	int ri;
 
-	for (k = 0; k < XS_IKE_RANGES_MAX; k++)
-		if (bpf_map_lookup_elem(ifd, &k, &v[k]))
-			memset(&v[k], 0, sizeof(v[k]));
+	xs_ike_ranges_get(st, v);
 	for (i = 0; i < (a->n_nh ? a->n_nh : 1); i++) {
 		uint32_t id = a->n_nh ? a->nh[i].if_id : a->if_id;
 

@@ -221,6 +221,11 @@ grep 'conflicts' "$DLOG"
 sleep 1
 [ "$(grep -c 'conflicts with' "$DLOG")" -eq 1 ] || fail "the conflict is reported more than once"
 assert_eq "$(owners)" "192.168.3.0/24 20 ike" "the route stays with its holder"
+st=$(xsj "$GW" daemon status dev ipsec0)
+echo "$st"
+assert_eq "$(jq -r '.[0] | "\(.lo)-\(.hi) \(.routes)"' <<<"$st")" "1-999 1" "daemon status: range and routes"
+assert_ge "$(jq '.[0].problems' <<<"$st")" 1 "daemon status: problems"
+grep -q 'narrower than a route' "$DLOG" || fail "the port selectors are not reported"
 
 step "detach + attach: the daemon restores the routes of installed CHILD_SAs"
 swan peer --initiate --child net --timeout 60 >/dev/null

@@ -444,6 +444,16 @@ out:
 	return err;
 }
 
+void xs_ike_ranges_get(struct xs_state *st, struct ike_range_value v[XS_IKE_RANGES_MAX])
+{
+	int fd = bpf_map__fd(st->skel->maps.ike_ranges);
+	uint32_t k;
+
+	for (k = 0; k < XS_IKE_RANGES_MAX; k++)
+		if (bpf_map_lookup_elem(fd, &k, &v[k]))
+			memset(&v[k], 0, sizeof(v[k]));
+}
+
 static int exec_op(struct xs_ctx *ctx, struct xs_state *st, const struct xs_ike_op *op,
 		   struct xs_ike_plan *p)
 {

@@ -90,6 +90,9 @@ void xs_ike_plan_free(struct xs_ike_plan *p);
  * an earlier start wrote). Reports errors. */
 int xs_ike_ranges_install(struct xs_ctx *ctx, const char *dev, const struct xs_ike_range *r,
 			  size_t n);
+/* The ranges in force (used == 0: a free entry), with the routes and
+ * problems of the last reconcile. */
+void xs_ike_ranges_get(struct xs_state *st, struct ike_range_value v[XS_IKE_RANGES_MAX]);
 /* Observe dev (sa_ifids: the usable outbound SAs' if_ids, sorted; pols:
  * the namespace's policies), plan and write. *plan gets the plan (problems
  * included) for the caller to report; free it. Reports errors. */
