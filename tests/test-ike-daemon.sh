@@ -232,6 +232,11 @@ swan peer --initiate --child net --timeout 60 >/dev/null
 ifid=$(out_if_id 192.168.1.200/32)
 within 5 "192.168.1.200/32 $ifid ike
 192.168.3.0/24 20 ike" "routes of net and web" owners
+# A policy event first: the daemon looks at it, and its next periodic
+# look is 5 s later, so only its watch of the pins can be this quick.
+ip -n "$GW" xfrm policy add src 198.51.100.0/24 dst 198.51.100.0/24 dir out
+ip -n "$GW" xfrm policy delete src 198.51.100.0/24 dst 198.51.100.0/24 dir out
+sleep 0.5
 $XS -n "$GW" detach dev ipsec0
 $XS -n "$GW" attach dev ipsec0
 t0=$(($(date +%s%N) / 1000000))
