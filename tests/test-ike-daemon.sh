@@ -226,6 +226,12 @@ echo "$st"
 assert_eq "$(jq -r '.[0] | "\(.lo)-\(.hi) \(.routes)"' <<<"$st")" "1-999 1" "daemon status: range and routes"
 assert_ge "$(jq '.[0].problems' <<<"$st")" 1 "daemon status: problems"
 grep -q 'narrower than a route' "$DLOG" || fail "the port selectors are not reported"
+# The daemon's routes are not configuration: show -j leaves them out, and
+# applying its file leaves them alone.
+xsj "$GW" show >"$SW/show.json"
+assert_eq "$(jq -c '[.routes[]?.prefix]' "$SW/show.json")" "[]" "routes in show -j"
+$XS -n "$GW" apply "$SW/show.json"
+assert_eq "$(owners)" "192.168.3.0/24 20 ike" "the route after apply of show's file"
 
 step "detach + attach: the daemon restores the routes of installed CHILD_SAs"
 swan peer --initiate --child net --timeout 60 >/dev/null

@@ -787,6 +787,11 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 
 		if (used[j])
 			continue;
+		/* The daemon's IKE routes are the kernel's CHILD_SAs', made
+		 * again from them: not configuration. */
+		if (!strcmp(xs_route_owner(&ow, &routes[j].key, routes[j].val.if_id, &tname),
+			    "ike"))
+			continue;
 		rt = &cfg->routes[cfg->nroutes++];
 		memset(rt, 0, sizeof(*rt));
 		snprintf(rt->dev, sizeof(rt->dev), "%s", ifname);
