@@ -850,4 +850,20 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } apply_routes SEC(".maps");
 
+/* The daemon's IKE routes and ranges (include/xfrm_steer.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct apply_route_key);
+	__type(value, struct apply_route_value);
+	__uint(max_entries, XS_DEFAULT_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} ike_routes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct ike_range_value);
+	__uint(max_entries, XS_IKE_RANGES_MAX);
+} ike_ranges SEC(".maps");
+
 char LICENSE[] SEC("license") = "GPL";

@@ -619,4 +619,22 @@ struct apply_route_value {
 	__u32 pad;
 };
 
+/* ike_routes: routes the daemon (`xfrm-steer daemon ... ike if_ids A-B`)
+ * made from the kernel's outbound policies and SAs of an IKE daemon. Same
+ * key and value as apply_routes: a route is the daemon's while it still
+ * leads where the daemon put it. apply and route add leave these alone. */
+
+/* ike_ranges: the if_id ranges the daemon manages, written when it starts,
+ * so that tunnel add, apply and route add refuse an if_id in one of them.
+ * An entry with used == 0 is free. */
+#define XS_IKE_RANGES_MAX 16
+struct ike_range_value {
+	__u32 used; /* 1: in force */
+	__u32 lo, hi; /* if_ids, inclusive */
+	__u32 tenant; /* of the routes made for it */
+	__u32 problems; /* selectors refused in the last reconcile */
+	__u32 routes; /* routes it held after the last reconcile */
+	__u64 at; /* CLOCK_REALTIME seconds of the last reconcile */
+};
+
 #endif /* XFRM_STEER_H */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <linux/xfrm.h>
 #include <libmnl/libmnl.h>
@@ -29,6 +30,7 @@
 
 #include "common.h"
 #include "groups.h"
+#include "ike.h"
 #include "netlink.h"
 #include "plan.h"
 #include "state.h"
@@ -38,6 +40,7 @@
 #include "xfrm_steer.skel.h"
 
 #define RESYNC_MS 5000 /* a lost message costs at most this */
+#define PIN_CHECK_MS 500 /* ike: how soon a re-attach is noticed */
 #define SETTLE_MS 200 /* a second look after a message: a hard expiry is
 		       * told before the SA is gone */
 
@@ -48,6 +51,19 @@ struct up_set {
 	struct ifaddrs *local;
 	uint32_t *cpus; /* the online CPUs */
 	size_t ncpus;
+};
+
+/* The `ike` clauses and what the last reconcile reported, so that a
+ * problem is logged when it appears, not every few seconds. */
+struct ike_opts {
+	struct xs_ike_range r[XS_IKE_RANGES_MAX];
+	size_t n;
+	char **last;
+	size_t nlast;
+	/* A detach and attach loses the routes without a kernel event: the
+	 * meta pin's inode, looked at every PIN_CHECK_MS, tells. */
+	ino_t meta_ino;
+	long long pin_check;
 };
 
 static volatile sig_atomic_t stop;
@@ -62,11 +78,20 @@ static int daemon_help(void)
 {
 	fprintf(stderr,
 		"Usage: xfrm-steer daemon [ dev NAME ]\n"
+		"                         [ ike if_ids LO-HI [ tenant N ] [ allow PREFIX[,PREFIX...] ] ]...\n"
 		"                         [ on-unknown-spi CMD underlay DEV [ hook-interval SEC ] ]\n"
+		"       xfrm-steer daemon status dev NAME\n"
 		"Follows the kernel's SAs (netlink) and marks each tunnel of NAME, or of\n"
 		"every attached device of the namespace, up while an outbound SA with its\n"
 		"if_id exists for every online CPU (one without pcpu, or one per CPU), down\n"
 		"within a second of that ending. Runs until SIGINT or SIGTERM.\n"
+		"With \"ike\" (needs dev): the routes of the if_ids LO-HI, which an IKE\n"
+		"daemon (strongSwan, libreswan) sets on its CHILD_SAs, follow the kernel:\n"
+		"route (tenant N, the outbound policy's destination) -> if_id while that\n"
+		"policy and a usable outbound SA with the if_id exist. No updown script is\n"
+		"needed. Conflicts (two if_ids for one prefix) keep the route's holder and\n"
+		"are reported; tunnel add, apply and route add refuse if_ids in the ranges.\n"
+		"status: the ranges in force, the routes and problems of the last pass.\n"
 		"on-unknown-spi: for ESP that the underlay program on DEV (xfrm-steer\n"
 		"underlay attach) reports with an SPI this host has no SA for, runs\n"
 		"CMD (plain words directly, else by /bin/sh -c) without waiting, with\n"
@@ -286,7 +311,148 @@ static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 	return err;
 }
 
-static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev)
+/* "ike if_ids LO-HI [tenant N] [allow P,...]": argv at "ike"; *used gets
+ * how many words it took. */
+static int parse_ike(struct xs_ctx *ctx, int argc, char **argv, struct ike_opts *o, int *used)
+{
+	struct xs_ike_range *r;
+	char *dash, buf[32];
+	int i = 1;
+
+	if (o->n >= XS_IKE_RANGES_MAX)
+		return p_err(ctx, -EINVAL, "daemon: at most %d \"ike\" clauses", XS_IKE_RANGES_MAX);
+	r = &o->r[o->n];
+	memset(r, 0, sizeof(*r));
+	if (argc < 3 || strcmp(argv[1], "if_ids"))
+		return p_err(ctx, -EINVAL, "daemon: \"ike\" needs \"if_ids LO-HI\" (e.g. ike if_ids 1-9999)");
+	snprintf(buf, sizeof(buf), "%s", argv[2]);
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash++ = '\0';
+	if (parse_u32(buf, &r->lo) || (dash ? parse_u32(dash, &r->hi) : (r->hi = r->lo, 0)) ||
+	    !r->lo || r->hi < r->lo)
+		return p_err(ctx, -EINVAL,
+			     "daemon: invalid if_id range \"%s\"; expected LO-HI with 1 <= LO <= HI",
+			     argv[2]);
+	i = 3;
+	while (i + 1 < argc) {
+		if (!strcmp(argv[i], "tenant")) {
+			if (parse_u32(argv[i + 1], &r->tenant))
+				return p_err(ctx, -EINVAL,
+					     "daemon: invalid tenant \"%s\" (a number)", argv[i + 1]);
+		} else if (!strcmp(argv[i], "allow")) {
+			char list[512], *tok, *save = NULL;
+
+			snprintf(list, sizeof(list), "%s", argv[i + 1]);
+			for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (r->nallow >= XS_IKE_ALLOW_MAX)
+					return p_err(ctx, -EINVAL,
+						     "daemon: at most %d allowed prefixes per \"ike\"",
+						     XS_IKE_ALLOW_MAX);
+				if (parse_prefix(tok, &r->allow[r->nallow], false))
+					return p_err(ctx, -EINVAL,
+						     "daemon: invalid prefix \"%s\" in allow", tok);
+				r->nallow++;
+			}
+		} else {
+			break;
+		}
+		i += 2;
+	}
+	o->n++;
+	*used = i;
+	return 0;
+}
+
+static bool in_list(char **v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+static void ike_log_ops(const char *dev, const struct xs_ike_plan *p)
+{
+	struct timespec ts;
+	size_t i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (i = 0; i < p->nops; i++) {
+		const struct xs_ike_op *op = &p->ops[i];
+		struct xs_prefix pf = { .family = (int)op->key.family, .plen = (uint8_t)op->key.plen };
+		char a[64];
+
+		memcpy(pf.addr, op->key.addr, 16);
+		format_prefix(&pf, a, sizeof(a));
+		if (op->kind == XS_IKE_SET)
+			printf("%lld.%03ld %s ike: route %s tenant %u -> if_id %u\n",
+			       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, a, op->key.tenant,
+			       op->if_id);
+		else if (op->kind == XS_IKE_DEL)
+			printf("%lld.%03ld %s ike: route %s tenant %u removed (if_id %u: no policy and SA)\n",
+			       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, a, op->key.tenant,
+			       op->if_id);
+	}
+	fflush(stdout);
+}
+
+/* Problems are logged when they appear (stderr, as the daemon's errors),
+ * and once when they are gone. */
+static void ike_log_problems(struct ike_opts *o, const char *dev, struct xs_ike_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nproblems; i++)
+		if (!in_list(o->last, o->nlast, p->problems[i]))
+			fprintf(stderr, "%s %s\n", dev, p->problems[i]);
+	for (i = 0; i < o->nlast; i++) {
+		if (!in_list(p->problems, p->nproblems, o->last[i]))
+			fprintf(stderr, "%s resolved: %s\n", dev, o->last[i]);
+		free(o->last[i]);
+	}
+	free(o->last);
+	/* The plan's lines are the new "last". */
+	o->last = p->problems;
+	o->nlast = p->nproblems;
+	p->problems = NULL;
+	p->nproblems = 0;
+	fflush(stderr);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The routes of the IKE ranges, from the policies and the SAs collected. */
+static int ike_sync(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, struct ike_opts *o,
+		    struct up_set *u)
+{
+	struct xs_policy *pols = NULL;
+	struct xs_ike_plan plan;
+	size_t npols = 0;
+	int err;
+
+	if (!o->n)
+		return 0;
+	err = xs_pols_read(ctx, nl, &pols, &npols);
+	if (err)
+		return err;
+	qsort(u->ids, u->n, sizeof(*u->ids), u32_cmp);
+	err = xs_ike_reconcile(ctx, dev, o->r, o->n, pols, npols, u->ids, u->n, &plan);
+	ike_log_ops(dev, &plan);
+	ike_log_problems(o, dev, &plan);
+	xs_ike_plan_free(&plan);
+	free(pols);
+	return err;
+}
+
+static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, struct ike_opts *ike)
 {
 	struct up_set u = { 0 };
 	int err;
@@ -303,11 +469,31 @@ static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev)
 	err = xs_sa_dump(ctx, nl, collect, &u);
 	if (!err)
 		err = dev ? apply_dev(ctx, dev, &u) : xs_for_each_attached(ctx, apply_dev, &u);
+	if (!err && dev)
+		err = ike_sync(ctx, nl, dev, ike, &u);
 	freeifaddrs(u.local);
 	free(u.ids);
 	free(u.pcpu);
 	free(u.cpus);
 	return err;
+}
+
+/* Whether the device's pins were made again (or went) since last looked. */
+static bool ike_pins_changed(struct xs_ctx *ctx, const char *dev, struct ike_opts *o)
+{
+	char dir[XS_DIR_MAX], path[XS_DIR_MAX + 8];
+	struct stat sb;
+	ino_t ino = 0;
+
+	if (!xs_pin_dir_nocheck(ctx, dev, dir, sizeof(dir))) {
+		snprintf(path, sizeof(path), "%s/meta", dir);
+		if (!stat(path, &sb))
+			ino = sb.st_ino;
+	}
+	if (ino == o->meta_ino)
+		return false;
+	o->meta_ino = ino;
+	return true;
 }
 
 static long long now_ms(void)
@@ -363,12 +549,68 @@ static void uspi_stop(struct xs_uspi_watch *w)
 	free(w);
 }
 
+/* "daemon status dev NAME": the IKE ranges in force and what the last
+ * reconcile made of them (routes held, selectors refused). */
+static int daemon_status(struct xs_ctx *ctx, int argc, char **argv)
+{
+	struct ike_range_value v[XS_IKE_RANGES_MAX];
+	const char *dev = NULL;
+	json_object *arr;
+	struct xs_state st;
+	size_t k;
+	int err;
+
+	while (argc > 0) {
+		if (matches(argv[0], "dev")) {
+			NEXT_ARG_VALUE(ctx);
+			dev = argv[0];
+		} else {
+			return p_err(ctx, -EINVAL, "daemon status: unknown argument \"%s\"", argv[0]);
+		}
+		NEXT_ARG();
+	}
+	if (!dev)
+		return p_err(ctx, -EINVAL, "daemon status: needs \"dev NAME\"");
+	err = xs_state_open(ctx, dev, XS_LOCK_SHARED, &st);
+	if (err)
+		return err;
+	xs_ike_ranges_get(&st, v);
+	xs_state_close(&st);
+	arr = json_object_new_array();
+	for (k = 0; k < XS_IKE_RANGES_MAX; k++) {
+		json_object *o;
+
+		if (!v[k].used)
+			continue;
+		if (!ctx->json) {
+			printf("ike if_ids %u-%u tenant %u: %u routes, %u problems (at %llu)\n",
+			       v[k].lo, v[k].hi, v[k].tenant, v[k].routes, v[k].problems,
+			       (unsigned long long)v[k].at);
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "dev", json_object_new_string(dev));
+		json_object_object_add(o, "lo", json_object_new_int64(v[k].lo));
+		json_object_object_add(o, "hi", json_object_new_int64(v[k].hi));
+		json_object_object_add(o, "tenant", json_object_new_int64(v[k].tenant));
+		json_object_object_add(o, "routes", json_object_new_int64(v[k].routes));
+		json_object_object_add(o, "problems", json_object_new_int64(v[k].problems));
+		json_object_object_add(o, "at", json_object_new_uint64(v[k].at));
+		json_object_array_add(arr, o);
+	}
+	if (ctx->json)
+		print_json(ctx, arr);
+	json_object_put(arr);
+	return 0;
+}
+
 int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 {
 	struct uspi_opts uo = { .interval_ms = XS_USPI_DEFAULT_INTERVAL_MS };
 	struct xs_uspi_watch *uspi = NULL;
 	bool uspi_gone = false;
 	const char *dev = NULL;
+	struct ike_opts ike = { 0 };
 	struct mnl_socket *ev;
 	struct xs_nl nl;
 	long long next, settle = 0;
@@ -378,9 +620,19 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	while (argc > 0) {
 		if (!strcmp(argv[0], "help"))
 			return daemon_help();
+		if (!strcmp(argv[0], "status"))
+			return daemon_status(ctx, argc - 1, argv + 1);
 		if (matches(argv[0], "dev")) {
 			NEXT_ARG_VALUE(ctx);
 			dev = argv[0];
+		} else if (!strcmp(argv[0], "ike")) {
+			int used = 1;
+
+			err = parse_ike(ctx, argc, argv, &ike, &used);
+			if (err)
+				return err;
+			argc -= used - 1;
+			argv += used - 1;
 		} else {
 			err = parse_uspi(ctx, &argc, &argv, &uo);
 			if (err > 0)
@@ -394,12 +646,22 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	err = check_uspi(ctx, &uo);
 	if (err)
 		return err;
+	if (ike.n && !dev)
+		return p_err(ctx, -EINVAL, "daemon: \"ike\" needs \"dev NAME\" (the device its routes are on)");
+	if (ike.n) {
+		err = xs_ike_ranges_install(ctx, dev, ike.r, ike.n);
+		if (err)
+			return err;
+	}
 	/* Subscribe before the first dump: a change between the two is then
 	 * seen as a message, never lost. */
 	ev = mnl_socket_open2(NETLINK_XFRM, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!ev)
 		return p_err(ctx, -errno, "cannot open netlink socket: %s", strerror(errno));
-	if (mnl_socket_bind(ev, (1u << (XFRMNLGRP_SA - 1)) | (1u << (XFRMNLGRP_EXPIRE - 1)),
+	/* Policies too when routes follow them. */
+	if (mnl_socket_bind(ev,
+			    (1u << (XFRMNLGRP_SA - 1)) | (1u << (XFRMNLGRP_EXPIRE - 1)) |
+				    (ike.n ? 1u << (XFRMNLGRP_POLICY - 1) : 0),
 			    MNL_SOCKET_AUTOPID) < 0) {
 		err = p_err(ctx, -errno, "cannot subscribe to SA events: %s", strerror(errno));
 		mnl_socket_close(ev);
@@ -418,16 +680,22 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	err = sync_once(ctx, &nl, dev);
+	if (ike.n)
+		ike_pins_changed(ctx, dev, &ike);
+	err = sync_once(ctx, &nl, dev, &ike);
 	if (err)
 		goto out;
 	next = now_ms() + RESYNC_MS;
+	ike.pin_check = now_ms() + PIN_CHECK_MS;
 	while (!stop) {
 		struct pollfd p[2] = { { .fd = mnl_socket_get_fd(ev), .events = POLLIN },
 				       { .fd = uspi ? xs_uspi_fd(uspi) : -1, .events = POLLIN } };
 		long long t = now_ms(), until = settle && settle < next ? settle : next;
 		bool got = false;
 		int n;
+
+		if (ike.n && ike.pin_check < until)
+			until = ike.pin_check;
 
 		n = poll(p, 2, until > t ? (int)(until - t) : 0);
 		if (n < 0 && errno != EINTR) {
@@ -448,11 +716,15 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 			break;
 		}
 		t = now_ms();
+		if (ike.n && t >= ike.pin_check) {
+			ike.pin_check = t + PIN_CHECK_MS;
+			got = ike_pins_changed(ctx, dev, &ike) || got;
+		}
 		if (!got && t < next && !(settle && t >= settle))
 			continue;
 		settle = got ? t + SETTLE_MS : 0;
 		next = t + RESYNC_MS;
-		err = sync_once(ctx, &nl, dev);
+		err = sync_once(ctx, &nl, dev, &ike);
 		if (err)
 			fprintf(stderr, "daemon: sync failed, retrying\n");
 		uspi_resync(uspi, &uspi_gone);
@@ -462,5 +734,8 @@ out:
 	uspi_stop(uspi);
 	xs_nl_close(&nl);
 	mnl_socket_close(ev);
+	while (ike.nlast)
+		free(ike.last[--ike.nlast]);
+	free(ike.last);
 	return err;
 }

@@ -12,6 +12,8 @@
 #include "state.h"
 #include "tunnel.h"
 #include "groups.h"
+#include "ike.h"
+#include "plan.h"
 #include "xfrm_steer.skel.h"
 
 static int route_help(struct xs_ctx *ctx, int argc, char **argv)
@@ -265,13 +267,6 @@ static int resolve_tenant(struct xs_ctx *ctx, struct xs_state *st, const char *s
 		     m->tenant_mode);
 }
 
-struct route_key_any {
-	union {
-		struct route_key_v4 v4;
-		struct route_key_v6 v6;
-	};
-};
-
 static int route_map_key(const struct xs_state *st, const struct xs_prefix *p,
 			 uint32_t tenant, struct route_key_any *k)
 {
@@ -286,6 +281,17 @@ static int route_map_key(const struct xs_state *st, const struct xs_prefix *p,
 	k->v6.tenant = tenant;
 	memcpy(k->v6.addr, p->addr, 16);
 	return bpf_map__fd(st->skel->maps.routes_v6);
+}
+
+/* The engine's form of a route's key. */
+static void route_rkey(struct apply_route_key *k, const struct xs_prefix *p,
+		       const struct route_key_any *mk)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = (uint32_t)p->family;
+	k->tenant = p->family == AF_INET ? mk->v4.tenant : mk->v6.tenant;
+	k->plen = p->plen;
+	memcpy(k->addr, p->addr, 16);
 }
 
 /* The common start of add and del: parse, lock the device, and build the
@@ -309,25 +315,6 @@ static int route_begin(struct xs_ctx *ctx, int argc, char **argv, bool add,
 	}
 	*map_fd = route_map_key(st, &a->prefix, *tenant, key);
 	return 0;
-}
-
-/* Whether the route key itself exists, and its value. An LPM lookup
- * answers with the longest route covering the key, which is a shorter one
- * when the key is new: a more specific route added under a route to
- * another if_id then looked like that route moved, and the covering route's
- * tunnel lost its slot (its counters, its tenant binding, and with it every
- * packet the reverse-path check let in). An insert that must not replace
- * tells: it fails on the key itself, and when it succeeds it carried the
- * covering route's value, which changes no answer, and is taken back. */
-static bool route_exact(int fd, const struct route_key_any *key, struct route_value *old)
-{
-	if (bpf_map_lookup_elem(fd, key, old))
-		return false;
-	if (!bpf_map_update_elem(fd, key, old, BPF_NOEXIST)) {
-		bpf_map_delete_elem(fd, key);
-		return false;
-	}
-	return errno == EEXIST;
 }
 
 /* A route to a group: a slot for each member (as for a plain route), a new
@@ -399,67 +386,65 @@ undo:
 	return err;
 }
 
+/* An if_id in a range the daemon manages is the IKE daemon's, and so is
+ * the route the daemon made for it (lib/plan.c). */
+static int route_check_ike(struct xs_ctx *ctx, struct xs_state *st, const struct route_args *a,
+			   const struct route_key_any *key, int fd)
+{
+	struct ike_range_value v[XS_IKE_RANGES_MAX];
+	struct apply_route_value own;
+	struct route_value old;
+	char buf[64];
+	uint32_t i;
+	int ri;
+
+	xs_ike_ranges_get(st, v);
+	for (i = 0; i < (a->n_nh ? a->n_nh : 1); i++) {
+		uint32_t id = a->n_nh ? a->nh[i].if_id : a->if_id;
+
+		ri = xs_plan_ike_managed(v, XS_IKE_RANGES_MAX, id);
+		if (ri >= 0)
+			return p_err(ctx, -EEXIST,
+				     "if_id %u is in the range %u-%u the daemon manages for the IKE daemon; its routes follow the kernel's CHILD_SAs, choose an if_id outside it",
+				     id, v[ri].lo, v[ri].hi);
+	}
+	if (xs_route_exact(fd, key, &old) && old.tunnel_idx) {
+		struct apply_route_key rk;
+
+		route_rkey(&rk, &a->prefix, key);
+		if (!bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.ike_routes), &rk, &own) &&
+		    own.if_id == old.if_id)
+			return p_err(ctx, -EEXIST,
+				     "route %s leads to if_id %u for the IKE daemon's CHILD_SA and follows it; choose another prefix",
+				     format_prefix(&a->prefix, buf, sizeof(buf)), old.if_id);
+	}
+	return 0;
+}
+
 static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 {
-	struct route_value val = { 0 };
+	struct apply_route_key k;
 	struct route_key_any key;
+	struct route_value old;
 	struct route_args a;
 	struct xs_state st;
-	bool created;
-	char buf[64];
 	uint32_t tenant;
+	bool replaced;
 	int err, fd;
 
 	err = route_begin(ctx, argc, argv, true, &a, &st, &tenant, &key, &fd);
 	if (err)
 		return err;
-	struct route_value old;
-	bool replaced;
-
-	replaced = route_exact(fd, &key, &old);
+	err = route_check_ike(ctx, &st, &a, &key, fd);
+	if (err)
+		goto out;
 	if (a.n_nh) {
+		replaced = xs_route_exact(fd, &key, &old);
 		err = route_add_group(ctx, &st, &a, tenant, fd, &key, replaced ? &old : NULL);
 		goto out;
 	}
-	/* Only a route moved to another if_id may leave a slot unused: count
-	 * the references (before the change) for that case alone, so that
-	 * adding a new prefix never scans the tables. Counts a batch already
-	 * holds are kept up to date either way. Without them (no memory) the
-	 * old slot stays, as it did before. */
-	if (replaced && (old.if_id != a.if_id || !old.tunnel_idx))
-		xs_tunnel_refs_load(&st);
-	err = xs_tunnel_ensure(ctx, &st, a.if_id, tenant, &val.tunnel_idx, &created);
-	if (err)
-		goto out;
-	val.if_id = a.if_id;
-	/* One update replaces an existing route in place: no window in which
-	 * the prefix has no route. */
-	if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
-		err = -errno;
-		if (created)
-			xs_tunnel_remove(&st, a.if_id);
-		if (err == -ENOSPC || err == -E2BIG)
-			p_err(ctx, err,
-			      "route table of device \"%s\" is full (%u routes per family); detach and attach again with \"routes N\" to raise it",
-			      st.ifname, st.meta->max_routes);
-		else
-			p_err(ctx, err, "cannot add route %s: %s",
-			      format_prefix(&a.prefix, buf, sizeof(buf)), strerror(-err));
-		goto out;
-	}
-	if (st.slot_refs && (!replaced || old.if_id != val.if_id)) {
-		int e = xs_tunnel_ref(&st, val.if_id, val.tunnel_idx, 1);
-
-		if (!e && replaced)
-			e = old.tunnel_idx ? xs_tunnel_ref(&st, old.if_id, old.tunnel_idx, -1) :
-					     xs_group_ref(&st, old.if_id, -1);
-		st.refs_kept = !e;
-	} else {
-		st.refs_kept = st.slot_refs != NULL; /* same if_id: counts unchanged */
-	}
-	if (replaced && !old.tunnel_idx)
-		xs_group_free(&st, old.if_id);
-	xs_route_changed(&st, a.prefix.family, tenant, a.prefix.addr, a.prefix.plen);
+	route_rkey(&k, &a.prefix, &key);
+	err = xs_route_put(ctx, &st, &k, a.if_id);
 out:
 	xs_state_close(&st);
 	return err;
@@ -467,6 +452,7 @@ out:
 
 static int route_del(struct xs_ctx *ctx, int argc, char **argv)
 {
+	struct apply_route_key k;
 	struct route_key_any key;
 	struct route_args a;
 	struct xs_state st;
@@ -474,35 +460,19 @@ static int route_del(struct xs_ctx *ctx, int argc, char **argv)
 	char buf[64];
 	int err, fd;
 
-	struct route_value old;
-	bool had;
-
 	err = route_begin(ctx, argc, argv, false, &a, &st, &tenant, &key, &fd);
 	if (err)
 		return err;
-	had = !bpf_map_lookup_elem(fd, &key, &old);
-	xs_tunnel_refs_load(&st);
-	if (bpf_map_delete_elem(fd, &key)) {
-		err = -errno;
-		if (err == -ENOENT)
-			p_err(ctx, err, "no route %s tenant %s on device \"%s\"",
-			      format_prefix(&a.prefix, buf, sizeof(buf)),
-			      a.tenant_str ? a.tenant_str : "0", st.ifname);
-		else
-			p_err(ctx, err, "cannot delete route %s: %s",
-			      format_prefix(&a.prefix, buf, sizeof(buf)), strerror(-err));
-		goto out;
-	}
-	/* The route is gone whatever follows; a slot that cannot be freed
-	 * now is found again by the next count. */
-	if (had && !old.tunnel_idx) {
-		st.refs_kept = !xs_group_ref(&st, old.if_id, -1);
-		xs_group_free(&st, old.if_id);
-	} else if (had) {
-		st.refs_kept = !xs_tunnel_ref(&st, old.if_id, old.tunnel_idx, -1);
-	}
-	xs_route_changed(&st, a.prefix.family, tenant, a.prefix.addr, a.prefix.plen);
-out:
+	(void)fd;
+	route_rkey(&k, &a.prefix, &key);
+	err = xs_route_remove(&st, &k);
+	if (err == -ENOENT)
+		p_err(ctx, err, "no route %s tenant %s on device \"%s\"",
+		      format_prefix(&a.prefix, buf, sizeof(buf)), a.tenant_str ? a.tenant_str : "0",
+		      st.ifname);
+	else if (err)
+		p_err(ctx, err, "cannot delete route %s: %s",
+		      format_prefix(&a.prefix, buf, sizeof(buf)), strerror(-err));
 	xs_state_close(&st);
 	return err;
 }

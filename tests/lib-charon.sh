@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# Real charon daemons for the integration tests (test-strongswan,
+# Real charon daemons for the integration tests (test-strongswan, test-ike-daemon,
 # test-updown-claims): each in its netns (nsenter, not "ip netns exec",
 # which would remount /sys) and in a mount namespace of its own with a
 # private /run, with a strongswan.conf (STRONGSWAN_CONF) naming its vici

@@ -203,6 +203,7 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 	/* apply's records: one per tunnel, one per route it owns. */
 	bpf_map__set_max_entries(skel->maps.tunnel_names, eff.max_tunnels);
 	bpf_map__set_max_entries(skel->maps.apply_routes, eff.max_routes);
+	bpf_map__set_max_entries(skel->maps.ike_routes, eff.max_routes);
 	/* What is preallocated follows the tunnel count (xfrm_steer.h). */
 	{
 		uint32_t cache = xs_size_cache(eff.max_tunnels);

@@ -499,6 +499,7 @@ void run_free(struct run *r)
 		free(d->routes);
 		free(d->route_leaves);
 		free(d->owned);
+		free(d->ike_owned);
 		free(d->slots);
 		free(d->group_keys);
 		free(d->group_ifids);

@@ -52,6 +52,10 @@ struct dev_run {
 		struct apply_route_value val;
 	} *owned;
 	size_t nowned;
+	/* The IKE daemon's: its if_id ranges and its routes (ike_routes). */
+	struct ike_range_value ike_ranges[XS_IKE_RANGES_MAX];
+	struct own_ent *ike_owned;
+	size_t nike_owned;
 	struct slot_ent {
 		uint32_t if_id;
 		struct tunnel_value v;

@@ -310,6 +310,8 @@ int read_meta_quiet(struct xs_ctx *ctx, const char *dev, struct meta_value *m,
 	*complete = !stat(path, &sb);
 	snprintf(path, sizeof(path), "%s/apply_routes", dir);
 	*complete = *complete && !stat(path, &sb);
+	snprintf(path, sizeof(path), "%s/ike_routes", dir);
+	*complete = *complete && !stat(path, &sb);
 	return err;
 }
 
@@ -505,6 +507,31 @@ int read_dev(struct run *r, struct dev_run *d)
 		}
 	}
 	{
+		struct apply_route_key key, next;
+		void *prev = NULL;
+		uint32_t k;
+
+		cap = 0;
+		fd = bpf_map__fd(d->st.skel->maps.ike_routes);
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			struct own_ent *e;
+
+			key = next;
+			prev = &key;
+			e = vec_slot(&d->ike_owned, &cap, d->nike_owned, sizeof(*d->ike_owned));
+			if (!e)
+				return p_err(r->ctx, -ENOMEM, "out of memory");
+			e->key = key;
+			if (!bpf_map_lookup_elem(fd, &key, &e->val))
+				d->nike_owned++;
+		}
+		sort_n(d->ike_owned, d->nike_owned, sizeof(*d->ike_owned), own_ent_cmp);
+		fd = bpf_map__fd(d->st.skel->maps.ike_ranges);
+		for (k = 0; k < XS_IKE_RANGES_MAX; k++)
+			if (bpf_map_lookup_elem(fd, &k, &d->ike_ranges[k]))
+				memset(&d->ike_ranges[k], 0, sizeof(d->ike_ranges[k]));
+	}
+	{
 		uint32_t key, next;
 		void *prev = NULL;
 
@@ -603,6 +630,7 @@ int xs_owners_read(struct xs_state *st, struct xs_owners *ow)
 		return err;
 	sort_n(ow->recs, ow->nrecs, sizeof(*ow->recs), rec_if_id_cmp);
 	ow->own_fd = bpf_map__fd(st->skel->maps.apply_routes);
+	ow->ike_fd = bpf_map__fd(st->skel->maps.ike_routes);
 	return 0;
 }
 
@@ -631,6 +659,8 @@ const char *xs_route_owner(const struct xs_owners *ow, const struct apply_route_
 	}
 	if (!bpf_map_lookup_elem(ow->own_fd, k, &v) && v.if_id == if_id)
 		return "file";
+	if (!bpf_map_lookup_elem(ow->ike_fd, k, &v) && v.if_id == if_id)
+		return "ike";
 	return "cli";
 }
 
@@ -807,6 +837,11 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		struct xs_cfg_route *rt;
 
 		if (used[j])
+			continue;
+		/* The daemon's IKE routes are the kernel's CHILD_SAs', made
+		 * again from them: not configuration. */
+		if (!strcmp(xs_route_owner(&ow, &routes[j].key, routes[j].val.if_id, &tname),
+			    "ike"))
 			continue;
 		rt = &cfg->routes[cfg->nroutes++];
 		memset(rt, 0, sizeof(*rt));

@@ -498,6 +498,14 @@ static int plan_records(struct run *r)
 		if (other)
 			return ent_err(r, -EEXIST, ENT_TUNNEL, 0, w->idx, "if_id %u is tunnel \"%s\"'s",
 				       w->rec.if_id, other->name);
+		{
+			int ri = xs_plan_ike_managed(d->ike_ranges, XS_IKE_RANGES_MAX, w->rec.if_id);
+
+			if (ri >= 0)
+				return ent_err(r, -EEXIST, ENT_TUNNEL, 0, w->idx,
+					       "if_id %u is in the range %u-%u the daemon manages for the IKE daemon; choose an if_id outside it",
+					       w->rec.if_id, d->ike_ranges[ri].lo, d->ike_ranges[ri].hi);
+		}
 		if (changed) {
 			op = op_new(r, OP_REC_PUT, PH_REC, w->dev, ENT_TUNNEL, w->idx, true);
 			if (!op)
@@ -550,6 +558,28 @@ static int plan_records(struct run *r)
 static struct own_ent *find_own(struct dev_run *d, const struct apply_route_key *k)
 {
 	return search_n(k, d->owned, d->nowned, sizeof(*d->owned), own_ent_cmp);
+}
+
+/* The IKE daemon's route at k: it is while it leads where the daemon put
+ * it (as apply's). */
+static bool ike_route(const struct dev_run *d, const struct xs_route_ent *c)
+{
+	const struct own_ent *o;
+
+	if (!c)
+		return false;
+	o = search_n(&c->key, d->ike_owned, d->nike_owned, sizeof(*d->ike_owned), own_ent_cmp);
+	return o && o->val.if_id == c->val.if_id;
+}
+
+int xs_plan_ike_managed(const struct ike_range_value *v, size_t n, uint32_t if_id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].used && if_id >= v[i].lo && if_id <= v[i].hi)
+			return (int)i;
+	return -1;
 }
 
 static struct slot_ent *find_slot(struct dev_run *d, uint32_t if_id)
@@ -713,6 +743,19 @@ static int plan_routes(struct run *r, size_t dev)
 		c = find_route(d, &wr->key, &ci);
 		if (check_route_owner(r, dev, wr, c, ek, ent))
 			return -EEXIST;
+		{
+			int ri = xs_plan_ike_managed(d->ike_ranges, XS_IKE_RANGES_MAX, wr->if_id);
+			char a[128];
+
+			if (ri >= 0)
+				return ent_err(r, -EEXIST, ek, dev, ent,
+					       "if_id %u is in the range %u-%u the daemon manages for the IKE daemon; choose an if_id outside it",
+					       wr->if_id, d->ike_ranges[ri].lo, d->ike_ranges[ri].hi);
+			if (ike_route(d, c) && c->val.if_id != wr->if_id)
+				return ent_err(r, -EEXIST, ek, dev, ent,
+					       "prefix %s is routed to if_id %u for the IKE daemon's CHILD_SA; it follows that CHILD_SA, choose another prefix",
+					       rkey_str(d, &c->key, a, sizeof(a)), c->val.if_id);
+		}
 		/* Route groups are route add's, and the engine does not know
 		 * them yet: never take one's prefix for a plain route. */
 		if (search_n(&wr->key, d->group_keys, d->ngroup_keys, sizeof(*d->group_keys),
@@ -922,6 +965,7 @@ static int plan_kept(struct run *r, size_t dev)
 		const struct xs_route_ent *c = &d->routes[i];
 
 		if (d->route_leaves[i] || find_own(d, &c->key) || find_wroute(r, dev, &c->key) ||
+		    ike_route(d, c) ||
 		    tunnel_if_id(r, dev, c->val.if_id) ||
 		    search_n(&c->val.if_id, r->others, r->nothers, sizeof(*r->others),
 			     slot_ent_cmp))

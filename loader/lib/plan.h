@@ -37,4 +37,9 @@ int xs_plan_attach(const struct attach_args *a, const struct meta_value *m,
 bool xs_plan_sa_cpus_covered(const uint32_t *pcpu, size_t n, const uint32_t *cpus,
 			     size_t ncpus, uint32_t *gap);
 
+/* The range of the daemon's ike_ranges (v, n entries) that if_id falls in,
+ * or -1: such an if_id is the IKE daemon's, and tunnel add, apply and route
+ * add refuse it. */
+int xs_plan_ike_managed(const struct ike_range_value *v, size_t n, uint32_t if_id);
+
 #endif /* XS_PLAN_H */

@@ -143,4 +143,23 @@ int xs_tunnel_ref(struct xs_state *st, uint32_t if_id, uint32_t idx, int delta);
 
 int xs_num_cpus(void);
 
+/* ---- One plain route (lib/route_write.c) ---- */
+struct route_key_any {
+	union {
+		struct route_key_v4 v4;
+		struct route_key_v6 v6;
+	};
+};
+/* The key of k in its family's route map; returns that map's fd. */
+int xs_route_map_key(const struct xs_state *st, const struct apply_route_key *k,
+		     struct route_key_any *mk);
+/* Whether the key itself (not a covering route) exists, and its value. */
+bool xs_route_exact(int fd, const struct route_key_any *key, struct route_value *old);
+/* Route k to if_id (slot made if needed, replaced in place, the old slot
+ * or group freed when nothing else refers to it). Reports errors. */
+int xs_route_put(struct xs_ctx *ctx, struct xs_state *st, const struct apply_route_key *k,
+		 uint32_t if_id);
+/* Remove route k (quietly: -ENOENT when there is none, else -errno). */
+int xs_route_remove(struct xs_state *st, const struct apply_route_key *k);
+
 #endif /* XS_STATE_H */

@@ -91,11 +91,13 @@ struct xs_owners {
 	struct xs_rec_ent *recs; /* by if_id */
 	size_t nrecs;
 	int own_fd; /* apply_routes */
+	int ike_fd; /* ike_routes */
 };
 int xs_owners_read(struct xs_state *st, struct xs_owners *ow);
 void xs_owners_free(struct xs_owners *ow);
 const char *xs_tunnel_owner(const struct tunnel_rec *rec); /* "file" or "cli" */
-/* "tunnel", "file" or "cli"; *tunnel: the tunnel's name, else NULL. */
+/* "tunnel", "file", "ike" (the daemon's, from an IKE daemon's CHILD_SA)
+ * or "cli"; *tunnel: the tunnel's name, else NULL. */
 const char *xs_route_owner(const struct xs_owners *ow, const struct apply_route_key *k,
 			   uint32_t if_id, const char **tunnel);
 

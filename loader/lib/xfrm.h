@@ -178,6 +178,11 @@ struct xs_policy {
 	uint32_t priority;
 	uint8_t action; /* XFRM_POLICY_ALLOW or _BLOCK */
 	uint32_t index; /* the kernel's id; decoded only */
+	/* Decoded only: the selector's upper-layer part (0: any) and when
+	 * the kernel added the policy (seconds, CLOCK_REALTIME). */
+	uint8_t sel_proto;
+	uint16_t sel_sport, sel_dport; /* host order */
+	uint64_t add_time;
 	unsigned int ntmpl;
 	struct xs_tmpl tmpl[XS_TMPL_MAX];
 };

@@ -190,6 +190,10 @@ int xs_policy_decode(const struct nlmsghdr *nlh, struct xs_policy *pol)
 	pol->action = pi.action;
 	pol->priority = pi.priority;
 	pol->index = pi.index;
+	pol->sel_proto = pi.sel.proto;
+	pol->sel_sport = pi.sel.sport_mask ? ntohs(pi.sel.sport) : 0;
+	pol->sel_dport = pi.sel.dport_mask ? ntohs(pi.sel.dport) : 0;
+	pol->add_time = pi.curlft.add_time;
 	get_selector_prefix(&pol->sel_src, pi.sel.family, &pi.sel.saddr,
 			    pi.sel.prefixlen_s);
 	get_selector_prefix(&pol->sel_dst, pi.sel.family, &pi.sel.daddr,

@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Routes of IKE-managed tunnels from the kernel's policies and SAs (ike.h).
+ *
+ * The rule: for every outbound policy whose if_id is in a managed range and
+ * that has a usable outbound SA with that if_id, the route (the range's
+ * tenant, the policy's destination selector) leads to that if_id. Nothing
+ * else is remembered: an IKE rekey, a crash of the IKE daemon or of ours,
+ * a detach and attach all end in the same routes once the kernel says what
+ * it has. What cannot be routed is refused and reported, never the last
+ * writer's: a prefix two if_ids want stays with its holder (the if_id the
+ * route leads to now, else the older policy, else the lower if_id); an
+ * if_id a named tunnel owns, a prefix outside the range's allow list or one
+ * that another owner routes (apply, route add, a group) is left alone.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ike.h"
+#include "model.h"
+#include "xfrm_steer.skel.h"
+
+int xs_ike_range_of(const struct xs_ike_range *r, size_t n, uint32_t if_id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (if_id >= r[i].lo && if_id <= r[i].hi)
+			return (int)i;
+	return -1;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int named_cmp(const void *a, const void *b)
+{
+	return u32_cmp(&((const struct xs_ike_named *)a)->if_id,
+		       &((const struct xs_ike_named *)b)->if_id);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct apply_route_key));
+}
+
+static bool prefix_in(const struct xs_prefix *p, const struct xs_prefix *outer)
+{
+	unsigned int i, full, rest;
+
+	if (p->family != outer->family || p->plen < outer->plen)
+		return false;
+	full = outer->plen / 8;
+	rest = outer->plen % 8;
+	for (i = 0; i < full; i++)
+		if (p->addr[i] != outer->addr[i])
+			return false;
+	return !rest || !((p->addr[full] ^ outer->addr[full]) & (0xff00 >> rest));
+}
+
+static const char *key_text(const struct apply_route_key *k, char *buf, size_t len)
+{
+	struct xs_prefix p = { .family = (int)k->family, .plen = (uint8_t)k->plen };
+	char a[64];
+
+	memcpy(p.addr, k->addr, 16);
+	snprintf(buf, len, "%s tenant %u", format_prefix(&p, a, sizeof(a)), k->tenant);
+	return buf;
+}
+
+struct cand {
+	struct apply_route_key key;
+	uint32_t if_id;
+	uint64_t add_time;
+	int range;
+	bool held; /* the route leads to this if_id now */
+};
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	int c = key_cmp(&x->key, &y->key);
+
+	if (c)
+		return c;
+	if (x->held != y->held)
+		return x->held ? -1 : 1;
+	if (x->add_time != y->add_time)
+		return x->add_time < y->add_time ? -1 : 1;
+	return u32_cmp(&x->if_id, &y->if_id);
+}
+
+static int __attribute__((format(printf, 3, 4)))
+problem(struct xs_ike_plan *p, int range, const char *fmt, ...)
+{
+	char **slot, line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	slot = vec_slot(&p->problems, &p->capproblems, p->nproblems, sizeof(*p->problems));
+	if (!slot || !(*slot = strdup(line)))
+		return -ENOMEM;
+	p->nproblems++;
+	if (range >= 0)
+		p->range_problems[range]++;
+	return 0;
+}
+
+static int add_op(struct xs_ike_plan *p, uint8_t kind, const struct apply_route_key *k,
+		  uint32_t if_id)
+{
+	struct xs_ike_op *op = vec_slot(&p->ops, &p->capops, p->nops, sizeof(*p->ops));
+
+	if (!op)
+		return -ENOMEM;
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	op->key = *k;
+	op->if_id = if_id;
+	p->nops++;
+	return 0;
+}
+
+/* The plain route at k exactly, and the daemon's record of k. */
+static const struct xs_route_ent *route_at(const struct xs_ike_have *h,
+					   const struct apply_route_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < h->nroutes; i++)
+		if (!key_cmp(&h->routes[i].key, k))
+			return &h->routes[i];
+	return NULL;
+}
+
+static const struct xs_ike_route *rec_at(const struct xs_ike_have *h,
+					 const struct apply_route_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < h->nrecs; i++)
+		if (!key_cmp(&h->recs[i].key, k))
+			return &h->recs[i];
+	return NULL;
+}
+
+static bool is_ikes(const struct xs_ike_have *h, const struct xs_route_ent *c)
+{
+	const struct xs_ike_route *rec = c ? rec_at(h, &c->key) : NULL;
+
+	return rec && rec->if_id == c->val.if_id;
+}
+
+/* A selector that names protocol or ports is wider as a route: say so. */
+static int note_narrow(struct xs_ike_plan *p, const struct cand *c, const struct xs_policy *pol)
+{
+	char k[96];
+
+	return problem(p, c->range,
+		       "ike: %s if_id %u: selector proto %u sport %u dport %u is narrower than a route; the route is the whole prefix, traffic outside the selector finds no policy",
+		       key_text(&c->key, k, sizeof(k)), c->if_id, pol->sel_proto, pol->sel_sport,
+		       pol->sel_dport);
+}
+
+static int build_cands(const struct xs_ike_have *h, struct xs_ike_plan *p, struct cand **out,
+		       size_t *nout)
+{
+	struct cand *v = NULL;
+	size_t i, n = 0, cap = 0;
+	char k[96];
+	int err;
+
+	for (i = 0; i < h->npols; i++) {
+		const struct xs_policy *pol = &h->pols[i];
+		const struct xs_ike_named *nm, key = { .if_id = pol->if_id };
+		const struct xs_route_ent *rt;
+		struct cand c = { 0 };
+		unsigned int a;
+
+		if (pol->dir != XFRM_POLICY_OUT || pol->action != XFRM_POLICY_ALLOW || !pol->if_id)
+			continue;
+		c.range = xs_ike_range_of(h->ranges, h->nranges, pol->if_id);
+		if (c.range < 0)
+			continue;
+		/* A policy without SA yet (acquire, or an SA gone): no route. */
+		if (!search_n(&pol->if_id, h->sa_ifids, h->nsa, sizeof(*h->sa_ifids), u32_cmp))
+			continue;
+		rkey_from(&c.key, &pol->sel_dst, h->ranges[c.range].tenant);
+		c.if_id = pol->if_id;
+		c.add_time = pol->add_time;
+		nm = search_n(&key, h->named, h->nnamed, sizeof(*h->named), named_cmp);
+		if (nm) {
+			err = problem(p, c.range,
+				      "ike: %s if_id %u: the if_id belongs to tunnel \"%s\", not routed; keep the IKE daemon's if_ids (%u-%u) apart from configured tunnels",
+				      key_text(&c.key, k, sizeof(k)), c.if_id, nm->name,
+				      h->ranges[c.range].lo, h->ranges[c.range].hi);
+			if (err)
+				goto fail;
+			continue;
+		}
+		for (a = 0; a < h->ranges[c.range].nallow; a++)
+			if (prefix_in(&pol->sel_dst, &h->ranges[c.range].allow[a]))
+				break;
+		if (h->ranges[c.range].nallow && a == h->ranges[c.range].nallow) {
+			err = problem(p, c.range,
+				      "ike: %s if_id %u: prefix outside the allowed ones, not routed; add it to \"allow\" or narrow the IKE daemon's remote traffic selector",
+				      key_text(&c.key, k, sizeof(k)), c.if_id);
+			if (err)
+				goto fail;
+			continue;
+		}
+		if (pol->sel_proto || pol->sel_sport || pol->sel_dport) {
+			err = note_narrow(p, &c, pol);
+			if (err)
+				goto fail;
+		}
+		rt = route_at(h, &c.key);
+		c.held = rt && rt->val.if_id == c.if_id;
+		if (!vec_slot(&v, &cap, n, sizeof(*v))) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		v[n++] = c;
+	}
+	sort_n(v, n, sizeof(*v), cand_cmp);
+	*out = v;
+	*nout = n;
+	return 0;
+fail:
+	free(v);
+	return err;
+}
+
+int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
+{
+	struct cand *c = NULL;
+	size_t i, j, n = 0;
+	char k[96];
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	err = build_cands(h, p, &c, &n);
+	if (err)
+		return err;
+	/* Each key: the first candidate wins, the others are conflicts. */
+	for (i = 0; i < n; i = j) {
+		const struct xs_route_ent *rt = route_at(h, &c[i].key);
+		const struct xs_ike_route *rec = rec_at(h, &c[i].key);
+		bool ok = true;
+
+		for (j = i + 1; j < n && !key_cmp(&c[j].key, &c[i].key); j++) {
+			if (c[j].if_id == c[i].if_id)
+				continue; /* two policies of one if_id (port split) */
+			err = problem(p, c[j].range,
+				      "ike: %s if_id %u: conflicts with if_id %u, which holds the prefix; not routed (two CHILD_SAs for one prefix: split it by prefix, not by port or protocol, or give them one if_id)",
+				      key_text(&c[j].key, k, sizeof(k)), c[j].if_id, c[i].if_id);
+			if (err)
+				goto out;
+		}
+		if (rt && rt->val.if_id != c[i].if_id && !is_ikes(h, rt)) {
+			/* Another owner's route (apply, route add). */
+			err = problem(p, c[i].range,
+				      "ike: %s if_id %u: the prefix is routed to if_id %u by another owner (apply or route add), not taken; remove that route to let the IKE daemon's CHILD_SA have it",
+				      key_text(&c[i].key, k, sizeof(k)), c[i].if_id, rt->val.if_id);
+			if (err)
+				goto out;
+			ok = false;
+		}
+		if (!ok)
+			continue;
+		p->range_routes[c[i].range]++;
+		if (rt && rt->val.if_id == c[i].if_id && rec && rec->if_id == c[i].if_id)
+			continue; /* there already */
+		err = add_op(p, XS_IKE_SET, &c[i].key, c[i].if_id);
+		if (err)
+			goto out;
+	}
+	/* The daemon's routes nothing wants any more. */
+	for (i = 0; i < h->nroutes; i++) {
+		const struct xs_route_ent *rt = &h->routes[i];
+		struct cand key = { .key = rt->key };
+		bool wanted = false;
+
+		if (!is_ikes(h, rt))
+			continue;
+		for (j = 0; j < n; j++)
+			if (!key_cmp(&c[j].key, &key.key)) {
+				wanted = true;
+				break;
+			}
+		if (wanted)
+			continue;
+		err = add_op(p, XS_IKE_DEL, &rt->key, rt->val.if_id);
+		if (err)
+			goto out;
+	}
+	/* Records whose route is gone or leads elsewhere now, not wanted. */
+	for (i = 0; i < h->nrecs; i++) {
+		const struct xs_route_ent *rt = route_at(h, &h->recs[i].key);
+		bool wanted = false;
+
+		if (rt && rt->val.if_id == h->recs[i].if_id)
+			continue; /* the daemon's: handled above */
+		for (j = 0; j < n && !wanted; j++)
+			wanted = !key_cmp(&c[j].key, &h->recs[i].key);
+		if (wanted)
+			continue;
+		err = add_op(p, XS_IKE_FORGET, &h->recs[i].key, h->recs[i].if_id);
+		if (err)
+			goto out;
+	}
+out:
+	free(c);
+	if (err)
+		xs_ike_plan_free(p);
+	return err;
+}
+
+void xs_ike_plan_free(struct xs_ike_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nproblems; i++)
+		free(p->problems[i]);
+	free(p->problems);
+	free(p->ops);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- Against one device ---- */
+
+static int read_recs(struct xs_state *st, struct xs_ike_route **v, size_t *n)
+{
+	int fd = bpf_map__fd(st->skel->maps.ike_routes);
+	struct apply_route_key key, next;
+	struct apply_route_value val;
+	void *prev = NULL;
+	size_t cap = 0;
+
+	*v = NULL;
+	*n = 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct xs_ike_route *e;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &val))
+			continue;
+		e = vec_slot(v, &cap, *n, sizeof(**v));
+		if (!e)
+			return -ENOMEM;
+		e->key = key;
+		e->if_id = val.if_id;
+		(*n)++;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static int read_named(struct xs_state *st, struct xs_rec_ent **recs, size_t *nrecs,
+		      struct xs_ike_named **v)
+{
+	size_t i;
+	int err = xs_recs_read(st, recs, nrecs);
+
+	if (err)
+		return err;
+	*v = calloc(*nrecs ? *nrecs : 1, sizeof(**v));
+	if (!*v)
+		return -ENOMEM;
+	for (i = 0; i < *nrecs; i++) {
+		(*v)[i].if_id = (*recs)[i].rec.if_id;
+		(*v)[i].name = (*recs)[i].key.name;
+	}
+	sort_n(*v, *nrecs, sizeof(**v), named_cmp);
+	return 0;
+}
+
+int xs_ike_ranges_install(struct xs_ctx *ctx, const char *dev, const struct xs_ike_range *r,
+			  size_t n)
+{
+	struct xs_rec_ent *recs = NULL;
+	struct xs_state st;
+	size_t nrecs = 0, i, j;
+	uint32_t k;
+	int err, fd;
+
+	if (n > XS_IKE_RANGES_MAX)
+		return p_err(ctx, -EINVAL, "daemon: at most %d \"ike\" clauses", XS_IKE_RANGES_MAX);
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (r[i].lo <= r[j].hi && r[j].lo <= r[i].hi)
+				return p_err(ctx, -EINVAL,
+					     "daemon: if_id ranges %u-%u and %u-%u overlap; give each if_id one \"ike\" clause",
+					     r[i].lo, r[i].hi, r[j].lo, r[j].hi);
+	err = xs_state_open(ctx, dev, XS_LOCK_EXCLUSIVE, &st);
+	if (err)
+		return err;
+	err = xs_recs_read(&st, &recs, &nrecs);
+	if (err) {
+		p_err(ctx, err, "cannot read the tunnels of \"%s\": %s", dev, strerror(-err));
+		goto out;
+	}
+	for (i = 0; i < nrecs; i++) {
+		int ri = xs_ike_range_of(r, n, recs[i].rec.if_id);
+
+		if (ri < 0)
+			continue;
+		err = p_err(ctx, -EEXIST,
+			    "daemon: tunnel \"%s\" on \"%s\" has if_id %u, inside the IKE range %u-%u; move the range (strongSwan: if_id_in/if_id_out %%unique counts from 1) or the tunnel",
+			    recs[i].key.name, dev, recs[i].rec.if_id, r[ri].lo, r[ri].hi);
+		goto out;
+	}
+	fd = bpf_map__fd(st.skel->maps.ike_ranges);
+	for (k = 0; k < XS_IKE_RANGES_MAX; k++) {
+		struct ike_range_value v = { 0 };
+
+		if (k < n) {
+			v.used = 1;
+			v.lo = r[k].lo;
+			v.hi = r[k].hi;
+			v.tenant = r[k].tenant;
+		}
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
+			err = p_err(ctx, -errno, "cannot write the IKE ranges of \"%s\": %s", dev,
+				    strerror(errno));
+			goto out;
+		}
+	}
+out:
+	free(recs);
+	xs_state_close(&st);
+	return err;
+}
+
+void xs_ike_ranges_get(struct xs_state *st, struct ike_range_value v[XS_IKE_RANGES_MAX])
+{
+	int fd = bpf_map__fd(st->skel->maps.ike_ranges);
+	uint32_t k;
+
+	for (k = 0; k < XS_IKE_RANGES_MAX; k++)
+		if (bpf_map_lookup_elem(fd, &k, &v[k]))
+			memset(&v[k], 0, sizeof(v[k]));
+}
+
+static int exec_op(struct xs_ctx *ctx, struct xs_state *st, const struct xs_ike_op *op,
+		   struct xs_ike_plan *p)
+{
+	int fd = bpf_map__fd(st->skel->maps.ike_routes), err;
+	struct apply_route_value v = { 0 };
+	struct route_key_any mk;
+	struct route_value old;
+	char k[96];
+
+	switch (op->kind) {
+	case XS_IKE_SET:
+		/* Groups are not in the planner's view of the routes. */
+		if (xs_route_exact(xs_route_map_key(st, &op->key, &mk), &mk, &old) &&
+		    !old.tunnel_idx)
+			return problem(p, -1,
+				       "ike: %s if_id %u: the prefix is a route group's (route add ... nexthop), not taken",
+				       key_text(&op->key, k, sizeof(k)), op->if_id);
+		err = xs_route_put(ctx, st, &op->key, op->if_id);
+		if (err)
+			return err;
+		v.gen = (uint64_t)time(NULL);
+		v.if_id = op->if_id;
+		if (bpf_map_update_elem(fd, &op->key, &v, BPF_ANY))
+			return p_err(ctx, -errno, "cannot record the IKE route %s: %s",
+				     key_text(&op->key, k, sizeof(k)), strerror(errno));
+		return 0;
+	case XS_IKE_DEL:
+		err = xs_route_remove(st, &op->key);
+		if (err && err != -ENOENT)
+			return p_err(ctx, err, "cannot remove the IKE route %s: %s",
+				     key_text(&op->key, k, sizeof(k)), strerror(-err));
+		/* fallthrough */
+	case XS_IKE_FORGET:
+		bpf_map_delete_elem(fd, &op->key);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int xs_ike_reconcile(struct xs_ctx *ctx, const char *dev, const struct xs_ike_range *r,
+		     size_t n, const struct xs_policy *pols, size_t npols, const uint32_t *sa_ifids,
+		     size_t nsa, struct xs_ike_plan *plan)
+{
+	struct xs_ike_have h = { .ranges = r, .nranges = n, .pols = pols, .npols = npols,
+				 .sa_ifids = sa_ifids, .nsa = nsa };
+	struct xs_route_ent *routes = NULL;
+	struct xs_ike_route *recs = NULL;
+	struct xs_ike_named *named = NULL;
+	struct xs_rec_ent *trecs = NULL;
+	size_t nroutes = 0, nrecs = 0, ntrecs = 0, i;
+	struct xs_state st;
+	int err, first = 0;
+
+	memset(plan, 0, sizeof(*plan));
+	err = xs_state_open(ctx, dev, XS_LOCK_EXCLUSIVE, &st);
+	if (err)
+		return err;
+	err = xs_routes_read(&st, &routes, &nroutes, NULL);
+	if (!err)
+		err = read_recs(&st, &recs, &nrecs);
+	if (!err)
+		err = read_named(&st, &trecs, &ntrecs, &named);
+	if (err) {
+		p_err(ctx, err, "cannot read the state of \"%s\": %s", dev, strerror(-err));
+		goto out;
+	}
+	h.routes = routes;
+	h.nroutes = nroutes;
+	h.recs = recs;
+	h.nrecs = nrecs;
+	h.named = named;
+	h.nnamed = ntrecs;
+	err = xs_ike_plan(&h, plan);
+	if (err) {
+		p_err(ctx, err, "out of memory");
+		goto out;
+	}
+	/* A route that moves between if_ids is one SET, never a DEL and an add. */
+	for (i = 0; i < plan->nops; i++) {
+		int e = exec_op(ctx, &st, &plan->ops[i], plan);
+
+		if (e && !first)
+			first = e;
+	}
+	err = first;
+	{
+		int fd = bpf_map__fd(st.skel->maps.ike_ranges);
+		uint32_t k;
+
+		for (k = 0; k < n && k < XS_IKE_RANGES_MAX; k++) {
+			struct ike_range_value v;
+
+			if (bpf_map_lookup_elem(fd, &k, &v))
+				continue;
+			v.routes = plan->range_routes[k];
+			v.problems = plan->range_problems[k];
+			v.at = (uint64_t)time(NULL);
+			bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+		}
+	}
+out:
+	free(routes);
+	free(recs);
+	free(named);
+	free(trecs);
+	xs_state_close(&st);
+	return err;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Routes of IKE-managed tunnels as a function of the kernel's state
+ * (`xfrm-steer daemon ... ike if_ids LO-HI`): an IKE daemon (charon, pluto)
+ * installs an outbound policy and SAs with an if_id for each CHILD_SA; the
+ * route (tenant, the policy's destination selector) -> if_id exists exactly
+ * while there is an outbound policy with that if_id and selector and a
+ * usable outbound SA with that if_id. xs_ike_plan() is the pure part
+ * (what there is -> route operations and problems, unit-tested);
+ * xs_ike_reconcile() observes one device, plans and writes.
+ */
+#ifndef XS_IKE_H
+#define XS_IKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "netlink.h"
+#include "state.h"
+#include "tunnel.h"
+#include "xfrm.h"
+
+#define XS_IKE_ALLOW_MAX 8
+
+/* One `ike` clause of the daemon. */
+struct xs_ike_range {
+	uint32_t lo, hi; /* if_ids, inclusive */
+	uint32_t tenant;
+	unsigned int nallow; /* 0: any prefix */
+	struct xs_prefix allow[XS_IKE_ALLOW_MAX];
+};
+
+struct xs_ike_route {
+	struct apply_route_key key;
+	uint32_t if_id;
+};
+
+struct xs_ike_named {
+	uint32_t if_id;
+	const char *name;
+};
+
+/* What there is: all sorted as noted, none owned by the plan. */
+struct xs_ike_have {
+	const struct xs_ike_range *ranges;
+	size_t nranges;
+	const struct xs_policy *pols; /* every main policy of the namespace */
+	size_t npols;
+	const uint32_t *sa_ifids; /* if_ids with a usable outbound SA, sorted */
+	size_t nsa;
+	const struct xs_ike_named *named; /* named tunnels by if_id, sorted */
+	size_t nnamed;
+	const struct xs_route_ent *routes; /* plain routes of the device */
+	size_t nroutes;
+	const struct xs_ike_route *recs; /* ike_routes */
+	size_t nrecs;
+};
+
+enum xs_ike_op_kind {
+	XS_IKE_SET, /* route key -> if_id, and record it */
+	XS_IKE_DEL, /* remove the daemon's route and its record */
+	XS_IKE_FORGET, /* a record whose route is gone or re-pointed */
+};
+
+struct xs_ike_op {
+	uint8_t kind;
+	struct apply_route_key key;
+	uint32_t if_id;
+};
+
+struct xs_ike_plan {
+	struct xs_ike_op *ops;
+	size_t nops, capops;
+	char **problems; /* one line each, sorted: what is refused and why */
+	size_t nproblems, capproblems;
+	uint32_t range_routes[XS_IKE_RANGES_MAX]; /* routes each range holds after */
+	uint32_t range_problems[XS_IKE_RANGES_MAX];
+};
+
+/* The range (index) an if_id falls in, or -1. */
+int xs_ike_range_of(const struct xs_ike_range *r, size_t n, uint32_t if_id);
+/* Pure: 0 or -ENOMEM. Free p with xs_ike_plan_free(). */
+int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p);
+void xs_ike_plan_free(struct xs_ike_plan *p);
+
+/* The daemon's start: check the ranges against each other and against the
+ * named tunnels of dev, then write them to its ike_ranges (replacing what
+ * an earlier start wrote). Reports errors. */
+int xs_ike_ranges_install(struct xs_ctx *ctx, const char *dev, const struct xs_ike_range *r,
+			  size_t n);
+/* The ranges in force (used == 0: a free entry), with the routes and
+ * problems of the last reconcile. */
+void xs_ike_ranges_get(struct xs_state *st, struct ike_range_value v[XS_IKE_RANGES_MAX]);
+/* Observe dev (sa_ifids: the usable outbound SAs' if_ids, sorted; pols:
+ * the namespace's policies), plan and write. *plan gets the plan (problems
+ * included) for the caller to report; free it. Reports errors. */
+int xs_ike_reconcile(struct xs_ctx *ctx, const char *dev, const struct xs_ike_range *r,
+		     size_t n, const struct xs_policy *pols, size_t npols, const uint32_t *sa_ifids,
+		     size_t nsa, struct xs_ike_plan *plan);
+
+#endif /* XS_IKE_H */
