@@ -21,7 +21,8 @@
 LSW_ROOT=${XS_LIBRESWAN_ROOT:-/var/cache/xfrm-steer/libreswan/root}
 LSW_BIN=$LSW_ROOT/usr/libexec/ipsec
 [ -x "$LSW_BIN/pluto" ] || LSW_BIN=/usr/libexec/ipsec
-UPDOWN=${UPDOWN:-$PWD/scripts/libreswan-updown.sh}
+# XS_LIBRESWAN_UPDOWN: another updown script (a mutant, to see this fail).
+UPDOWN=${XS_LIBRESWAN_UPDOWN:-$PWD/scripts/libreswan-updown.sh}
 IF_ID=42
 
 need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
@@ -257,18 +258,36 @@ assert_eq "$(jq .tx_packets <<<"$row") $(jq .tx_bytes <<<"$row")" "$((g1 + g2)) 
 # ingress program counted them.
 assert_eq "$(jq .rx_packets <<<"$row")" 5 "replies xfrm-steer saw on ipsec0 for if_id $IF_ID"
 
-step "pluto's own ipsec$IF_ID exists, set down by the updown script"
+step "pluto's own ipsec$IF_ID exists and is down"
 ip -n "$GW" -d link show dev "ipsec$IF_ID"
 ip -n "$GW" -d link show dev "ipsec$IF_ID" | grep -q "if_id 0x2a" ||
 	fail "ipsec$IF_ID is not pluto's xfrm device with if_id $IF_ID"
-ip -n "$GW" link show dev "ipsec$IF_ID" | grep -q '[<,]UP[,>]' &&
-	fail "pluto's ipsec$IF_ID is up: inbound packets would bypass ipsec0"
+dev_up() { ip -n "$GW" link show dev "ipsec$IF_ID" | grep -q '[<,]UP[,>]'; }
+dev_up && fail "pluto's ipsec$IF_ID is up: inbound packets would bypass ipsec0"
 echo "ok: ipsec$IF_ID is down"
+
+step "an up ipsec$IF_ID takes the inbound packets from ipsec0; the updown script sets it down"
+# pluto's add_xfrmi() asks for it up before each new CHILD_SA (4.10 left
+# it down here); the kernel hands a decrypted packet to an up device with
+# the SA's if_id before the external one.
+rx_ipsec0() { xsj "$GW" stats dev ipsec0 if_id "$IF_ID" | jq '.[0].rx_packets'; }
+rx_dev() { ip -n "$GW" -s -j link show dev "ipsec$IF_ID" | jq '.[0].stats64.rx.packets'; }
+ip -n "$GW" link set dev "ipsec$IF_ID" up
+ip netns exec "$GW" ping -q -c 2 -i 0.2 -W 2 192.168.1.200 >/dev/null
+assert_eq "$(rx_ipsec0) $(rx_dev)" "5 2" "replies on ipsec0 and on ipsec$IF_ID while ipsec$IF_ID is up"
+# Any up-* or route-* call sets it down (route-client needs no relay).
+nsenter --net="/run/netns/$GW" env PLUTO_VERB=route-client PLUTO_VIRT_INTERFACE="ipsec$IF_ID" \
+	PLUTO_XFRMI_ROUTE=yes PLUTO_PEER_CLIENT=192.168.1.200/32 "$UPDOWN" dev ipsec0
+dev_up && fail "the updown script left ipsec$IF_ID up"
+ip netns exec "$GW" ping -q -c 2 -i 0.2 -W 2 192.168.1.200 >/dev/null
+assert_eq "$(rx_ipsec0) $(rx_dev)" "7 2" "replies on ipsec0 and on ipsec$IF_ID once it is down again"
 
 step "CHILD_SAs down: the routes go"
 whack peer --name peer1 --terminate
 wait_eq "" "routes after down" routes
-assert_eq "$(ip -n "$GW" xfrm state | grep -c '^src' || true)" 0 "SAs left on the gateway"
+# pluto deletes the SAs after it ran down-client.
+nstates() { ip -n "$GW" xfrm state | grep -c '^src' || true; }
+wait_eq 0 "SAs left on the gateway" nstates
 assert_fails "ping without a CHILD_SA" ip netns exec "$GW" ping -q -c 1 -W 1 192.168.1.200
 grep -a 'xfrm-steer' "$SW/gw.log" || true
 
