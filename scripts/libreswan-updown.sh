@@ -94,13 +94,14 @@ relay() {
 			(
 				# shellcheck disable=SC1090 # written by the front below
 				. "$req" && exec "$main" "$@"
-			) >"$base.out.tmp" 2>&1 </dev/null
+			) >"$base.out.tmp" 2>&1 </dev/null 8>&-
 			rc=$?
 			mv -f "$base.out.tmp" "$base.out"
 			echo "$rc" >"$base.rc.tmp" && mv -f "$base.rc.tmp" "$base.rc"
 			rm -f "$req"
 		done
-		sleep 0.1
+		# (no child keeps the lock when the relay is gone)
+		sleep 0.1 8>&-
 	done
 }
 

@@ -267,9 +267,10 @@ dev_up && fail "pluto's ipsec$IF_ID is up: inbound packets would bypass ipsec0"
 echo "ok: ipsec$IF_ID is down"
 
 step "an up ipsec$IF_ID takes the inbound packets from ipsec0; the updown script sets it down"
-# pluto's add_xfrmi() asks for it up before each new CHILD_SA (4.10 left
-# it down here); the kernel hands a decrypted packet to an up device with
-# the SA's if_id before the external one.
+# pluto brings it up before each new CHILD_SA (add_xfrmi()), and when it
+# answers a rekey; the kernel hands a decrypted packet to an up device with
+# the SA's if_id before the external one. (With a front that does not set
+# it down, the rx check of the traffic step above fails: 0 replies.)
 rx_ipsec0() { xsj "$GW" stats dev ipsec0 if_id "$IF_ID" | jq '.[0].rx_packets'; }
 rx_dev() { ip -n "$GW" -s -j link show dev "ipsec$IF_ID" | jq '.[0].stats64.rx.packets'; }
 ip -n "$GW" link set dev "ipsec$IF_ID" up
