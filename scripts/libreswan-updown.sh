@@ -76,6 +76,7 @@ err() {
 
 # The relay: runs the calls queued in the spool, oldest first, for as long
 # as it lives; one relay per spool (it holds the spool's .relay lock).
+# shellcheck disable=SC2120 # "$@" is what each request sets
 relay() {
 	if ! (umask 077 && mkdir -p "$spool") 2>/dev/null; then
 		err "cannot create $spool"
@@ -106,6 +107,7 @@ relay() {
 }
 
 if [ "${1:-}" = relay ]; then
+	# shellcheck disable=SC2119
 	relay
 fi
 
@@ -176,7 +178,7 @@ if ! [ -d "$spool" ] || ! command -v flock >/dev/null 2>&1 ||
 fi
 # Q = VALUE in single quotes, for the shell that sources the request.
 quote() {
-	Q= rest=$1
+	Q='' rest=$1
 	while :; do
 		case $rest in
 		*\'*)
@@ -209,10 +211,12 @@ id=$(date +%s%N).$$
 		printf ' %s' "$Q"
 	done
 	echo
-} >"$spool/$id.tmp" && mv -f "$spool/$id.tmp" "$spool/$id.req" || {
+} >"$spool/$id.tmp" 2>/dev/null
+if ! mv -f "$spool/$id.tmp" "$spool/$id.req" 2>/dev/null; then
+	rm -f "$spool/$id.tmp"
 	err "cannot queue $PLUTO_VERB in $spool"
 	exit 1
-}
+fi
 tries=$((relay_timeout * 20))
 until [ -f "$spool/$id.rc" ]; do
 	tries=$((tries - 1))

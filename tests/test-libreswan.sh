@@ -23,6 +23,8 @@ LSW_BIN=$LSW_ROOT/usr/libexec/ipsec
 [ -x "$LSW_BIN/pluto" ] || LSW_BIN=/usr/libexec/ipsec
 # XS_LIBRESWAN_UPDOWN: another updown script (a mutant, to see this fail).
 UPDOWN=${XS_LIBRESWAN_UPDOWN:-$PWD/scripts/libreswan-updown.sh}
+# XS_LIBRESWAN_RELAY: the script that serves as relay (default: the same).
+RELAY_SCRIPT=${XS_LIBRESWAN_RELAY:-$UPDOWN}
 IF_ID=42
 
 need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
@@ -49,7 +51,7 @@ stop_relay() {
 # their bounding set), in the gateway's netns, as a service would.
 start_relay() {
 	XS_UPDOWN_SPOOL="$SW/spool" PATH="$(dirname "$XS"):$PATH" \
-		nsenter --net="/run/netns/$GW" "$UPDOWN" relay >"$SW/relay.out" 2>&1 </dev/null &
+		nsenter --net="/run/netns/$GW" "$RELAY_SCRIPT" relay >"$SW/relay.out" 2>&1 </dev/null &
 	RELAY_PID=$!
 	for _ in $(seq 50); do
 		grep -q 'relay serving' "$SW/relay.out" && return 0
