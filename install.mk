@@ -17,8 +17,10 @@
 #   $(SYSTEMDUNITDIR)/xfrm-steer@.service     xfrm-steer apply /etc/xfrm-steer/%i.json
 #   $(SYSTEMDUNITDIR)/xfrm-steer-exporter.service
 #   $(SYSTEMDUNITDIR)/xfrm-steer-daemon.service  xfrm-steer daemon (tunnel health)
+#   $(SYSTEMDUNITDIR)/xfrm-steer-libreswan-relay.service  relay of libreswan-updown.sh
 #   $(XS_LIBDIR)/strongswan-updown.sh         strongSwan updown script
 #   $(XS_LIBDIR)/strongswan-unknown-spi.sh    strongSwan hook of daemon on-unknown-spi
+#   $(XS_LIBDIR)/libreswan-updown.sh          libreswan (pluto) updown script
 #   $(XS_DOCDIR)/examples/                    swanctl.conf, apply JSON
 #   $(XS_DOCDIR)/xfrm-steer.schema.json       JSON Schema of apply files
 #
@@ -49,7 +51,8 @@ endif
 
 INSTALL ?= install
 # @SBINDIR@ and @VERSION@ in installed text files become the real values.
-XS_SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+XS_SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@XS_LIBDIR@|$(XS_LIBDIR)|g'
 
 XS_EXAMPLES := $(sort $(wildcard examples/*))
 
@@ -60,8 +63,10 @@ XS_INSTALLED := $(SBINDIR)/xfrm-steer \
 	$(SYSTEMDUNITDIR)/xfrm-steer@.service \
 	$(SYSTEMDUNITDIR)/xfrm-steer-exporter.service \
 	$(SYSTEMDUNITDIR)/xfrm-steer-daemon.service \
+	$(SYSTEMDUNITDIR)/xfrm-steer-libreswan-relay.service \
 	$(XS_LIBDIR)/strongswan-updown.sh \
 	$(XS_LIBDIR)/strongswan-unknown-spi.sh \
+	$(XS_LIBDIR)/libreswan-updown.sh \
 	$(XS_DOCDIR)/xfrm-steer.schema.json \
 	$(patsubst examples/%,$(XS_DOCDIR)/examples/%,$(XS_EXAMPLES))
 
@@ -82,7 +87,8 @@ install-files:
 	$(Q)$(XS_SUBST) man/xfrm-steer.8 > $(DESTDIR)$(MAN8DIR)/xfrm-steer.8
 	$(Q)chmod 0644 $(DESTDIR)$(MAN8DIR)/xfrm-steer.8
 	$(Q)$(INSTALL) -m 0644 completion/xfrm-steer.bash $(DESTDIR)$(BASHCOMPDIR)/xfrm-steer
-	$(Q)for u in xfrm-steer@.service xfrm-steer-exporter.service xfrm-steer-daemon.service; do \
+	$(Q)for u in xfrm-steer@.service xfrm-steer-exporter.service xfrm-steer-daemon.service \
+		xfrm-steer-libreswan-relay.service; do \
 		$(XS_SUBST) systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
 		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
 	done
@@ -90,6 +96,7 @@ install-files:
 		scripts/strongswan-updown.sh > $(DESTDIR)$(XS_LIBDIR)/strongswan-updown.sh
 	$(Q)chmod 0755 $(DESTDIR)$(XS_LIBDIR)/strongswan-updown.sh
 	$(Q)$(INSTALL) -m 0755 scripts/strongswan-unknown-spi.sh $(DESTDIR)$(XS_LIBDIR)/
+	$(Q)$(INSTALL) -m 0755 scripts/libreswan-updown.sh $(DESTDIR)$(XS_LIBDIR)/
 	$(Q)$(INSTALL) -m 0644 doc/xfrm-steer.schema.json $(DESTDIR)$(XS_DOCDIR)/
 	$(Q)$(if $(XS_EXAMPLES),$(INSTALL) -m 0644 $(XS_EXAMPLES) $(DESTDIR)$(XS_DOCDIR)/examples/)
 

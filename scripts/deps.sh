@@ -7,6 +7,14 @@
 #
 # Usage: scripts/deps.sh [--check]
 #   --check  only report what is missing; exit 1 if anything is.
+#
+# libreswan: Debian's libreswan conflicts with the strongSwan packages
+# (Conflicts: strongswan-libcharon, strongswan-starter), so it is not
+# installed. Its package is downloaded and unpacked into $LIBRESWAN_ROOT
+# (no maintainer scripts run: no service, no /etc/ipsec.*, no NSS database),
+# and the libraries pluto needs are installed; tests/test-libreswan.sh runs
+# pluto from there. A machine that has libreswan installed instead of
+# strongSwan keeps it.
 set -euo pipefail
 
 BACKPORTS_LIST=/etc/apt/sources.list.d/xfrm-steer-backports.sources
@@ -22,12 +30,17 @@ BASE_PKGS=(
 	# charon alone lacks the gcm and openssl plugins (AES-GCM, ECP groups):
 	# the shipped examples/swanctl.conf proposals need the standard plugins
 	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins
+	# what the unpacked libreswan (below) needs: its libraries, certutil
+	libnss3-tools libldns3 libevent-pthreads-2.1-7 libunbound8 libcurl3-nss
 	# the checkers the tests run: mandoc -Tlint (man page), python3-jsonschema
 	# (apply files against the schema), promtool from prometheus (metrics)
 	mandoc python3-jsonschema prometheus
 )
 # Packages that must come from bookworm-backports.
 BP_PKGS=(libbpf-dev bpftool)
+# libreswan, unpacked (see above).
+LIBRESWAN_PKG=libreswan
+LIBRESWAN_ROOT=${XS_LIBRESWAN_ROOT:-/var/cache/xfrm-steer/libreswan/root}
 
 missing_base=()
 missing_bp=()
@@ -47,18 +60,25 @@ bpftool_ok() {
 	have_pkg bpftool && [ -x /usr/sbin/bpftool ]
 }
 
+# The unpacked libreswan is there (or libreswan is installed).
+libreswan_ok() {
+	have_pkg libreswan || [ -x "$LIBRESWAN_ROOT/usr/libexec/ipsec/pluto" ]
+}
+
 for p in "${BASE_PKGS[@]}"; do
 	have_pkg "$p" || missing_base+=("$p")
 done
 libbpf_ok || missing_bp+=(libbpf-dev)
 bpftool_ok || missing_bp+=(bpftool)
+missing_lsw=
+libreswan_ok || missing_lsw="$LIBRESWAN_PKG (unpacked in $LIBRESWAN_ROOT)"
 
-if [ ${#missing_base[@]} -eq 0 ] && [ ${#missing_bp[@]} -eq 0 ]; then
+if [ ${#missing_base[@]} -eq 0 ] && [ ${#missing_bp[@]} -eq 0 ] && [ -z "$missing_lsw" ]; then
 	exit 0
 fi
 
 if [ "${1:-}" = "--check" ]; then
-	echo "missing: ${missing_base[*]} ${missing_bp[*]}" >&2
+	echo "missing: ${missing_base[*]} ${missing_bp[*]} $missing_lsw" >&2
 	exit 1
 fi
 
@@ -83,7 +103,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
 fi
 
-echo "deps.sh: installing ${missing_base[*]} ${missing_bp[*]}" >&2
+echo "deps.sh: installing ${missing_base[*]} ${missing_bp[*]} $missing_lsw" >&2
 apt-get update -qq
 if [ ${#missing_base[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing_base[@]}" >/dev/null
@@ -91,5 +111,25 @@ fi
 if [ ${#missing_bp[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends -t bookworm-backports \
 		"${missing_bp[@]}" >/dev/null
+fi
+if [ -n "$missing_lsw" ]; then
+	# Download only (as the _apt user can read it), check it is the package
+	# asked for, unpack into a fresh directory, then swap it in.
+	dl=$(mktemp -d /tmp/xs-deps-libreswan.XXXXXX)
+	chmod 0755 "$dl"
+	chown _apt "$dl" 2>/dev/null || true
+	(cd "$dl" && apt-get download -qq "$LIBRESWAN_PKG") >/dev/null
+	deb=$(ls "$dl"/"$LIBRESWAN_PKG"_*.deb)
+	[ "$(dpkg-deb -f "$deb" Package)" = "$LIBRESWAN_PKG" ] || {
+		echo "Error: deps.sh: $deb is not the $LIBRESWAN_PKG package" >&2
+		exit 1
+	}
+	mkdir -p "$(dirname "$LIBRESWAN_ROOT")"
+	rm -rf "$LIBRESWAN_ROOT.new"
+	dpkg-deb -x "$deb" "$LIBRESWAN_ROOT.new"
+	dpkg-deb -f "$deb" Version >"$LIBRESWAN_ROOT.new/VERSION"
+	rm -rf "$LIBRESWAN_ROOT"
+	mv "$LIBRESWAN_ROOT.new" "$LIBRESWAN_ROOT"
+	rm -rf "$dl"
 fi
 echo "deps.sh: done" >&2

@@ -36,8 +36,10 @@ check_tree() { # DESTDIR PREFIX UNITDIR
 			echo "$u/xfrm-steer@.service"
 			echo "$u/xfrm-steer-exporter.service"
 			echo "$u/xfrm-steer-daemon.service"
+			echo "$u/xfrm-steer-libreswan-relay.service"
 			echo "$p/lib/xfrm-steer/strongswan-updown.sh"
 			echo "$p/lib/xfrm-steer/strongswan-unknown-spi.sh"
+			echo "$p/lib/xfrm-steer/libreswan-updown.sh"
 			echo "$p/share/doc/xfrm-steer/xfrm-steer.schema.json"
 			for f in examples/*; do
 				echo "$p/share/doc/xfrm-steer/examples/${f#examples/}"
@@ -61,7 +63,8 @@ D=$STAGE/local
 mk install-files DESTDIR="$D"
 check_tree "$D" /usr/local /usr/local/lib/systemd/system
 P=$D/usr/local
-for f in "$P/sbin/xfrm-steer" "$P/lib/xfrm-steer/strongswan-updown.sh"; do
+for f in "$P/sbin/xfrm-steer" "$P/lib/xfrm-steer/strongswan-updown.sh" \
+	"$P/lib/xfrm-steer/libreswan-updown.sh"; do
 	[ "$(stat -c %a "$f")" = 755 ] || fail "$f: mode $(stat -c %a "$f"), expected 755"
 done
 for f in "$P/share/man/man8/xfrm-steer.8" "$P/share/bash-completion/completions/xfrm-steer" \
@@ -70,11 +73,14 @@ for f in "$P/share/man/man8/xfrm-steer.8" "$P/share/bash-completion/completions/
 done
 ok "modes 755 for programs, 644 for the rest"
 "$P/sbin/xfrm-steer" version
-if grep -rl '@SBINDIR@\|@VERSION@' "$D"; then
+if grep -rl '@SBINDIR@\|@VERSION@\|@XS_LIBDIR@' "$D"; then
 	fail "placeholders left in the files above"
 fi
 grep -qx 'XS_DEFAULT_BIN=/usr/local/sbin/xfrm-steer' "$P/lib/xfrm-steer/strongswan-updown.sh" ||
 	fail "the updown script does not name the installed binary"
+grep -qx 'ExecStart=/usr/local/lib/xfrm-steer/libreswan-updown.sh relay' \
+	"$P/lib/systemd/system/xfrm-steer-libreswan-relay.service" ||
+	fail "xfrm-steer-libreswan-relay.service: ExecStart"
 grep -qx 'ExecStart=/usr/local/sbin/xfrm-steer apply /etc/xfrm-steer/%i.json' \
 	"$P/lib/systemd/system/xfrm-steer@.service" || fail "xfrm-steer@.service: ExecStart"
 grep -qx 'ExecReload=/usr/local/sbin/xfrm-steer apply /etc/xfrm-steer/%i.json' \
