@@ -27,7 +27,10 @@ step "the gateway, set up by the example's header"
 ip netns add "$GW"
 ip -n "$GW" link set lo up
 ip netns exec "$GW" sysctl -qw net.ipv4.ip_forward=1
-sed -n 's/^#   \(xfrm-steer\|ip\|sysctl\) /\1 /p' "$EXAMPLE" >"$SW/header.cmds"
+# The first block of commands is the setup; later blocks are alternatives.
+awk '/^#   (xfrm-steer|ip|sysctl|cp) / { on = 1 }
+	on && !/^#   / { exit }
+	on { sub(/^#   /, ""); print }' "$EXAMPLE" >"$SW/header.cmds"
 n=0
 while read -r cmd args; do
 	# shellcheck disable=SC2086 # the header's words, as a shell would split them
