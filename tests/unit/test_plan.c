@@ -802,6 +802,182 @@ static void test_route_groups_left_alone(void **state)
 	plan_done(&pl);
 }
 
+#define GLINK "\"links\": [ { \"name\": \"ipsec0\", \"tenant_key\": \"mark\", \"mark_mask\": \"0xff00\" } ]"
+#define GROUP(w1, members2)                                                                 \
+	"{ " GLINK ", \"routes\": [ { \"prefix\": \"10.8.0.0/16\", \"tenant\": \"0x100\",\n"        \
+	"  \"nexthops\": [ { \"if_id\": 201, \"weight\": " #w1 ", \"dscp\": [ 46 ] }" members2 \
+	" ] } ] }"
+
+static const char g1[] = GROUP(3, ", { \"if_id\": 202 }");
+static const char g2[] = GROUP(1, ", { \"if_id\": 202 }, { \"if_id\": 203, \"backup\": true }");
+static const char gplain[] = "{ " GLINK ", \"routes\": [ { \"prefix\": \"10.8.0.0/16\", "
+			     "\"tenant\": \"0x100\", \"if_id\": 202 } ] }";
+static const char gnone[] = "{ " GLINK ", \"routes\": [ ] }";
+
+static size_t phase_of(const struct planning *pl, uint8_t kind)
+{
+	const struct op *op = first_of(pl, kind);
+
+	return op ? op->phase : 0;
+}
+
+/* A file's group: a slot per member before the group, the ownership
+ * record before the route; the plan of the same file then is empty. */
+static void test_group_add(void **state)
+{
+	struct planning pl;
+	struct world w;
+	const struct op *op;
+
+	(void)state;
+	world_init(&w);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_SLOT_ENSURE), 2);
+	assert_int_equal(count_kind(&pl, OP_GROUP_SET), 1);
+	assert_int_equal(count_kind(&pl, OP_OWN_PUT), 1);
+	assert_int_equal(count_visible(&pl), 1);
+	assert_true(phase_of(&pl, OP_SLOT_ENSURE) < phase_of(&pl, OP_GROUP_SET));
+	op = first_of(&pl, OP_GROUP_SET);
+	assert_int_equal(op->u.group.g->n, 2);
+	assert_int_equal(op->u.group.g->nh[0].if_id, 201);
+	assert_int_equal(op->u.group.g->nh[0].weight, 3);
+	assert_true(op->u.group.g->nh[0].dscp == 1ull << 46);
+	assert_int_equal(op->u.group.g->nh[1].weight, 1);
+	assert_false(op->u.group.had_old);
+	/* Recorded before it is made, with the group's digest. */
+	assert_true(first_of(&pl, OP_OWN_PUT) < op);
+	assert_int_equal(first_of(&pl, OP_OWN_PUT)->u.own.val.if_id, 0);
+	assert_int_equal(first_of(&pl, OP_OWN_PUT)->u.own.val.pad, xs_group_digest(op->u.group.g));
+	play(&w, pl.r.ops, pl.r.nops);
+	plan_done(&pl);
+	assert_int_equal(w.ngroups, 1);
+	assert_int_equal(w.nroutes, 0);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(pl.r.nops, 0);
+	plan_done(&pl);
+}
+
+/* A change of weights or members: a new group, the route moved to it,
+ * the old index freed last; undone, the world is what it was. */
+static void test_group_change_rollback(void **state)
+{
+	static const char *const next[] = { g2, gplain, gnone };
+	struct world before, w;
+	struct planning pl;
+	struct op *inv;
+	size_t i, n, f;
+
+	(void)state;
+	for (f = 0; f < 3; f++) {
+		world_init(&w);
+		apply_on(&w, g1, XS_SCOPE_FILE);
+		before = w;
+		assert_int_equal(plan_on(&pl, &w, next[f], XS_SCOPE_FILE, NULL), 0);
+		assert_int_equal(count_kind(&pl, OP_GROUP_FREE), 1);
+		assert_int_equal(phase_of(&pl, OP_GROUP_FREE), PH_FINAL);
+		assert_int_equal(count_kind(&pl, OP_GROUP_SET), f == 0);
+		assert_int_equal(count_kind(&pl, OP_ROUTE_SET), f == 1);
+		assert_int_equal(count_kind(&pl, OP_ROUTE_DEL), f == 2);
+		play(&w, pl.r.ops, pl.r.nops);
+		assert_int_equal(w.ngroups, f == 0);
+		assert_int_equal(w.nroutes, f == 1);
+		assert_int_equal(w.gtab[1].n, 0); /* the old index is free */
+		inv = calloc(pl.r.nops + 1, sizeof(*inv));
+		assert_non_null(inv);
+		for (i = pl.r.nops, n = 0; i-- > 0;)
+			if (op_inverse(&pl.r.ops[i], &inv[n]))
+				n++;
+		play(&w, inv, n);
+		assert_same_world(&w, &before);
+		free(inv);
+		plan_done(&pl);
+	}
+	/* A plain route of the file becomes a group, and back. */
+	world_init(&w);
+	apply_on(&w, gplain, XS_SCOPE_FILE);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_true(first_of(&pl, OP_GROUP_SET)->u.group.had_old);
+	assert_int_equal(first_of(&pl, OP_GROUP_SET)->u.group.old.if_id, 202);
+	play(&w, pl.r.ops, pl.r.nops);
+	plan_done(&pl);
+	assert_int_equal(w.ngroups, 1);
+	assert_int_equal(w.nroutes, 0);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(pl.r.nops, 0);
+	plan_done(&pl);
+}
+
+/* Ownership: route add's group is left alone (and said to be); one that
+ * route add changed after apply made it is no longer apply's; a file that
+ * names route add's group takes it over. */
+static void test_group_ownership(void **state)
+{
+	struct planning pl;
+	struct world w;
+
+	(void)state;
+	world_init(&w);
+	cli_group(&w, "10.8.0.0/16", 0x100, 1, 201, 202);
+	assert_int_equal(plan_on(&pl, &w, gnone, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(pl.r.nops, 0);
+	assert_int_equal(pl.r.kept_routes, 1);
+	assert_non_null(strstr(pl.r.kept[0], "10.8.0.0/16"));
+	plan_done(&pl);
+
+	world_init(&w);
+	apply_on(&w, g1, XS_SCOPE_FILE);
+	/* route add ... nexthop over it: another group at another index */
+	cli_group(&w, "10.8.0.0/16", 0x100, 2, 201, 203);
+	w.gtab[1].n = 0;
+	assert_int_equal(plan_on(&pl, &w, gnone, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_ROUTE_DEL), 0);
+	assert_int_equal(count_kind(&pl, OP_GROUP_FREE), 0);
+	assert_int_equal(count_kind(&pl, OP_OWN_DEL), 1);
+	assert_int_equal(pl.r.nnotices, 1);
+	assert_non_null(strstr(pl.r.notices[0], "a group apply did not make"));
+	plan_done(&pl);
+
+	/* The same group made again at the index apply's had: still not
+	 * apply's when its members differ. */
+	world_init(&w);
+	apply_on(&w, g1, XS_SCOPE_FILE);
+	cli_group(&w, "10.8.0.0/16", 0x100, 1, 201, 202);
+	assert_int_equal(plan_on(&pl, &w, gnone, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_ROUTE_DEL), 0);
+	plan_done(&pl);
+
+	world_init(&w);
+	cli_group(&w, "10.8.0.0/16", 0x100, 1, 201, 202);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_GROUP_SET), 1);
+	assert_int_equal(count_kind(&pl, OP_GROUP_FREE), 1);
+	play(&w, pl.r.ops, pl.r.nops);
+	plan_done(&pl);
+	assert_int_equal(plan_on(&pl, &w, gnone, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_ROUTE_DEL), 1);
+	assert_int_equal(count_kind(&pl, OP_GROUP_FREE), 1);
+	plan_done(&pl);
+}
+
+/* A member serves the group's tenant: another route of the file to it
+ * with another tenant is refused at planning, naming the entry. */
+static void test_group_member_tenant(void **state)
+{
+	static const char f[] = "{ " GLINK ", \"routes\": [ "
+				"{ \"prefix\": \"10.8.0.0/16\", \"tenant\": \"0x100\", "
+				"\"nexthops\": [ { \"if_id\": 201 }, { \"if_id\": 202 } ] },"
+				"{ \"prefix\": \"10.9.0.0/16\", \"tenant\": \"0x200\", \"if_id\": 202 } ] }";
+	struct planning pl;
+	struct world w;
+
+	(void)state;
+	world_init(&w);
+	assert_int_equal(plan_on(&pl, &w, f, XS_SCOPE_FILE, NULL), -EINVAL);
+	assert_non_null(strstr(pl.err, "if_id 202 serves tenant"));
+	assert_int_equal(pl.r.nops, 0);
+	plan_done(&pl);
+}
+
 /* Limits: a plan over a table's size is refused before the first change,
  * naming the size and the option that raises it. */
 static void test_limits(void **state)
@@ -895,6 +1071,10 @@ int main(void)
 		cmocka_unit_test(test_del_order),
 		cmocka_unit_test(test_name_is_the_namespaces),
 		cmocka_unit_test(test_route_groups_left_alone),
+		cmocka_unit_test(test_group_add),
+		cmocka_unit_test(test_group_change_rollback),
+		cmocka_unit_test(test_group_ownership),
+		cmocka_unit_test(test_group_member_tenant),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_plan_attach),
 	};
