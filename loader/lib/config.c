@@ -768,11 +768,15 @@ static int parse_nexthop(struct perr *pe, json_object *o, const char *at,
 	nh->weight = 1;
 	snprintf(field, sizeof(field), "%s.weight", at);
 	if ((v = get(o, "weight"))) {
-		err = get_u32(pe, v, field, &nh->weight);
-		if (err)
-			return err;
-		if (nh->weight < 1 || nh->weight > 65535)
-			return cfg_fail(pe, field, "%u is out of range (1..65535)", nh->weight);
+		int64_t w;
+
+		if (!json_object_is_type(v, json_type_int))
+			return cfg_fail(pe, field, "expected a number (1..65535), got %s",
+					type_name(v));
+		w = json_object_get_int64(v);
+		if (w < 1 || w > 65535)
+			return cfg_fail(pe, field, "%lld is out of range (1..65535)", (long long)w);
+		nh->weight = (uint32_t)w;
 	}
 	snprintf(field, sizeof(field), "%s.dscp", at);
 	if ((v = get(o, "dscp"))) {
