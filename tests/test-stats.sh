@@ -111,8 +111,9 @@ step "stats --prometheus equals stats -j"
 prom_equals_json $XS -n "$GW" stats --prometheus || fail "prometheus samples differ from stats -j"
 cat "$tmp/prom"
 check_exposition "$tmp/prom"
-# 2 tunnels x 6, 13 reasons (iif_unbound, group_down among them), xfrm_steer_tunnels, xfrm_steer_up, xfrm_steer_scrape_error
-assert_eq "$(wc -l <"$tmp/got")" $((2 * 6 + 13 + 1 + 2)) "number of samples"
+# 2 tunnels x 7 (6 counters, xfrm_steer_tunnel_up), 13 reasons (iif_unbound,
+# group_down among them), xfrm_steer_tunnels, xfrm_steer_up, xfrm_steer_scrape_error
+assert_eq "$(wc -l <"$tmp/got")" $((2 * 7 + 13 + 1 + 2)) "number of samples"
 # (but for the drop reasons, which may move in between)
 no_reasons() { grep -v '^xfrm_steer_\(drops\|notes\)_total{' "$@"; }
 $XS -n "$GW" stats prometheus >"$tmp/prom2"
