@@ -51,12 +51,14 @@ trap finish EXIT
 
 # strongswan.conf of one instance: the plugins PSK and the kernel need, no
 # routes of its own (the gateway's come from xfrm-steer, the peer's from
-# the test), a vici socket and a log file in $SW.
+# the test), a vici socket and a log file in $SW. XS_CHARON_EXTRA: more
+# lines for the charon section (retransmission settings, say).
 write_strongswan_conf() { # NAME
 	cat >"$SW/$1.conf" <<EOF
 charon {
 	load = random nonce aes sha1 sha2 hmac kdf gmp kernel-netlink socket-default vici updown
 	install_routes = no
+	${XS_CHARON_EXTRA:-}
 	plugins {
 		vici {
 			socket = unix://$SW/$1.vici
