@@ -282,7 +282,8 @@ static int op_fail(struct run *r, struct op *op, int err, const char *kmsg)
 		return ent_err(r, err, op->ent_kind, op->dev, op->ent,
 			       "cannot %s: the group table of \"%s\" is full (%u groups); detach and attach again with a larger \"tunnels N\"",
 			       what, r->devs[op->dev].name,
-			       bpf_map__max_entries(r->devs[op->dev].st.skel->maps.route_groups) - 1);
+			       bpf_map__max_entries(
+				       r->devs[op->dev].st.skel->maps.route_groups) - 1);
 	if (op->kind == OP_GROUP_SET && (err == -ENOSPC || err == -E2BIG))
 		return ent_err(r, err, op->ent_kind, op->dev, op->ent,
 			       "cannot %s: the route table of \"%s\" is full (%u routes per family); detach and attach again with \"routes N\" to raise it",

@@ -205,7 +205,8 @@ const char *op_text(const struct run *r, const struct op *op, char *buf, size_t 
 		if (op->u.route.had_old && !op->u.route.old.tunnel_idx)
 			snprintf(buf, len, "change route %s tenant %s dev %s: group -> if_id %u",
 				 format_prefix(&p, a, sizeof(a)),
-				 tenant_text(d, k.tenant, t, sizeof(t)), d->name, op->u.route.if_id);
+				 tenant_text(d, k.tenant, t, sizeof(t)), d->name,
+				 op->u.route.if_id);
 		else if (op->u.route.had_old)
 			snprintf(buf, len, "change route %s tenant %s dev %s: if_id %u -> %u",
 				 format_prefix(&p, a, sizeof(a)),

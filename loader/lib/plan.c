@@ -871,7 +871,8 @@ static int plan_routes(struct run *r, size_t dev)
 	}
 	/* Marks of loose routes that are gone by now. */
 	for (i = 0; r->o->scope == XS_SCOPE_FILE && i < d->nowned; i++) {
-		if (find_route(d, &d->owned[i].key, NULL) || find_group(d, &d->owned[i].key, NULL) ||
+		if (find_route(d, &d->owned[i].key, NULL) ||
+		    find_group(d, &d->owned[i].key, NULL) ||
 		    find_wroute(r, dev, &d->owned[i].key))
 			continue;
 		op = op_new(r, OP_OWN_DEL, PH_FINAL, dev, ENT_NONE, 0, false);
