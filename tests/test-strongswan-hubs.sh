@@ -148,6 +148,7 @@ assert_ge "$((b1 - b0))" 3 "flows through hub 2"
 
 step "hub 1's charon dies: its SAs go, and every flow takes hub 2"
 kill -9 "${CHARON_PIDS[1]}"
+wait "${CHARON_PIDS[1]}" 2>/dev/null || true
 end=$((SECONDS + 60))
 # Polled closely: the time the SA is seen gone is within a tenth of a
 # second or so of its deletion, and the daemon's word must follow within
