@@ -580,6 +580,7 @@ void run_free(struct run *r)
 		free(d->slots);
 		free(d->groups);
 		free(d->group_leaves);
+		free(d->orphans);
 	}
 	free(r->devs);
 	free(r->elsewhere);

@@ -192,6 +192,44 @@ int xs_groups_read(struct xs_state *st, struct xs_group_ent **v, size_t *n)
 	return 0;
 }
 
+int xs_groups_orphans(struct xs_state *st, const struct xs_group_ent *routes, size_t nroutes,
+		      struct xs_group_ent **v, size_t *n)
+{
+	int gfd = bpf_map__fd(st->skel->maps.route_groups);
+	uint32_t max = bpf_map__max_entries(st->skel->maps.route_groups), i;
+	uint8_t *named = calloc(max + 1, 1);
+	size_t k, cap = 0;
+	struct route_group g;
+
+	*v = NULL;
+	*n = 0;
+	if (!named)
+		return -ENOMEM;
+	for (k = 0; k < nroutes; k++)
+		if (routes[k].gid < max)
+			named[routes[k].gid] = 1;
+	for (i = 1; i < max; i++) {
+		if (named[i] || bpf_map_lookup_elem(gfd, &i, &g) || !g.n)
+			continue;
+		if (*n == cap) {
+			void *p = realloc(*v, (cap ? cap * 2 : 4) * sizeof(**v));
+
+			if (!p) {
+				free(named);
+				return -ENOMEM;
+			}
+			*v = p;
+			cap = cap ? cap * 2 : 4;
+		}
+		memset(&(*v)[*n], 0, sizeof(**v));
+		(*v)[*n].gid = i;
+		(*v)[*n].g = g;
+		(*n)++;
+	}
+	free(named);
+	return 0;
+}
+
 bool xs_group_same(const struct route_group *a, const struct route_group *b)
 {
 	uint32_t m;

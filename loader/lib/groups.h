@@ -50,6 +50,12 @@ struct xs_group_ent {
 /* Every route to a group on the device, sorted by key; *v is malloc'ed. */
 int xs_groups_read(struct xs_state *st, struct xs_group_ent **v, size_t *n);
 
+/* Group indexes in use that no route names (*v, malloc'ed, key zero):
+ * what a run killed between writing a group and freeing the one it
+ * replaced leaves. routes: xs_groups_read()'s, sorted by gid or not. */
+int xs_groups_orphans(struct xs_state *st, const struct xs_group_ent *routes, size_t nroutes,
+		      struct xs_group_ent **v, size_t *n);
+
 /* What the file form says of a group (members in order: if_id, weight,
  * dscp, backup), neither slots nor tenant: equal for the same group. */
 bool xs_group_same(const struct route_group *a, const struct route_group *b);

@@ -46,6 +46,9 @@ struct dev_run {
 	struct xs_group_ent *groups;
 	bool *group_leaves; /* per group route: planned to go or change */
 	size_t ngroups;
+	/* Group indexes no route names (xs_groups_orphans()): freed by apply. */
+	struct xs_group_ent *orphans;
+	size_t norphans;
 	struct own_ent {
 		struct apply_route_key key;
 		struct apply_route_value val;

@@ -372,6 +372,8 @@ int read_dev(struct run *r, struct dev_run *d)
 		err = xs_routes_read(&d->st, &d->routes, &d->nroutes, NULL);
 	if (!err)
 		err = xs_groups_read(&d->st, &d->groups, &d->ngroups);
+	if (!err && r->o->scope == XS_SCOPE_FILE)
+		err = xs_groups_orphans(&d->st, d->groups, d->ngroups, &d->orphans, &d->norphans);
 	if (err)
 		return p_err(r->ctx, err, "cannot read the state of \"%s\": %s", d->name,
 			     strerror(-err));

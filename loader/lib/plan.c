@@ -762,6 +762,16 @@ static int plan_routes(struct run *r, size_t dev)
 		op->u.group.gid = g->gid;
 		op->u.group.g = &g->g;
 	}
+	/* Group indexes a killed run left, which no route names: freed, as
+	 * the run would have (a group is never a tunnel's, so a file's run
+	 * may). */
+	for (i = 0; r->o->scope == XS_SCOPE_FILE && i < d->norphans; i++) {
+		op = op_new(r, OP_GROUP_FREE, PH_FINAL, dev, ENT_NONE, 0, false);
+		if (!op)
+			return -ENOMEM;
+		op->u.group.gid = d->orphans[i].gid;
+		op->u.group.g = &d->orphans[i].g;
+	}
 	/* Routes the file wants. */
 	for (j = 0; j < r->nwroutes; j++) {
 		const struct want_route *wr = &r->wroutes[j];

@@ -123,6 +123,20 @@ static int plan_on(struct planning *pl, const struct world *w, const char *json,
 		d->ngroups = w->ngroups;
 		for (size_t g = 0; g < d->ngroups; g++)
 			d->groups[g].g = w->gtab[d->groups[g].gid];
+		/* The indexes in use that no route names, as
+		 * xs_groups_orphans() finds them. */
+		d->orphans = calloc(16, sizeof(*d->orphans));
+		assert_non_null(d->orphans);
+		for (uint32_t gid = 1; gid < 16; gid++) {
+			size_t g;
+
+			for (g = 0; g < w->ngroups && w->groups[g].gid != gid; g++)
+				;
+			if (w->gtab[gid].n && g == w->ngroups) {
+				d->orphans[d->norphans].gid = gid;
+				d->orphans[d->norphans++].g = w->gtab[gid];
+			}
+		}
 		assert_int_equal(dev_index(&pl->r, d), 0);
 	}
 	pl->r.ksa = dup_n(w->ksa, w->nksa, sizeof(*w->ksa));
@@ -959,6 +973,34 @@ static void test_group_ownership(void **state)
 	plan_done(&pl);
 }
 
+/* A run killed after it wrote a new group and moved the route, before it
+ * freed the old index: the next run of a file frees it, and only that. */
+static void test_group_orphan(void **state)
+{
+	struct planning pl;
+	struct world w;
+
+	(void)state;
+	world_init(&w);
+	apply_on(&w, g1, XS_SCOPE_FILE);
+	w.gtab[5] = w.gtab[w.groups[0].gid]; /* named by no route */
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(pl.r.nops, 1);
+	assert_int_equal(first_of(&pl, OP_GROUP_FREE)->u.group.gid, 5);
+	play(&w, pl.r.ops, pl.r.nops);
+	plan_done(&pl);
+	assert_int_equal(w.gtab[5].n, 0);
+	assert_true(w.gtab[w.groups[0].gid].n > 0);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(pl.r.nops, 0);
+	plan_done(&pl);
+	/* tunnel add and del leave it to apply */
+	w.gtab[5] = w.gtab[w.groups[0].gid];
+	(void)plan_on(&pl, &w, NULL, XS_SCOPE_DEL, "nosuch");
+	assert_int_equal(count_kind(&pl, OP_GROUP_FREE), 0);
+	plan_done(&pl);
+}
+
 /* A member serves the group's tenant: another route of the file to it
  * with another tenant is refused at planning, naming the entry. */
 static void test_group_member_tenant(void **state)
@@ -1075,6 +1117,7 @@ int main(void)
 		cmocka_unit_test(test_group_change_rollback),
 		cmocka_unit_test(test_group_ownership),
 		cmocka_unit_test(test_group_member_tenant),
+		cmocka_unit_test(test_group_orphan),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_plan_attach),
 	};
