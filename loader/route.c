@@ -574,7 +574,16 @@ static void add_route_record(const struct show_ctx *sc, const struct xs_state *s
 	char buf[64];
 
 	memcpy(k.addr, p->addr, 16);
-	owner = xs_route_owner(&sc->ow, &k, v->if_id, &tunnel);
+	if (v->tunnel_idx) {
+		owner = xs_route_owner(&sc->ow, &k, v->if_id, &tunnel);
+	} else {
+		struct route_group g;
+
+		if (xs_group_read((struct xs_state *)st, v->if_id, &g))
+			g.n = 0;
+		owner = xs_group_owner(&sc->ow, &k, &g);
+		tunnel = NULL;
+	}
 
 	json_object_object_add(o, "dev", json_object_new_string(st->ifname));
 	json_object_object_add(o, "tenant", tenant_value(sc, st, tenant));

@@ -60,6 +60,7 @@ static json_object *row_json(const char *dev, const struct xs_tunnel_row *r)
 	add_u64(o, "rx_bytes", r->st.rx_bytes);
 	add_u64(o, "tx_dropped", r->st.tx_dropped);
 	add_u64(o, "rx_dropped", r->st.rx_dropped);
+	json_object_object_add(o, "up", json_object_new_boolean(!(r->health & XS_HEALTH_DOWN)));
 	return o;
 }
 
@@ -233,11 +234,12 @@ static void print_json_rows(const struct xs_stats_set *set)
 
 			printf("%s{\"dev\":%s,\"if_id\":%" PRIu32 ",\"tx_packets\":%llu"
 			       ",\"tx_bytes\":%llu,\"rx_packets\":%llu,\"rx_bytes\":%llu"
-			       ",\"tx_dropped\":%llu,\"rx_dropped\":%llu}",
+			       ",\"tx_dropped\":%llu,\"rx_dropped\":%llu,\"up\":%s}",
 			       first ? "" : ",", dev, r->if_id, (unsigned long long)r->st.tx_packets,
 			       (unsigned long long)r->st.tx_bytes, (unsigned long long)r->st.rx_packets,
 			       (unsigned long long)r->st.rx_bytes, (unsigned long long)r->st.tx_dropped,
-			       (unsigned long long)r->st.rx_dropped);
+			       (unsigned long long)r->st.rx_dropped,
+			       r->health & XS_HEALTH_DOWN ? "false" : "true");
 			first = false;
 		}
 		json_object_put(name);

@@ -94,6 +94,20 @@ cases=$(cat <<'CASES'
 "routes": [ { "prefix" => "routes": [ { "prefix": "10.0.0.0/8", "if_id": 7, "via": "x" }, { "prefix"
 "links": [ { "name": "ipsec0" => "links": [ { "name": "x1" }, { "name": "x2" }, { "name": "x3" }, { "name": "x4" }, { "name": "x5" }, { "name": "ipsec0"
 "spi_out": 301 => "spi_out": 301, "allow_same_spi": 1
+{ "if_id": 58 } => { "if_id": 0 }
+{ "if_id": 58 } => { "weight": 2 }
+{ "if_id": 58 } => { "if_id": 58, "weight": 0 }
+{ "if_id": 58 } => { "if_id": 58, "weight": 65536 }
+{ "if_id": 58 } => { "if_id": 58, "weight": "2" }
+{ "if_id": 58 } => { "if_id": 58, "dscp": [ 64 ] }
+{ "if_id": 58 } => { "if_id": 58, "dscp": [ 10, 10 ] }
+{ "if_id": 58 } => { "if_id": 58, "dscp": "ef" }
+{ "if_id": 58 } => { "if_id": 58, "backup": 1 }
+{ "if_id": 58 } => { "if_id": 58, "up": true }
+{ "if_id": 58 }, { "if_id": 59, "backup": true } => {"if_id":1},{"if_id":2},{"if_id":3},{"if_id":4},{"if_id":5},{"if_id":6},{"if_id":7},{"if_id":8}
+"nexthops": [ { "if_id": 57 => "if_id": 5, "nexthops": [ { "if_id": 57
+"if_id": 55, "tenant": "0x100" => "nexthops": [ ], "tenant": "0x100"
+"if_id": 55, "tenant": "0x100" => "nexthops": [ { "if_id": 5, "backup": true } ], "tenant": "0x100"
 CASES
 )
 n=0

@@ -69,6 +69,7 @@ expected_samples() { # STATS-JSON DROPS-JSON
 		"xfrm_steer_tunnel_\($m)_total{dev=\"\($r.dev)\",if_id=\"\($r.if_id)\",direction=\"\($d)\"} \($r["\($d)_\($m)"])"' <<<"$1"
 	jq -r '.[] | "xfrm_steer_\(if .dropped then "drops" else "notes" end)_total{dev=\"\(.dev)\",reason=\"\(.reason)\"} \(.packets)"' <<<"$2"
 	jq -r 'group_by(.dev)[] | "xfrm_steer_tunnels{dev=\"\(.[0].dev)\"} \(length)"' <<<"$1"
+	jq -r '.[] | "xfrm_steer_tunnel_up{dev=\"\(.dev)\",if_id=\"\(.if_id)\"} \(if .up then 1 else 0 end)"' <<<"$1"
 	jq -r 'group_by(.dev)[] | "xfrm_steer_up{dev=\"\(.[0].dev)\"} 1"' <<<"$1"
 	echo "xfrm_steer_scrape_error 0"
 }
@@ -118,6 +119,19 @@ $XS -n "$GW" stats prometheus | grep -v '_total{dev="[^"]*",reason=' >"$tmp/a"
 grep -v '_total{dev="[^"]*",reason=' "$tmp/prom" >"$tmp/b"
 diff -u "$tmp/a" "$tmp/b" || fail "scrape differs from stats prometheus"
 echo "ok: scrape = stats prometheus"
+
+step "health per if_id: xfrm_steer_tunnel_up follows route nexthop down and auto"
+grep -q '^xfrm_steer_tunnel_up{dev="ipsec0",if_id="101"} 1$' "$tmp/prom" || fail "if_id 101 up"
+$XS -n "$GW" route nexthop down if_id 101 dev ipsec0
+scrape_equals_json "$URL" || fail "scraped values differ from stats -j with 101 down"
+grep -q '^xfrm_steer_tunnel_up{dev="ipsec0",if_id="101"} 0$' "$tmp/prom" || fail "if_id 101 down"
+grep -q '^xfrm_steer_tunnel_up{dev="ipsec0",if_id="102"} 1$' "$tmp/prom" || fail "if_id 102 still up"
+assert_eq "$(xsj "$GW" stats dev ipsec0 | jq -c '[.[] | select(.if_id == 101) | .up]')" '[false]' "stats -j up of 101"
+promtool_check "$tmp/prom"
+$XS -n "$GW" route nexthop auto if_id 101 dev ipsec0
+scrape_equals_json "$URL" || fail "scraped values differ from stats -j with 101 back"
+grep -q '^xfrm_steer_tunnel_up{dev="ipsec0",if_id="101"} 1$' "$tmp/prom" || fail "if_id 101 back up"
+echo "ok: health in the scrape"
 
 step "headers, other paths, other methods"
 gw curl -sI "$URL" | tr -d '\r' | tee "$tmp/head"

@@ -197,3 +197,45 @@ DPID=$!
 sleep 1
 assert_eq "$(member_up 101) $(member_up 111)" "true true" "health after restart"
 cat "/tmp/$NSP-daemon.log"
+
+step "examples/multipath.json applies as shipped, and show -j's form of it is a no-op"
+$XS -n "$GW" route del 192.168.1.0/24 dev ipsec0
+$XS -n "$GW" apply examples/multipath.json
+grp() { xsj "$GW" route show dev ipsec0 | jq -c "$1"; }
+assert_eq "$(grp '[.[] | .owner, [.nexthops[] | [.if_id, .weight, .backup, .dscp]]]')" \
+	'["file",[[101,3,false,[]],[111,1,false,[]],[121,1,true,[]],[131,1,false,[46]]]]' \
+	"the example's group, apply's"
+read -r a0 b0 c0 d0 <<<"$(all_tx)"
+send 4000 32 1
+read -r a1 b1 c1 d1 <<<"$(all_tx)"
+echo "32 flows after apply: $((a1 - a0)) on 101, $((b1 - b0)) on 111"
+assert_ge "$((a1 - a0))" 1 "flows on if_id 101 after apply"
+assert_ge "$((b1 - b0))" 1 "flows on if_id 111 after apply"
+assert_eq "$((a1 - a0 + b1 - b0)) $((c1 - c0 + d1 - d0))" "32 0" "every flow on a primary"
+gid=$(grp '.[0].group')
+xsj "$GW" show >"/tmp/$NSP-show.json"
+assert_eq "$(xsj "$GW" apply "/tmp/$NSP-show.json" | jq .changes)" 0 "apply of show -j changes nothing"
+assert_eq "$(grp '.[0].group')" "$gid" "the group was not written again"
+assert_eq "$(xsj "$GW" apply examples/multipath.json | jq .changes)" 0 "nor a second apply of the example"
+
+step "apply changes a group's weights and members, and removes it"
+jq '.routes[0].nexthops |= (map(select(.if_id != 121)) | .[0].weight = 1)' examples/multipath.json \
+	>"/tmp/$NSP-changed.json"
+$XS -n "$GW" apply "/tmp/$NSP-changed.json"
+assert_eq "$(grp '[.[0].nexthops[] | [.if_id, .weight]]')" '[[101,1],[111,1],[131,1]]' "changed group"
+[ "$(grp '.[0].group')" != "$gid" ] || fail "a changed group keeps its index (not copy-on-write)"
+read -r a0 b0 _ _ <<<"$(all_tx)"
+send 5000 200 1
+read -r a1 b1 _ _ <<<"$(all_tx)"
+echo "200 flows at 1:1: $((a1 - a0)) on 101, $((b1 - b0)) on 111"
+[ $((a1 - a0)) -ge 60 ] && [ $((b1 - b0)) -ge 60 ] || fail "not near 1:1 after the change"
+echo '{ "links": [ { "name": "ipsec0" } ] }' >"/tmp/$NSP-empty.json"
+$XS -n "$GW" apply "/tmp/$NSP-empty.json"
+assert_eq "$(grp length)" 0 "apply removed its group"
+$XS -n "$GW" route add 192.168.1.0/24 nexthop if_id 101 nexthop if_id 111 dev ipsec0
+out=$($XS -n "$GW" apply "/tmp/$NSP-empty.json")
+echo "$out"
+grep -q "nothing to do; left alone, not the file's: 1 route of route add" <<<"$out" ||
+	fail "route add's group not left alone: $out"
+assert_eq "$(grp '.[0].owner')" '"cli"' "route add's group stays route add's"
+rm -f "/tmp/$NSP-show.json" "/tmp/$NSP-changed.json" "/tmp/$NSP-empty.json"

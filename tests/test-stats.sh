@@ -34,7 +34,7 @@ stats=$(xsj "$GW" stats)
 echo "$stats" | jq -c '.[]'
 assert_eq "$(jq -c '[.[] | [.dev, .if_id]]' <<<"$stats")" '[["ipsec0",101],["ipsec0",102]]' "rows"
 assert_eq "$(jq -c '.[0] | keys_unsorted' <<<"$stats")" \
-	'["dev","if_id","tx_packets","tx_bytes","rx_packets","rx_bytes","tx_dropped","rx_dropped"]' "JSON keys"
+	'["dev","if_id","tx_packets","tx_bytes","rx_packets","rx_bytes","tx_dropped","rx_dropped","up"]' "JSON keys"
 for k in 1 2; do
 	read -r txp txb <<<"$(sa_tx "$k")"
 	read -r rxp rxb <<<"$(sa_rx "$k")"
@@ -86,6 +86,7 @@ expected_samples() { # STATS-JSON DROPS-JSON
 		"xfrm_steer_tunnel_\($m)_total{dev=\"\($r.dev)\",if_id=\"\($r.if_id)\",direction=\"\($d)\"} \($r["\($d)_\($m)"])"' <<<"$1"
 	jq -r '.[] | "xfrm_steer_\(if .dropped then "drops" else "notes" end)_total{dev=\"\(.dev)\",reason=\"\(.reason)\"} \(.packets)"' <<<"$2"
 	jq -r 'group_by(.dev)[] | "xfrm_steer_tunnels{dev=\"\(.[0].dev)\"} \(length)"' <<<"$1"
+	jq -r '.[] | "xfrm_steer_tunnel_up{dev=\"\(.dev)\",if_id=\"\(.if_id)\"} \(if .up then 1 else 0 end)"' <<<"$1"
 	jq -r 'group_by(.dev)[] | "xfrm_steer_up{dev=\"\(.[0].dev)\"} 1"' <<<"$1"
 	echo "xfrm_steer_scrape_error 0"
 }
@@ -110,8 +111,9 @@ step "stats --prometheus equals stats -j"
 prom_equals_json $XS -n "$GW" stats --prometheus || fail "prometheus samples differ from stats -j"
 cat "$tmp/prom"
 check_exposition "$tmp/prom"
-# 2 tunnels x 6, 13 reasons (iif_unbound, group_down among them), xfrm_steer_tunnels, xfrm_steer_up, xfrm_steer_scrape_error
-assert_eq "$(wc -l <"$tmp/got")" $((2 * 6 + 13 + 1 + 2)) "number of samples"
+# 2 tunnels x 7 (6 counters, xfrm_steer_tunnel_up), 13 reasons (iif_unbound,
+# group_down among them), xfrm_steer_tunnels, xfrm_steer_up, xfrm_steer_scrape_error
+assert_eq "$(wc -l <"$tmp/got")" $((2 * 7 + 13 + 1 + 2)) "number of samples"
 # (but for the drop reasons, which may move in between)
 no_reasons() { grep -v '^xfrm_steer_\(drops\|notes\)_total{' "$@"; }
 $XS -n "$GW" stats prometheus >"$tmp/prom2"

@@ -735,10 +735,117 @@ static int parse_tunnel(struct perr *pe, json_object *o, const struct xs_config_
 
 /* ---- routes ---- */
 
+/* One member of a group: "nexthops[i]" names it in messages. */
+static int parse_nexthop(struct perr *pe, json_object *o, const char *at,
+			 struct xs_cfg_nexthop *nh)
+{
+	static const char *const known[] = { "if_id", "weight", "dscp", "backup", NULL };
+	char field[48];
+	json_object *v;
+	size_t i, n;
+	int err;
+
+	if (!json_object_is_type(o, json_type_object))
+		return cfg_fail(pe, at, "expected an object, got %s", type_name(o));
+	json_object_object_foreach(o, key, val)
+	{
+		(void)val;
+		for (i = 0; known[i]; i++)
+			if (!strcmp(key, known[i]))
+				break;
+		if (!known[i])
+			return cfg_fail(pe, at, "unknown field %s", XS_QW(key));
+	}
+	snprintf(field, sizeof(field), "%s.if_id", at);
+	v = get(o, "if_id");
+	if (!v)
+		return cfg_fail(pe, field, "missing");
+	err = get_u32(pe, v, field, &nh->if_id);
+	if (err)
+		return err;
+	if (!nh->if_id)
+		return cfg_fail(pe, field, "must be 1..4294967295");
+	nh->weight = 1;
+	snprintf(field, sizeof(field), "%s.weight", at);
+	if ((v = get(o, "weight"))) {
+		int64_t w;
+
+		if (!json_object_is_type(v, json_type_int))
+			return cfg_fail(pe, field, "expected a number (1..65535), got %s",
+					type_name(v));
+		w = json_object_get_int64(v);
+		if (w < 1 || w > 65535)
+			return cfg_fail(pe, field, "%lld is out of range (1..65535)", (long long)w);
+		nh->weight = (uint32_t)w;
+	}
+	snprintf(field, sizeof(field), "%s.dscp", at);
+	if ((v = get(o, "dscp"))) {
+		if (!json_object_is_type(v, json_type_array))
+			return cfg_fail(pe, field, "expected an array of DSCP classes (0..63), got %s",
+					type_name(v));
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			json_object *c = json_object_array_get_idx(v, i);
+			int64_t x;
+
+			if (!json_object_is_type(c, json_type_int))
+				return cfg_fail(pe, field, "expected a DSCP class (0..63), got %s",
+						type_name(c));
+			x = json_object_get_int64(c);
+			if (x < 0 || x > 63)
+				return cfg_fail(pe, field, "%lld is not a DSCP class (0..63)",
+						(long long)x);
+			if (nh->dscp & (1ull << x))
+				return cfg_fail(pe, field, "class %lld is given twice", (long long)x);
+			nh->dscp |= 1ull << x;
+		}
+	}
+	snprintf(field, sizeof(field), "%s.backup", at);
+	if ((v = get(o, "backup")) && (err = get_bool(pe, v, field, &nh->backup)))
+		return err;
+	return 0;
+}
+
+/* A route group: 1..XS_CFG_GROUP_MAX members, each if_id once, and one
+ * at least that is not a backup (route add's rules). */
+static int parse_nexthops(struct perr *pe, json_object *v, struct xs_cfg_route *r)
+{
+	char at[32];
+	size_t n, i, j;
+	int err;
+
+	if (!json_object_is_type(v, json_type_array))
+		return cfg_fail(pe, "nexthops", "expected an array, got %s", type_name(v));
+	n = json_object_array_length(v);
+	if (!n)
+		return cfg_fail(pe, "nexthops", "empty: a group has 1 to %d members",
+				XS_CFG_GROUP_MAX);
+	if (n > XS_CFG_GROUP_MAX)
+		return cfg_fail(pe, "nexthops", "%zu members, more than the %d a group takes", n,
+				XS_CFG_GROUP_MAX);
+	for (i = 0; i < n; i++) {
+		snprintf(at, sizeof(at), "nexthops[%zu]", i);
+		err = parse_nexthop(pe, json_object_array_get_idx(v, i), at, &r->nh[i]);
+		if (err)
+			return err;
+		for (j = 0; j < i; j++)
+			if (r->nh[j].if_id == r->nh[i].if_id)
+				return cfg_fail(pe, at, "if_id %u is nexthops[%zu] already",
+						r->nh[i].if_id, j);
+		r->nnh++;
+	}
+	for (i = 0; i < n && r->nh[i].backup; i++)
+		;
+	if (i == n)
+		return cfg_fail(pe, "nexthops", "every member is a backup; at least one must not be");
+	return 0;
+}
+
 static int parse_route(struct perr *pe, json_object *o, const struct xs_config_file *cfg,
 		       struct xs_cfg_route *r)
 {
-	static const char *const known[] = { "dev", "prefix", "if_id", "tenant", "owner", NULL };
+	static const char *const known[] = { "dev",    "prefix",   "if_id", "nexthops",
+					     "tenant", "owner", NULL };
 	char buf[64];
 	json_object *v;
 	int err;
@@ -767,13 +874,21 @@ static int parse_route(struct perr *pe, json_object *o, const struct xs_config_f
 			    cfg->nlinks ? "several" : "no");
 	}
 	v = get(o, "if_id");
-	if (!v)
-		return cfg_fail(pe, "if_id", "missing");
-	err = get_u32(pe, v, "if_id", &r->if_id);
-	if (err)
-		return err;
-	if (!r->if_id)
-		return cfg_fail(pe, "if_id", "must be 1..4294967295");
+	if (v && get(o, "nexthops"))
+		return cfg_fail(pe, NULL, "\"if_id\" or \"nexthops\", not both");
+	if (!v && (v = get(o, "nexthops"))) {
+		err = parse_nexthops(pe, v, r);
+		if (err)
+			return err;
+	} else {
+		if (!v)
+			return cfg_fail(pe, "if_id", "missing (or \"nexthops\" for a group)");
+		err = get_u32(pe, v, "if_id", &r->if_id);
+		if (err)
+			return err;
+		if (!r->if_id)
+			return cfg_fail(pe, "if_id", "must be 1..4294967295");
+	}
 	if ((v = get(o, "tenant")) && (err = get_tenant(pe, v, &r->tenant)))
 		return err;
 	if ((v = get(o, "owner")) && (err = get_owner(pe, v, &r->cli)))

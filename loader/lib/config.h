@@ -18,7 +18,11 @@
  *                    "encap": { "type": "espinudp", "sport": 4500, "dport": 4500 },
  *                    "prefixes": [ "192.168.1.0/24", "2001:db8:1::/64" ] } ],
  *     "routes":  [ { "dev": "ipsec0", "prefix": "10.9.0.0/16", "if_id": 55,
- *                    "tenant": "0x100" } ]
+ *                    "tenant": "0x100" },
+ *                  { "dev": "ipsec0", "prefix": "10.8.0.0/16",
+ *                    "nexthops": [ { "if_id": 55, "weight": 3, "dscp": [ 46 ],
+ *                                    "backup": false },
+ *                                  { "if_id": 56 } ] } ]
  *   }
  */
 #ifndef XS_CONFIG_H
@@ -93,10 +97,22 @@ struct xs_cfg_tunnel {
 	bool cli;
 };
 
+/* Members of a route group (route add ... nexthop): the limits of
+ * include/xfrm_steer.h (XS_GROUP_MAX members, weights 1..65535). */
+#define XS_CFG_GROUP_MAX 8
+struct xs_cfg_nexthop {
+	uint32_t if_id;
+	uint32_t weight; /* 1..65535; 1 when the file leaves it out */
+	uint64_t dscp; /* bit c: DSCP class c only; 0: any class */
+	bool backup;
+};
+
 struct xs_cfg_route {
 	char dev[XS_IFNAME_LEN];
 	struct xs_prefix prefix;
-	uint32_t if_id;
+	uint32_t if_id; /* 0 for a group: nnh members in nh */
+	uint32_t nnh;
+	struct xs_cfg_nexthop nh[XS_CFG_GROUP_MAX];
 	struct xs_cfg_tenant tenant;
 	bool cli; /* "owner": "cli": route add's (see xs_cfg_tunnel) */
 };

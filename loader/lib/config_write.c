@@ -147,7 +147,27 @@ static json_object *route_json(const struct xs_cfg_route *r)
 	json_object_object_add(o, "dev", json_object_new_string(r->dev));
 	json_object_object_add(o, "prefix", json_object_new_string(
 		format_prefix(&r->prefix, buf, sizeof(buf))));
-	json_object_object_add(o, "if_id", json_object_new_int64(r->if_id));
+	if (r->nnh) {
+		json_object *arr = json_object_new_array();
+		uint32_t i;
+		int c;
+
+		for (i = 0; i < r->nnh; i++) {
+			json_object *n = json_object_new_object(), *d = json_object_new_array();
+
+			json_object_object_add(n, "if_id", json_object_new_int64(r->nh[i].if_id));
+			json_object_object_add(n, "weight", json_object_new_int64(r->nh[i].weight));
+			for (c = 0; c < 64; c++)
+				if (r->nh[i].dscp & (1ull << c))
+					json_object_array_add(d, json_object_new_int(c));
+			json_object_object_add(n, "dscp", d);
+			json_object_object_add(n, "backup", json_object_new_boolean(r->nh[i].backup));
+			json_object_array_add(arr, n);
+		}
+		json_object_object_add(o, "nexthops", arr);
+	} else {
+		json_object_object_add(o, "if_id", json_object_new_int64(r->if_id));
+	}
 	if (r->tenant.set)
 		json_object_object_add(o, "tenant", tenant_json(&r->tenant));
 	if (r->cli)

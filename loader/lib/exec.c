@@ -116,6 +116,63 @@ static void route_map_key(const struct dev_run *d, const struct apply_route_key 
 	}
 }
 
+/* Route groups (model.h): a new index written in full before the route
+ * moves to it in one update, so a packet sees the old group or the new. */
+static int op_group(struct run *r, struct op *op)
+{
+	struct dev_run *d = &r->devs[op->dev];
+	union {
+		struct route_key_v4 v4;
+		struct route_key_v6 v6;
+	} mk;
+	struct route_value val = { 0 };
+	struct route_group g;
+	struct tunnel_value tv;
+	uint32_t m, gid;
+	int fd, err;
+
+	route_map_key(d, &op->u.group.key, &fd, (void *)&mk);
+	switch (op->kind) {
+	case OP_GROUP_SET:
+		g = *op->u.group.g;
+		/* The members' slots were made in an earlier phase. */
+		for (m = 0; m < g.n && m < XS_GROUP_MAX; m++) {
+			if (bpf_map_lookup_elem(bpf_map__fd(d->st.skel->maps.tunnels),
+						&g.nh[m].if_id, &tv))
+				return -ENOENT;
+			g.nh[m].tunnel_idx = tv.tunnel_idx;
+		}
+		err = xs_group_create(&d->st, &g, &gid);
+		if (err)
+			return err == -ENOSPC ? -ENOBUFS : err; /* the trie's is ENOSPC */
+		val.if_id = gid;
+		if (bpf_map_update_elem(fd, &mk, &val, BPF_ANY)) {
+			err = -errno;
+			xs_group_free(&d->st, gid);
+			return err;
+		}
+		op->u.group.gid = gid;
+		break;
+	case OP_GROUP_UNSET:
+		if (op->u.group.had_old)
+			err = bpf_map_update_elem(fd, &mk, &op->u.group.old, BPF_ANY) ? -errno : 0;
+		else
+			err = bpf_map_delete_elem(fd, &mk) && errno != ENOENT ? -errno : 0;
+		if (err)
+			return err;
+		xs_group_free(&d->st, op->u.group.gid);
+		break;
+	case OP_GROUP_FREE:
+		xs_group_free(&d->st, op->u.group.gid);
+		return 0;
+	case OP_GROUP_PUT:
+		return xs_group_put(&d->st, op->u.group.gid, op->u.group.g);
+	}
+	xs_route_changed(&d->st, (int)op->u.group.key.family, op->u.group.key.tenant,
+			 op->u.group.key.addr, op->u.group.key.plen);
+	return 0;
+}
+
 /* A map operation; 0, 1 for "nothing was there to do", or -errno. */
 static int op_map(struct run *r, struct op *op)
 {
@@ -195,6 +252,11 @@ static int op_map(struct run *r, struct op *op)
 					&op->u.own.key))
 			return errno == ENOENT ? 1 : -errno;
 		return 0;
+	case OP_GROUP_SET:
+	case OP_GROUP_UNSET:
+	case OP_GROUP_FREE:
+	case OP_GROUP_PUT:
+		return op_group(r, op);
 	}
 	return -EINVAL;
 }
@@ -213,6 +275,16 @@ static int op_fail(struct run *r, struct op *op, int err, const char *kmsg)
 	 * its size and the option that sets it, never "Argument list too
 	 * long". */
 	if ((op->kind == OP_ROUTE_SET || op->kind == OP_OWN_PUT) && (err == -ENOSPC || err == -E2BIG))
+		return ent_err(r, err, op->ent_kind, op->dev, op->ent,
+			       "cannot %s: the route table of \"%s\" is full (%u routes per family); detach and attach again with \"routes N\" to raise it",
+			       what, r->devs[op->dev].name, r->devs[op->dev].st.meta->max_routes);
+	if (op->kind == OP_GROUP_SET && err == -ENOBUFS)
+		return ent_err(r, err, op->ent_kind, op->dev, op->ent,
+			       "cannot %s: the group table of \"%s\" is full (%u groups); detach and attach again with a larger \"tunnels N\"",
+			       what, r->devs[op->dev].name,
+			       bpf_map__max_entries(
+				       r->devs[op->dev].st.skel->maps.route_groups) - 1);
+	if (op->kind == OP_GROUP_SET && (err == -ENOSPC || err == -E2BIG))
 		return ent_err(r, err, op->ent_kind, op->dev, op->ent,
 			       "cannot %s: the route table of \"%s\" is full (%u routes per family); detach and attach again with \"routes N\" to raise it",
 			       what, r->devs[op->dev].name, r->devs[op->dev].st.meta->max_routes);
@@ -429,6 +501,12 @@ bool op_inverse(const struct op *op, struct op *inv)
 	case OP_OWN_DEL:
 		inv->kind = OP_OWN_PUT;
 		break;
+	case OP_GROUP_SET:
+		inv->kind = OP_GROUP_UNSET;
+		break;
+	case OP_GROUP_FREE:
+		inv->kind = OP_GROUP_PUT;
+		break;
 	default:
 		return false;
 	}
@@ -501,8 +579,9 @@ void run_free(struct run *r)
 		free(d->owned);
 		free(d->ike_owned);
 		free(d->slots);
-		free(d->group_keys);
-		free(d->group_ifids);
+		free(d->groups);
+		free(d->group_leaves);
+		free(d->orphans);
 	}
 	free(r->devs);
 	free(r->elsewhere);

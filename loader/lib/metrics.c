@@ -206,6 +206,32 @@ static void render_tunnels(FILE *f, const struct xs_stats_set *set,
 	}
 }
 
+/* Health per if_id (route groups skip a tunnel that is down): 1 up, 0
+ * down, by `xfrm-steer daemon` (no usable outbound SA) or by hand
+ * (`route nexthop down`). */
+#define TUNNEL_UP_NAME "xfrm_steer_tunnel_up"
+#define TUNNEL_UP_HELP "1 while route groups steer to the if_id, 0 while it is down (no outbound SA, as the daemon saw, or set down by hand)."
+
+static void render_tunnel_up(FILE *f, const struct xs_stats_set *set)
+{
+	struct xs_prom_label l[2];
+	char if_id[16];
+	size_t d, i;
+
+	xs_prom_family(f, TUNNEL_UP_NAME, "gauge", TUNNEL_UP_HELP);
+	for (d = 0; d < set->ndevs; d++) {
+		const struct xs_dev_stats *ds = &set->devs[d];
+
+		for (i = 0; i < ds->nrows; i++) {
+			u32_str(if_id, ds->rows[i].if_id);
+			l[0] = (struct xs_prom_label){ "dev", ds->dev };
+			l[1] = (struct xs_prom_label){ "if_id", if_id };
+			xs_prom_sample(f, TUNNEL_UP_NAME, l, 2,
+				       !(ds->rows[i].health & XS_HEALTH_DOWN));
+		}
+	}
+}
+
 static void render_reasons(FILE *f, const struct xs_stats_set *set, bool notes)
 {
 	const char *name = notes ? "xfrm_steer_notes_total" : "xfrm_steer_drops_total";
@@ -270,6 +296,7 @@ int xs_prom_render(FILE *f, const struct xs_stats_set *set)
 	}
 	for (i = 0; i < sizeof(tunnel_families) / sizeof(tunnel_families[0]); i++)
 		render_tunnels(f, set, &tunnel_families[i]);
+	render_tunnel_up(f, set);
 	render_reasons(f, set, false);
 	render_reasons(f, set, true);
 	return ferror(f) ? -EIO : 0;

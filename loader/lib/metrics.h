@@ -24,6 +24,7 @@ struct xs_tunnel_row {
 	uint32_t tenant;
 	uint32_t slot; /* tunnel_idx: where its counters are */
 	struct tunnel_stats st; /* summed over CPUs */
+	uint32_t health; /* its tun_health word (XS_HEALTH_*; 0: up) */
 };
 
 struct xs_dev_stats {

@@ -128,6 +128,11 @@ const char *ent_label(const struct run *r, uint8_t kind, size_t dev, size_t ent,
 		snprintf(buf, len, "route %s dev %s (not in the file)",
 			 rkey_str(&r->devs[dev], &r->devs[dev].routes[ent].key, a, sizeof(a)), r->devs[dev].name);
 		break;
+	case ENT_KGROUP:
+		snprintf(buf, len, "route %s dev %s (not in the file)",
+			 rkey_str(&r->devs[dev], &r->devs[dev].groups[ent].key, a, sizeof(a)),
+			 r->devs[dev].name);
+		break;
 	case ENT_KSA:
 		snprintf(buf, len, "%s", xs_sa_name(&r->ksa[ent], a, sizeof(a)));
 		break;
@@ -197,7 +202,12 @@ const char *op_text(const struct run *r, const struct op *op, char *buf, size_t 
 		struct xs_prefix p = { .family = (int)k.family, .plen = (uint8_t)k.plen };
 
 		memcpy(p.addr, k.addr, 16);
-		if (op->u.route.had_old)
+		if (op->u.route.had_old && !op->u.route.old.tunnel_idx)
+			snprintf(buf, len, "change route %s tenant %s dev %s: group -> if_id %u",
+				 format_prefix(&p, a, sizeof(a)),
+				 tenant_text(d, k.tenant, t, sizeof(t)), d->name,
+				 op->u.route.if_id);
+		else if (op->u.route.had_old)
 			snprintf(buf, len, "change route %s tenant %s dev %s: if_id %u -> %u",
 				 format_prefix(&p, a, sizeof(a)),
 				 tenant_text(d, k.tenant, t, sizeof(t)), d->name,
@@ -213,11 +223,57 @@ const char *op_text(const struct run *r, const struct op *op, char *buf, size_t 
 		struct xs_prefix p = { .family = (int)k.family, .plen = (uint8_t)k.plen };
 
 		memcpy(p.addr, k.addr, 16);
-		snprintf(buf, len, "remove route %s tenant %s dev %s if_id %u",
-			 format_prefix(&p, a, sizeof(a)), tenant_text(d, k.tenant, t, sizeof(t)),
-			 d->name, op->u.route.old.if_id);
+		if (!op->u.route.old.tunnel_idx)
+			snprintf(buf, len, "remove route %s tenant %s dev %s to a group",
+				 format_prefix(&p, a, sizeof(a)),
+				 tenant_text(d, k.tenant, t, sizeof(t)), d->name);
+		else
+			snprintf(buf, len, "remove route %s tenant %s dev %s if_id %u",
+				 format_prefix(&p, a, sizeof(a)),
+				 tenant_text(d, k.tenant, t, sizeof(t)), d->name,
+				 op->u.route.old.if_id);
 		break;
 	}
+	case OP_GROUP_SET:
+	case OP_GROUP_UNSET: {
+		struct apply_route_key k = op->u.group.key;
+		struct xs_prefix p = { .family = (int)k.family, .plen = (uint8_t)k.plen };
+		const struct route_group *g = op->u.group.g;
+		char nh[XS_GROUP_MAX * 64];
+		size_t at = 0;
+		uint32_t m;
+
+		memcpy(p.addr, k.addr, 16);
+		nh[0] = 0;
+		for (m = 0; g && m < g->n && m < XS_GROUP_MAX && at < sizeof(nh); m++) {
+			int c;
+
+			at += (size_t)snprintf(nh + at, sizeof(nh) - at, " nexthop if_id %u weight %u",
+					       g->nh[m].if_id, g->nh[m].weight);
+			for (c = 0; c < 64 && at < sizeof(nh); c++)
+				if (g->nh[m].dscp & (1ull << c))
+					at += (size_t)snprintf(nh + at, sizeof(nh) - at, "%s%d",
+							       g->nh[m].dscp & ((1ull << c) - 1) ?
+								       "," :
+								       " dscp ",
+							       c);
+			if (at < sizeof(nh) && g->nh[m].flags & XS_NH_BACKUP)
+				at += (size_t)snprintf(nh + at, sizeof(nh) - at, " backup");
+		}
+		snprintf(buf, len, "%s route %s tenant %s dev %s%s",
+			 op->kind == OP_GROUP_UNSET ? "undo" :
+			 !op->u.group.had_old	    ? "add" :
+			 !op->u.group.old.tunnel_idx ? "change" :
+						       "change (was if_id) to",
+			 format_prefix(&p, a, sizeof(a)), tenant_text(d, k.tenant, t, sizeof(t)),
+			 d->name, nh);
+		break;
+	}
+	case OP_GROUP_FREE:
+	case OP_GROUP_PUT:
+		snprintf(buf, len, "%s group %u on %s",
+			 op->kind == OP_GROUP_FREE ? "release" : "restore", op->u.group.gid, d->name);
+		break;
 	case OP_SLOT_ENSURE:
 		snprintf(buf, len, "set up counters of if_id %u on %s", op->u.slot.if_id, d->name);
 		break;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "groups.h"
 #include "netlink.h"
 #include "state.h"
 #include "tunnel.h"
@@ -40,13 +41,14 @@ struct dev_run {
 	struct xs_route_ent *routes;
 	bool *route_leaves; /* per route: planned to go, or to lead elsewhere */
 	size_t nroutes;
-	/* Route groups (route add ... nexthop), not the engine's: their keys
-	 * (sorted) and their members' if_ids (sorted). */
+	/* Routes to groups (route add ... nexthop, or a file's "nexthops"),
+	 * sorted by key, apart from the routes to one if_id above. */
+	struct xs_group_ent *groups;
+	bool *group_leaves; /* per group route: planned to go or change */
 	size_t ngroups;
-	struct apply_route_key *group_keys;
-	size_t ngroup_keys;
-	uint32_t *group_ifids;
-	size_t ngroup_ifids;
+	/* Group indexes no route names (xs_groups_orphans()): freed by apply. */
+	struct xs_group_ent *orphans;
+	size_t norphans;
 	struct own_ent {
 		struct apply_route_key key;
 		struct apply_route_value val;
@@ -82,6 +84,9 @@ struct want_route {
 	uint32_t if_id;
 	int tunnel; /* index into wants, or -1 for a route of "routes" */
 	size_t idx; /* in cfg->routes when tunnel < 0 */
+	/* A route to a group ("nexthops"; if_id 0): its members, slots not
+	 * filled in (exec finds them). NULL for a route to if_id. */
+	const struct route_group *group;
 };
 
 enum op_kind {
@@ -98,6 +103,15 @@ enum op_kind {
 	OP_REC_DEL,
 	OP_OWN_PUT,
 	OP_OWN_DEL,
+	/* Route groups: a set writes a new group index and moves the route
+	 * to it (copy-on-write); its undo (unset) puts the route back and
+	 * frees that index. A free empties an index no route names any more
+	 * (the old group of a route that changed or went); its undo (put)
+	 * writes the group back. */
+	OP_GROUP_SET,
+	OP_GROUP_UNSET,
+	OP_GROUP_FREE,
+	OP_GROUP_PUT,
 };
 
 /* The order in which a plan runs; see the comment at the top. */
@@ -121,6 +135,7 @@ enum ent_kind {
 	ENT_ROUTE, /* cfg->routes[ent] */
 	ENT_REC, /* devs[dev].recs[ent]: a tunnel the file does not name */
 	ENT_KROUTE, /* devs[dev].routes[ent]: a route the file does not name */
+	ENT_KGROUP, /* devs[dev].groups[ent]: a group route the file does not name */
 	ENT_KSA, /* ksa[ent]: an SA of no tunnel in the file */
 	ENT_KPOL, /* kpol[ent] */
 };
@@ -170,6 +185,13 @@ struct op {
 			struct apply_route_value val, old;
 			bool had_old; /* a put that replaces a record */
 		} own;
+		struct {
+			struct apply_route_key key;
+			const struct route_group *g; /* set: wanted; free: old */
+			uint32_t gid; /* set: the index made (exec); free: freed */
+			bool had_old;
+			struct route_value old; /* set: the route's value before */
+		} group;
 	} u;
 };
 

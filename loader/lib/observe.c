@@ -398,7 +398,8 @@ int dev_index(struct run *r, struct dev_run *d)
 	d->rec_scope = calloc(d->nrecs + 1, sizeof(*d->rec_scope));
 	d->rec_want = calloc(d->nrecs + 1, sizeof(*d->rec_want));
 	d->route_leaves = calloc(d->nroutes + 1, sizeof(*d->route_leaves));
-	if (!d->rec_scope || !d->rec_want || !d->route_leaves)
+	d->group_leaves = calloc(d->ngroups + 1, sizeof(*d->group_leaves));
+	if (!d->rec_scope || !d->rec_want || !d->route_leaves || !d->group_leaves)
 		return p_err(r->ctx, -ENOMEM, "out of memory");
 	for (i = 0; i < d->nrecs; i++)
 		d->rec_want[i] = -1;
@@ -406,70 +407,9 @@ int dev_index(struct run *r, struct dev_run *d)
 	 * plan in n log n. */
 	sort_n(d->recs, d->nrecs, sizeof(*d->recs), rec_ent_cmp);
 	sort_n(d->routes, d->nroutes, sizeof(*d->routes), route_ent_cmp);
+	sort_n(d->groups, d->ngroups, sizeof(*d->groups), route_ent_cmp);
 	sort_n(d->owned, d->nowned, sizeof(*d->owned), own_ent_cmp);
 	sort_n(d->slots, d->nslots, sizeof(*d->slots), slot_ent_cmp);
-	return 0;
-}
-
-static int u32cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Route groups (route add ... nexthop), which the engine does not manage:
- * their keys, which a plan may not take, and their members' if_ids, whose
- * counter slots a plan may not remove. */
-static int read_groups(struct dev_run *d)
-{
-	int gfd = bpf_map__fd(d->st.skel->maps.route_groups);
-	size_t cap = 0, mcap = 0;
-	int f;
-
-	for (f = 0; f < 2; f++) {
-		int fd = f ? bpf_map__fd(d->st.skel->maps.routes_v6) :
-			     bpf_map__fd(d->st.skel->maps.routes_v4);
-		union {
-			struct route_key_v4 v4;
-			struct route_key_v6 v6;
-		} key, next;
-		void *prev = NULL;
-
-		while (!bpf_map_get_next_key(fd, prev, &next)) {
-			struct route_value val;
-			struct route_group g;
-			struct apply_route_key *k;
-			uint32_t i;
-
-			key = next;
-			prev = &key;
-			if (bpf_map_lookup_elem(fd, &key, &val) || val.tunnel_idx)
-				continue;
-			k = vec_slot(&d->group_keys, &cap, d->ngroup_keys, sizeof(*k));
-			if (!k)
-				return -ENOMEM;
-			memset(k, 0, sizeof(*k));
-			k->family = f ? AF_INET6 : AF_INET;
-			k->tenant = f ? key.v6.tenant : key.v4.tenant;
-			k->plen = (f ? key.v6.prefixlen : key.v4.prefixlen) - 32;
-			memcpy(k->addr, f ? (void *)key.v6.addr : (void *)&key.v4.addr, f ? 16 : 4);
-			d->ngroup_keys++;
-			if (bpf_map_lookup_elem(gfd, &val.if_id, &g))
-				continue;
-			for (i = 0; i < g.n && i < XS_GROUP_MAX; i++) {
-				uint32_t *m = vec_slot(&d->group_ifids, &mcap, d->ngroup_ifids,
-						       sizeof(*m));
-
-				if (!m)
-					return -ENOMEM;
-				*m = g.nh[i].if_id;
-				d->ngroup_ifids++;
-			}
-		}
-	}
-	sort_n(d->group_keys, d->ngroup_keys, sizeof(*d->group_keys), route_ent_cmp);
-	sort_n(d->group_ifids, d->ngroup_ifids, sizeof(*d->group_ifids), u32cmp);
 	return 0;
 }
 
@@ -482,9 +422,11 @@ int read_dev(struct run *r, struct dev_run *d)
 		return 0;
 	err = xs_recs_read(&d->st, &d->recs, &d->nrecs);
 	if (!err)
-		err = xs_routes_read(&d->st, &d->routes, &d->nroutes, &d->ngroups);
-	if (!err && d->ngroups)
-		err = read_groups(d);
+		err = xs_routes_read(&d->st, &d->routes, &d->nroutes, NULL);
+	if (!err)
+		err = xs_groups_read(&d->st, &d->groups, &d->ngroups);
+	if (!err && r->o->scope == XS_SCOPE_FILE)
+		err = xs_groups_orphans(&d->st, d->groups, d->ngroups, &d->orphans, &d->norphans);
 	if (err)
 		return p_err(r->ctx, err, "cannot read the state of \"%s\": %s", d->name,
 			     strerror(-err));
@@ -664,6 +606,16 @@ const char *xs_route_owner(const struct xs_owners *ow, const struct apply_route_
 	return "cli";
 }
 
+const char *xs_group_owner(const struct xs_owners *ow, const struct apply_route_key *k,
+			   const struct route_group *g)
+{
+	struct apply_route_value v;
+
+	if (!bpf_map_lookup_elem(ow->own_fd, k, &v) && !v.if_id && v.pad == xs_group_digest(g))
+		return "file";
+	return "cli";
+}
+
 /* ---- show: the file form of what there is ---- */
 
 struct show_dev {
@@ -672,7 +624,6 @@ struct show_dev {
 	size_t nksa;
 	bool keys;
 	int err;
-	size_t groups; /* route groups left out */
 };
 
 static char *key_hex(const struct xs_alg *a)
@@ -734,6 +685,7 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 	struct xs_config_file *cfg = sd->cfg;
 	struct xs_rec_ent *recs = NULL;
 	struct xs_route_ent *routes = NULL;
+	struct xs_group_ent *groups = NULL;
 	size_t nrecs = 0, nroutes = 0, ngroups = 0, i, j;
 	struct xs_cfg_link *l;
 	struct xs_state st;
@@ -750,12 +702,13 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 	if (!err)
 		err = xs_recs_read(&st, &recs, &nrecs);
 	if (!err)
-		err = xs_routes_read(&st, &routes, &nroutes, &ngroups);
+		err = xs_routes_read(&st, &routes, &nroutes, NULL);
+	if (!err)
+		err = xs_groups_read(&st, &groups, &ngroups);
 	if (err) {
 		p_err(ctx, err, "cannot read the state of \"%s\": %s", ifname, strerror(-err));
 		goto out;
 	}
-	sd->groups += ngroups;
 	err = -ENOMEM;
 	used = calloc(nroutes + 1, sizeof(*used));
 	p = realloc(cfg->links, (cfg->nlinks + 1) * sizeof(*cfg->links));
@@ -829,7 +782,7 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		}
 		t->nprefixes = n;
 	}
-	p = realloc(cfg->routes, (cfg->nroutes + nroutes + 1) * sizeof(*cfg->routes));
+	p = realloc(cfg->routes, (cfg->nroutes + nroutes + ngroups + 1) * sizeof(*cfg->routes));
 	if (!p)
 		goto oom;
 	cfg->routes = p;
@@ -853,6 +806,40 @@ static int show_dev_cb(struct xs_ctx *ctx, const char *ifname, void *data)
 		xs_iif_tenant_to_cfg(&st, routes[j].key.tenant, &rt->tenant);
 		rt->cli = strcmp(xs_route_owner(&ow, &routes[j].key, rt->if_id, &tname), "file");
 	}
+	for (j = 0; j < ngroups; j++) {
+		const struct route_group *g = &groups[j].g;
+		struct xs_cfg_route *rt;
+		uint32_t m;
+
+		/* A route to an index without a group: nothing the file can
+		 * say, and nothing show may leave out in silence. */
+		if (!g->n) {
+			struct xs_prefix gp = { .family = (int)groups[j].key.family,
+						.plen = (uint8_t)groups[j].key.plen };
+			char pb[64];
+
+			memcpy(gp.addr, groups[j].key.addr, 16);
+			err = p_err(ctx, -EIO,
+				    "route %s on \"%s\" names group %u, which is empty: delete the route (\"xfrm-steer route del\") or add it again",
+				    format_prefix(&gp, pb, sizeof(pb)), ifname, groups[j].gid);
+			goto out;
+		}
+		rt = &cfg->routes[cfg->nroutes++];
+		memset(rt, 0, sizeof(*rt));
+		snprintf(rt->dev, sizeof(rt->dev), "%s", ifname);
+		rt->prefix.family = (int)groups[j].key.family;
+		rt->prefix.plen = (uint8_t)groups[j].key.plen;
+		memcpy(rt->prefix.addr, groups[j].key.addr, 16);
+		xs_iif_tenant_to_cfg(&st, groups[j].key.tenant, &rt->tenant);
+		rt->nnh = g->n;
+		for (m = 0; m < g->n; m++) {
+			rt->nh[m].if_id = g->nh[m].if_id;
+			rt->nh[m].weight = g->nh[m].weight;
+			rt->nh[m].dscp = g->nh[m].dscp;
+			rt->nh[m].backup = g->nh[m].flags & XS_NH_BACKUP;
+		}
+		rt->cli = strcmp(xs_group_owner(&ow, &groups[j].key, g), "file");
+	}
 	err = 0;
 	goto out;
 oom:
@@ -862,6 +849,7 @@ out:
 	free(used);
 	free(recs);
 	free(routes);
+	free(groups);
 	xs_state_close(&st);
 	return err;
 }
@@ -921,11 +909,6 @@ int xs_config_from_kernel(struct xs_ctx *ctx, struct xs_config_file *out, bool k
 	xs_sas_free(sd.ksa, sd.nksa);
 	if (err)
 		return err;
-	/* A file without them would be an answer the tool cannot stand by. */
-	if (sd.groups)
-		return p_err(ctx, -EOPNOTSUPP,
-			     "%zu route group%s (route add ... nexthop) cannot be written in the file form yet: \"xfrm-steer route show\" lists them",
-			     sd.groups, sd.groups == 1 ? "" : "s");
 	/* Stable output, whatever the maps' order: files diff well. */
 	sort_n(out->tunnels, out->ntunnels, sizeof(*out->tunnels), name_cmp);
 	sort_n(out->routes, out->nroutes, sizeof(*out->routes), route_cmp);

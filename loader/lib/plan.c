@@ -587,6 +587,29 @@ static struct slot_ent *find_slot(struct dev_run *d, uint32_t if_id)
 	return search_n(&if_id, d->slots, d->nslots, sizeof(*d->slots), slot_ent_cmp);
 }
 
+static const struct xs_group_ent *find_group(const struct dev_run *d,
+					     const struct apply_route_key *k, size_t *idx)
+{
+	const struct xs_group_ent *e;
+
+	e = search_n(k, d->groups, d->ngroups, sizeof(*d->groups), route_ent_cmp);
+	if (e && idx)
+		*idx = (size_t)(e - d->groups);
+	return e;
+}
+
+/* What apply's record of a route says it made: if_id, or for a group
+ * if_id 0 and the group's digest (xs_group_digest()). */
+static uint32_t own_pad(const struct route_group *g)
+{
+	return g ? xs_group_digest(g) : 0;
+}
+
+static bool own_leads_to_group(const struct own_ent *own, const struct route_group *g)
+{
+	return !own->val.if_id && own->val.pad == xs_group_digest(g);
+}
+
 static const struct xs_route_ent *find_route(const struct dev_run *d,
 					     const struct apply_route_key *k, size_t *idx)
 {
@@ -706,9 +729,13 @@ static int plan_routes(struct run *r, size_t dev)
 			if (!tid) {
 				char a[96];
 
-				if (notice(r, "route %s dev %s steers to if_id %u, not to the if_id %u apply made it for: left alone, no longer apply's",
-					   rkey_str(d, &c->key, a, sizeof(a)), d->name, c->val.if_id,
-					   own->val.if_id))
+				if (own->val.if_id ?
+					    notice(r, "route %s dev %s steers to if_id %u, not to the if_id %u apply made it for: left alone, no longer apply's",
+						   rkey_str(d, &c->key, a, sizeof(a)), d->name,
+						   c->val.if_id, own->val.if_id) :
+					    notice(r, "route %s dev %s steers to if_id %u, not to the group apply made it for: left alone, no longer apply's",
+						   rkey_str(d, &c->key, a, sizeof(a)), d->name,
+						   c->val.if_id))
 					return -ENOMEM;
 				continue;
 			}
@@ -729,12 +756,60 @@ static int plan_routes(struct run *r, size_t dev)
 			op->u.own.val = own->val;
 		}
 	}
+	/* Routes to groups that go: apply's, as it made them, and not in
+	 * the file. A group is never a tunnel's. */
+	for (i = 0; r->o->scope == XS_SCOPE_FILE && i < d->ngroups; i++) {
+		const struct xs_group_ent *g = &d->groups[i];
+		struct own_ent *own = find_own(d, &g->key);
+
+		if (!own || find_wroute(r, dev, &g->key))
+			continue;
+		op = op_new(r, OP_OWN_DEL, own_leads_to_group(own, &g->g) ? PH_ROUTE_DEL : PH_FINAL,
+			    dev, ENT_KGROUP, i, false);
+		if (!op)
+			return -ENOMEM;
+		op->u.own.key = own->key;
+		op->u.own.val = own->val;
+		if (!own_leads_to_group(own, &g->g)) {
+			char a[96];
+
+			if (notice(r, "route %s dev %s steers to a group apply did not make (route add ... nexthop): left alone, no longer apply's",
+				   rkey_str(d, &g->key, a, sizeof(a)), d->name))
+				return -ENOMEM;
+			continue;
+		}
+		d->group_leaves[i] = true;
+		op = op_new(r, OP_ROUTE_DEL, PH_ROUTE_DEL, dev, ENT_KGROUP, i, true);
+		if (!op)
+			return -ENOMEM;
+		op->u.route.key = g->key;
+		op->u.route.old = (struct route_value){ .if_id = g->gid, .tunnel_idx = 0 };
+		op->u.route.had_old = true;
+		op = op_new(r, OP_GROUP_FREE, PH_FINAL, dev, ENT_KGROUP, i, false);
+		if (!op)
+			return -ENOMEM;
+		op->u.group.key = g->key;
+		op->u.group.gid = g->gid;
+		op->u.group.g = &g->g;
+	}
+	/* Group indexes a killed run left, which no route names: freed, as
+	 * the run would have (a group is never a tunnel's, so a file's run
+	 * may). */
+	for (i = 0; r->o->scope == XS_SCOPE_FILE && i < d->norphans; i++) {
+		op = op_new(r, OP_GROUP_FREE, PH_FINAL, dev, ENT_NONE, 0, false);
+		if (!op)
+			return -ENOMEM;
+		op->u.group.gid = d->orphans[i].gid;
+		op->u.group.g = &d->orphans[i].g;
+	}
 	/* Routes the file wants. */
 	for (j = 0; j < r->nwroutes; j++) {
 		const struct want_route *wr = &r->wroutes[j];
 		const struct xs_route_ent *c = NULL;
-		size_t ci = 0;
+		const struct xs_group_ent *gc;
+		size_t ci = 0, gi = 0;
 		struct own_ent *own;
+		bool same;
 		uint8_t ek = wr->tunnel < 0 ? ENT_ROUTE : ENT_TUNNEL;
 		size_t ent = wr->tunnel < 0 ? wr->idx : r->wants[wr->tunnel].idx;
 
@@ -744,28 +819,38 @@ static int plan_routes(struct run *r, size_t dev)
 		if (check_route_owner(r, dev, wr, c, ek, ent))
 			return -EEXIST;
 		{
-			int ri = xs_plan_ike_managed(d->ike_ranges, XS_IKE_RANGES_MAX, wr->if_id);
+			/* A route to an if_id of the IKE daemon's, or over one of
+			 * its prefixes, is the daemon's to make (lib/ike.c). */
+			uint32_t n = wr->group ? wr->group->n : 1, k;
 			char a[128];
 
-			if (ri >= 0)
-				return ent_err(r, -EEXIST, ek, dev, ent,
-					       "if_id %u is in the range %u-%u the daemon manages for the IKE daemon; choose an if_id outside it",
-					       wr->if_id, d->ike_ranges[ri].lo, d->ike_ranges[ri].hi);
-			if (ike_route(d, c) && c->val.if_id != wr->if_id)
+			for (k = 0; k < n && k < XS_GROUP_MAX; k++) {
+				uint32_t id = wr->group ? wr->group->nh[k].if_id : wr->if_id;
+				int ri = xs_plan_ike_managed(d->ike_ranges, XS_IKE_RANGES_MAX, id);
+
+				if (ri >= 0)
+					return ent_err(r, -EEXIST, ek, dev, ent,
+						       "if_id %u is in the range %u-%u the daemon manages for the IKE daemon; choose an if_id outside it",
+						       id, d->ike_ranges[ri].lo, d->ike_ranges[ri].hi);
+			}
+			if (ike_route(d, c) && (wr->group || c->val.if_id != wr->if_id))
 				return ent_err(r, -EEXIST, ek, dev, ent,
 					       "prefix %s is routed to if_id %u for the IKE daemon's CHILD_SA; it follows that CHILD_SA, choose another prefix",
 					       rkey_str(d, &c->key, a, sizeof(a)), c->val.if_id);
 		}
-		/* Route groups are route add's, and the engine does not know
-		 * them yet: never take one's prefix for a plain route. */
-		if (search_n(&wr->key, d->group_keys, d->ngroup_keys, sizeof(*d->group_keys),
-			     route_ent_cmp)) {
+		gc = find_group(d, &wr->key, &gi);
+		/* A file takes a route to a group over like any loose route;
+		 * tunnel add does not make groups, nor replace one. */
+		if (gc && r->o->scope != XS_SCOPE_FILE) {
 			char a[96];
 
 			return ent_err(r, -EEXIST, ek, dev, ent,
 				       "%s is a route group (route add ... nexthop), which this command does not manage: delete it (\"xfrm-steer route del\") or leave it out",
 				       rkey_str(d, &wr->key, a, sizeof(a)));
 		}
+		/* Whether the route is as wanted already. */
+		same = wr->group ? gc && xs_group_same(&gc->g, wr->group) :
+				   c && c->val.if_id == wr->if_id;
 		own = find_own(d, &wr->key);
 		/* A loose route is marked as the file's before it is made
 		 * (and unmarked once it is a tunnel's), so that a run
@@ -783,30 +868,57 @@ static int plan_routes(struct run *r, size_t dev)
 				op->u.own.key = own->key;
 				op->u.own.val = own->val;
 			}
-		} else if (wr->tunnel < 0 && (!own || own->val.if_id != wr->if_id)) {
-			op = op_new(r, OP_OWN_PUT,
-				    c && c->val.if_id == wr->if_id ? PH_FINAL : PH_ROUTE_SET, dev, ek,
-				    ent, false);
+		} else if (wr->tunnel < 0 && (!own || own->val.if_id != wr->if_id ||
+					      own->val.pad != own_pad(wr->group))) {
+			op = op_new(r, OP_OWN_PUT, same ? PH_FINAL : PH_ROUTE_SET, dev, ek, ent,
+				    false);
 			if (!op)
 				return -ENOMEM;
 			op->u.own.key = wr->key;
 			op->u.own.val.gen = r->gen;
 			op->u.own.val.if_id = wr->if_id;
+			op->u.own.val.pad = own_pad(wr->group);
 			if (own) {
 				op->u.own.old = own->val;
 				op->u.own.had_old = true;
 			}
 		}
-		if (!c || c->val.if_id != wr->if_id) {
+		if (!same && gc) {
+			/* The old group's index is freed once nothing can
+			 * fail any more; its undo writes it back. */
+			d->group_leaves[gi] = true;
+			op = op_new(r, OP_GROUP_FREE, PH_FINAL, dev, ek, ent, false);
+			if (!op)
+				return -ENOMEM;
+			op->u.group.key = gc->key;
+			op->u.group.gid = gc->gid;
+			op->u.group.g = &gc->g;
+		}
+		if (!same && wr->group) {
+			op = op_new(r, OP_GROUP_SET, PH_ROUTE_SET, dev, ek, ent, true);
+			if (!op)
+				return -ENOMEM;
+			op->u.group.key = wr->key;
+			op->u.group.g = wr->group;
+			op->u.group.had_old = c || gc;
+			if (c) {
+				op->u.group.old = c->val;
+				d->route_leaves[ci] = true;
+			} else if (gc) {
+				op->u.group.old = (struct route_value){ .if_id = gc->gid };
+			}
+		} else if (!same) {
 			op = op_new(r, OP_ROUTE_SET, PH_ROUTE_SET, dev, ek, ent, true);
 			if (!op)
 				return -ENOMEM;
 			op->u.route.key = wr->key;
 			op->u.route.if_id = wr->if_id;
-			op->u.route.had_old = c != NULL;
+			op->u.route.had_old = c || gc;
 			if (c) {
 				op->u.route.old = c->val;
 				d->route_leaves[ci] = true;
+			} else if (gc) {
+				op->u.route.old = (struct route_value){ .if_id = gc->gid };
 			}
 		}
 		if (wr->tunnel >= 0 && own && r->o->scope == XS_SCOPE_FILE) {
@@ -819,7 +931,9 @@ static int plan_routes(struct run *r, size_t dev)
 	}
 	/* Marks of loose routes that are gone by now. */
 	for (i = 0; r->o->scope == XS_SCOPE_FILE && i < d->nowned; i++) {
-		if (find_route(d, &d->owned[i].key, NULL) || find_wroute(r, dev, &d->owned[i].key))
+		if (find_route(d, &d->owned[i].key, NULL) ||
+		    find_group(d, &d->owned[i].key, NULL) ||
+		    find_wroute(r, dev, &d->owned[i].key))
 			continue;
 		op = op_new(r, OP_OWN_DEL, PH_FINAL, dev, ENT_NONE, 0, false);
 		if (!op)
@@ -850,7 +964,7 @@ static int plan_slots(struct run *r, size_t dev)
 	char a[96];
 	int err = 0;
 
-	want = calloc(r->nwants + r->nwroutes + 1, sizeof(*want));
+	want = calloc(r->nwants + r->nwroutes * XS_GROUP_MAX + 1, sizeof(*want));
 	stay = calloc(d->nroutes + 1, sizeof(*stay));
 	if (!want || !stay) {
 		free(want);
@@ -864,9 +978,20 @@ static int plan_slots(struct run *r, size_t dev)
 	for (i = 0; i < r->nwroutes; i++) {
 		const struct want_route *wr = &r->wroutes[i];
 
-		if (wr->dev == dev && wr->tunnel < 0)
+		uint32_t m;
+
+		if (wr->dev != dev || wr->tunnel >= 0)
+			continue;
+		if (!wr->group) {
 			want[nwant++] = (struct slot_want){ wr->if_id, wr->key.tenant, ENT_ROUTE,
 							    wr->idx };
+			continue;
+		}
+		/* A group's members each have their slot, as a route to
+		 * them would: counters and health. */
+		for (m = 0; m < wr->group->n; m++)
+			want[nwant++] = (struct slot_want){ wr->group->nh[m].if_id, wr->key.tenant,
+							    ENT_ROUTE, wr->idx };
 	}
 	sort_n(want, nwant, sizeof(*want), u32_cmp);
 	/* The routes that stay as they are, by the if_id they lead to. */
@@ -974,6 +1099,15 @@ static int plan_kept(struct run *r, size_t dev)
 		err = kept_line(r, "route %s dev %s if_id %u: made by route add, not in the file",
 				rkey_str(d, &c->key, a, sizeof(a)), d->name, c->val.if_id);
 	}
+	for (i = 0; !err && i < d->ngroups; i++) {
+		const struct xs_group_ent *g = &d->groups[i];
+
+		if (d->group_leaves[i] || find_own(d, &g->key) || find_wroute(r, dev, &g->key))
+			continue;
+		r->kept_routes++;
+		err = kept_line(r, "route %s dev %s to a group of %u nexthops: made by route add, not in the file",
+				rkey_str(d, &g->key, a, sizeof(a)), d->name, g->g.n);
+	}
 	return err;
 }
 
@@ -983,17 +1117,28 @@ static int plan_kept(struct run *r, size_t dev)
  * naming the size and how to raise it. */
 /* A tunnel slot a route group's member uses stays: its counters and
  * health are the group's too. */
+static bool stays_in_group(const struct dev_run *d, uint32_t if_id)
+{
+	size_t i;
+	uint32_t m;
+
+	for (i = 0; i < d->ngroups; i++)
+		for (m = 0; !d->group_leaves[i] && m < d->groups[i].g.n; m++)
+			if (d->groups[i].g.nh[m].if_id == if_id)
+				return true;
+	return false;
+}
+
 static int plan_group_members(struct run *r, size_t dev)
 {
 	const struct dev_run *d = &r->devs[dev];
 	size_t i;
 
-	for (i = 0; i < r->nops; i++) {
+	for (i = 0; d->ngroups && i < r->nops; i++) {
 		const struct op *op = &r->ops[i];
 
 		if (op->dev != dev || op->kind != OP_SLOT_REMOVE ||
-		    !search_n(&op->u.slot.if_id, d->group_ifids, d->ngroup_ifids,
-			      sizeof(*d->group_ifids), slot_ent_cmp))
+		    !stays_in_group(d, op->u.slot.if_id))
 			continue;
 		return ent_err(r, -EBUSY, op->ent_kind, dev, op->ent,
 			       "if_id %u is a member of a route group: take it out of the group first (\"xfrm-steer route add PREFIX nexthop ...\" without it)",
@@ -1015,6 +1160,8 @@ static int plan_limits(struct run *r, size_t dev)
 		return -ENOMEM;
 	for (i = 0; i < d->nroutes; i++)
 		routes[d->routes[i].key.family == AF_INET6]++;
+	for (i = 0; i < d->ngroups; i++)
+		routes[d->groups[i].key.family == AF_INET6]++;
 	for (i = 0; i < r->nops; i++) {
 		const struct op *op = &r->ops[i];
 
@@ -1022,6 +1169,8 @@ static int plan_limits(struct run *r, size_t dev)
 			continue;
 		if (op->kind == OP_ROUTE_SET && !op->u.route.had_old)
 			routes[op->u.route.key.family == AF_INET6]++;
+		else if (op->kind == OP_GROUP_SET && !op->u.group.had_old)
+			routes[op->u.group.key.family == AF_INET6]++;
 		else if (op->kind == OP_ROUTE_DEL)
 			routes[op->u.route.key.family == AF_INET6]--;
 		else if (op->kind == OP_SLOT_REMOVE)

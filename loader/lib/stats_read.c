@@ -237,6 +237,79 @@ static int read_counters(struct xs_ctx *ctx, struct xs_state *st, struct xs_dev_
 	return 0;
 }
 
+/* Words lo..hi of an array of __u32 (tun_health) into out[0..hi - lo],
+ * batched as pcpu_array_read() does. */
+static int u32_array_read(int fd, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	uint64_t span = (uint64_t)hi - lo + 1;
+	uint32_t *keys, *vals, next = lo, in, tok, i;
+	int err = 0;
+
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	keys = malloc(span * sizeof(*keys));
+	vals = malloc(span * sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 count = hi - next + 1;
+
+		in = next - 1;
+		err = bpf_map_lookup_batch(fd, next ? &in : NULL, &tok, keys, vals, &count, &opts);
+		if (err && err != -ENOENT)
+			goto out;
+		for (i = 0; i < count; i++)
+			if (keys[i] >= lo && keys[i] <= hi)
+				out[keys[i] - lo] = vals[i];
+		if (err || !count || tok >= hi) {
+			err = 0;
+			break;
+		}
+		next = tok + 1;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* The health word of each row's slot (groups.h): what steering to its
+ * if_id does now. A device without the daemon reads 0 (up). */
+static int read_health(struct xs_ctx *ctx, struct xs_state *st, struct xs_dev_stats *ds)
+{
+	int fd = bpf_map__fd(st->skel->maps.tun_health);
+	uint32_t n = bpf_map__max_entries(st->skel->maps.tun_health), lo = UINT32_MAX, hi = 0;
+	uint32_t *h;
+	size_t i;
+	int err;
+
+	for (i = 0; i < ds->nrows; i++) {
+		if (ds->rows[i].slot >= n)
+			continue;
+		if (ds->rows[i].slot < lo)
+			lo = ds->rows[i].slot;
+		if (ds->rows[i].slot > hi)
+			hi = ds->rows[i].slot;
+	}
+	if (lo > hi)
+		return 0;
+	h = calloc((size_t)hi - lo + 1, sizeof(*h));
+	if (!h)
+		return p_err(ctx, -ENOMEM, "out of memory");
+	err = u32_array_read(fd, lo, hi, h);
+	if (err) {
+		free(h);
+		return p_err(ctx, err, "cannot read the tunnel health of \"%s\": %s", ds->dev,
+			     strerror(-err));
+	}
+	for (i = 0; i < ds->nrows; i++)
+		if (ds->rows[i].slot >= lo && ds->rows[i].slot <= hi)
+			ds->rows[i].health = h[ds->rows[i].slot - lo];
+	free(h);
+	return 0;
+}
+
 int xs_stats_read_drops(struct xs_ctx *ctx, struct xs_state *st, uint64_t *reasons)
 {
 	int fd = bpf_map__fd(st->skel->maps.drop_stats);
@@ -264,6 +337,8 @@ static int read_dev(struct xs_ctx *ctx, const char *ifname, const struct xs_stat
 	err = read_tunnels(ctx, &st, q, ds);
 	if (!err)
 		err = read_counters(ctx, &st, ds);
+	if (!err)
+		err = read_health(ctx, &st, ds);
 	if (!err && ds->whole)
 		err = xs_stats_read_drops(ctx, &st, ds->reasons);
 	xs_state_close(&st);

@@ -69,8 +69,8 @@ struct xs_route_ent {
 	struct apply_route_key key;
 	struct route_value val;
 };
-/* The routes to an if_id; route groups are counted in *ngroups (may be
- * NULL), not listed: the engine and show do not handle them yet. */
+/* The routes to an if_id; routes to groups are counted in *ngroups (may
+ * be NULL), not listed: xs_groups_read() (groups.h) reads them. */
 int xs_routes_read(struct xs_state *st, struct xs_route_ent **v, size_t *n, size_t *ngroups);
 
 /* Every ESP SA and every main policy of the namespace. The SAs hold their
@@ -100,6 +100,11 @@ const char *xs_tunnel_owner(const struct tunnel_rec *rec); /* "file" or "cli" */
  * or "cli"; *tunnel: the tunnel's name, else NULL. */
 const char *xs_route_owner(const struct xs_owners *ow, const struct apply_route_key *k,
 			   uint32_t if_id, const char **tunnel);
+/* A route to group g: "file" while it is the group apply made, else "cli"
+ * (a group is never a tunnel's). */
+struct route_group;
+const char *xs_group_owner(const struct xs_owners *ow, const struct apply_route_key *k,
+			   const struct route_group *g);
 
 /* The SAs and policies a record stands for. */
 void xs_rec_sas(const struct tunnel_rec *rec, struct xs_prefix *in_dst,

@@ -257,20 +257,28 @@ static size_t wr_ent(const struct run *r, const struct want_route *wr)
 	return wr->tunnel < 0 ? wr->idx : r->wants[wr->tunnel].idx;
 }
 
-static int wroute_if_id_cmp(const void *a, const void *b)
+/* An if_id a wanted route leads to (a member of a group, or its if_id). */
+struct id_use {
+	size_t dev;
+	uint32_t if_id;
+	const struct want_route *wr;
+};
+
+static int id_use_cmp(const void *a, const void *b)
 {
-	const struct want_route *x = *(const struct want_route *const *)a;
-	const struct want_route *y = *(const struct want_route *const *)b;
+	const struct id_use *x = a, *y = b;
 
 	if (x->dev != y->dev)
 		return x->dev < y->dev ? -1 : 1;
 	return x->if_id < y->if_id ? -1 : x->if_id > y->if_id;
 }
 
+_Static_assert(XS_CFG_GROUP_MAX == XS_GROUP_MAX, "a file's group is the maps' group");
+
 /* What needs the devices: which one, and the tenant in its terms. */
 int resolve_all(struct run *r)
 {
-	const struct want_route **by_id;
+	struct id_use *by_id;
 	char k[96];
 	size_t i, j;
 	int err;
@@ -302,6 +310,7 @@ int resolve_all(struct run *r)
 			rkey_from(&wr->key, &t->prefixes[j], r->wants[i].tenant);
 			wr->if_id = t->if_id;
 			wr->tunnel = (int)i;
+			wr->group = NULL;
 			r->nwroutes++;
 		}
 	}
@@ -325,7 +334,22 @@ int resolve_all(struct run *r)
 		wr->if_id = cr->if_id;
 		wr->tunnel = -1;
 		wr->idx = i;
+		wr->group = NULL;
 		r->nwroutes++;
+		if (cr->nnh) {
+			struct route_group g = { .n = cr->nnh, .tenant = tenant };
+			uint32_t m;
+
+			for (m = 0; m < cr->nnh; m++) {
+				g.nh[m].if_id = cr->nh[m].if_id;
+				g.nh[m].weight = (uint16_t)cr->nh[m].weight;
+				g.nh[m].dscp = cr->nh[m].dscp;
+				g.nh[m].flags = cr->nh[m].backup ? XS_NH_BACKUP : 0;
+			}
+			wr->group = op_keep(r, &g, sizeof(g));
+			if (!wr->group)
+				return p_err(r->ctx, -ENOMEM, "out of memory");
+		}
 	}
 	/* After resolution two spellings of a tenant may meet: one route per
 	 * key, and one tenant per if_id. Sorted, a clash is a neighbour. */
@@ -337,19 +361,32 @@ int resolve_all(struct run *r)
 			return ent_err(r, -EEXIST, wr_kind(a), 0, wr_ent(r, a),
 				       "route %s is given twice", rkey_str(&r->devs[a->dev], &a->key, k, sizeof(k)));
 	}
-	by_id = calloc(r->nwroutes + 1, sizeof(*by_id));
+	/* Each if_id a route leads to, a group's members included. */
+	for (i = 0, j = 0; i < r->nwroutes; i++)
+		j += r->wroutes[i].group ? r->wroutes[i].group->n : 1;
+	by_id = calloc(j + 1, sizeof(*by_id));
 	if (!by_id)
 		return p_err(r->ctx, -ENOMEM, "out of memory");
-	for (i = 0; i < r->nwroutes; i++)
-		by_id[i] = &r->wroutes[i];
-	sort_n(by_id, r->nwroutes, sizeof(*by_id), wroute_if_id_cmp);
-	for (i = 1; i < r->nwroutes; i++) {
-		const struct want_route *a = by_id[i], *b = by_id[i - 1];
+	for (i = 0, j = 0; i < r->nwroutes; i++) {
+		const struct want_route *wr = &r->wroutes[i];
+		uint32_t m;
 
-		if (a->dev == b->dev && a->if_id == b->if_id && a->key.tenant != b->key.tenant) {
-			err = ent_err(r, -EINVAL, wr_kind(a), 0, wr_ent(r, a),
+		if (!wr->group) {
+			by_id[j++] = (struct id_use){ wr->dev, wr->if_id, wr };
+			continue;
+		}
+		for (m = 0; m < wr->group->n; m++)
+			by_id[j++] = (struct id_use){ wr->dev, wr->group->nh[m].if_id, wr };
+	}
+	sort_n(by_id, j, sizeof(*by_id), id_use_cmp);
+	for (i = 1; i < j; i++) {
+		const struct id_use *a = &by_id[i], *b = &by_id[i - 1];
+
+		if (a->dev == b->dev && a->if_id == b->if_id &&
+		    a->wr->key.tenant != b->wr->key.tenant) {
+			err = ent_err(r, -EINVAL, wr_kind(a->wr), 0, wr_ent(r, a->wr),
 				      "if_id %u serves tenant 0x%x in another entry; a tunnel serves one tenant",
-				      a->if_id, b->key.tenant);
+				      a->if_id, b->wr->key.tenant);
 			free(by_id);
 			return err;
 		}

@@ -257,6 +257,25 @@ static const struct bad bad[] = {
 	{ "\"spi_out\": 4097,", "\"spi_out\": 4097, \"" GCM128 "\": 1,", "tunnels[0] (\"branch1\"): unknown field " NOT_SHOWN },
 	{ "\"icv_bits\": 128, \"key\": \"" GCM128 "\"", "\"icv_bits\": 128, \"" GCM128 "\": 1", "tunnels[0] (\"branch1\"): aead: unknown field " NOT_SHOWN },
 	{ "\"tunnels\": [", "\"" AES128 "\": 1, \"tunnels\": [", "unknown field " NOT_SHOWN },
+	/* route groups: each member's fields, named by index */
+#define NH(x) "\"if_id\": 55, \"tenant\": \"0x100\"", "\"tenant\": \"0x100\", \"nexthops\": " x
+	{ NH("[ { \"if_id\": 0 } ]"), "routes[0] (10.9.0.0/16): nexthops[0].if_id: must be 1..4294967295" },
+	{ NH("[ { \"if_id\": 5 }, { \"weight\": 2 } ]"), "routes[0] (10.9.0.0/16): nexthops[1].if_id: missing" },
+	{ NH("[ { \"if_id\": 5, \"weight\": 0 } ]"), "routes[0] (10.9.0.0/16): nexthops[0].weight: 0 is out of range (1..65535)" },
+	{ NH("[ { \"if_id\": 5, \"weight\": 65536 } ]"), "routes[0] (10.9.0.0/16): nexthops[0].weight: 65536 is out of range (1..65535)" },
+	{ NH("[ { \"if_id\": 5, \"dscp\": [ 46, 64 ] } ]"), "routes[0] (10.9.0.0/16): nexthops[0].dscp: 64 is not a DSCP class (0..63)" },
+	{ NH("[ { \"if_id\": 5, \"dscp\": [ 46, 46 ] } ]"), "routes[0] (10.9.0.0/16): nexthops[0].dscp: class 46 is given twice" },
+	{ NH("[ { \"if_id\": 5, \"dscp\": \"ef\" } ]"), "routes[0] (10.9.0.0/16): nexthops[0].dscp: expected an array of DSCP classes (0..63), got a string" },
+	{ NH("[ { \"if_id\": 5, \"backup\": \"yes\" } ]"), "routes[0] (10.9.0.0/16): nexthops[0].backup: expected true or false, got a string" },
+	{ NH("[ { \"if_id\": 5, \"color\": 1 } ]"), "routes[0] (10.9.0.0/16): nexthops[0]: unknown field \"color\"" },
+	{ NH("[ { \"if_id\": 5 }, { \"if_id\": 6 }, { \"if_id\": 5 } ]"), "routes[0] (10.9.0.0/16): nexthops[2]: if_id 5 is nexthops[0] already" },
+	{ NH("[ {\"if_id\":1}, {\"if_id\":2}, {\"if_id\":3}, {\"if_id\":4}, {\"if_id\":5}, {\"if_id\":6}, {\"if_id\":7}, {\"if_id\":8}, {\"if_id\":9} ]"), "routes[0] (10.9.0.0/16): nexthops: 9 members, more than the 8 a group takes" },
+	{ NH("[ ]"), "routes[0] (10.9.0.0/16): nexthops: empty" },
+	{ NH("[ 5 ]"), "routes[0] (10.9.0.0/16): nexthops[0]: expected an object, got a number" },
+	{ NH("{ \"if_id\": 5 }"), "routes[0] (10.9.0.0/16): nexthops: expected an array, got an object" },
+	{ NH("[ { \"if_id\": 5, \"backup\": true } ]"), "routes[0] (10.9.0.0/16): nexthops: every member is a backup" },
+	{ "\"if_id\": 55, \"tenant\": \"0x100\"", "\"if_id\": 55, \"tenant\": \"0x100\", \"nexthops\": [ { \"if_id\": 5 } ]", "routes[0] (10.9.0.0/16): \"if_id\" or \"nexthops\", not both" },
+#undef NH
 };
 
 static void test_bad_entries(void **state)
@@ -418,6 +437,44 @@ static void test_round_trip(void **state)
 	xs_config_free(&b);
 }
 
+/* A group route: defaults (weight 1, any class, primary), and its file
+ * form parses back to the same members, in order. */
+static void test_groups(void **state)
+{
+	static const char f[] =
+		"{ \"links\": [ { \"name\": \"ipsec0\" } ], \"routes\": [ { \"prefix\": \"10.8.0.0/16\",\n"
+		"  \"nexthops\": [ { \"if_id\": 31, \"weight\": 3, \"dscp\": [ 46, 0 ] },\n"
+		"                  { \"if_id\": 30 }, { \"if_id\": 32, \"backup\": true } ] } ] }";
+	struct xs_config_file a, b;
+	char why[512], *ta, *tb;
+
+	(void)state;
+	assert_int_equal(xs_config_parse(f, strlen(f), &a, why, sizeof(why)), 0);
+	assert_int_equal(a.nroutes, 1);
+	assert_int_equal(a.routes[0].if_id, 0);
+	assert_int_equal(a.routes[0].nnh, 3);
+	assert_int_equal(a.routes[0].nh[0].if_id, 31);
+	assert_int_equal(a.routes[0].nh[0].weight, 3);
+	assert_true(a.routes[0].nh[0].dscp == ((1ull << 46) | 1));
+	assert_false(a.routes[0].nh[0].backup);
+	assert_int_equal(a.routes[0].nh[1].if_id, 30);
+	assert_int_equal(a.routes[0].nh[1].weight, 1);
+	assert_true(a.routes[0].nh[1].dscp == 0);
+	assert_true(a.routes[0].nh[2].backup);
+	ta = to_text(&a);
+	assert_non_null(strstr(ta, "\"nexthops\""));
+	assert_null(strstr(ta, "\"if_id\": 0"));
+	assert_int_equal(xs_config_parse(ta, strlen(ta), &b, why, sizeof(why)), 0);
+	tb = to_text(&b);
+	assert_string_equal(ta, tb);
+	assert_int_equal(b.routes[0].nnh, 3);
+	assert_memory_equal(a.routes[0].nh, b.routes[0].nh, sizeof(a.routes[0].nh));
+	free(ta);
+	free(tb);
+	xs_config_free(&a);
+	xs_config_free(&b);
+}
+
 /* What show -j prints without keys parses, and keys come back only where
  * the struct has them. */
 static void test_keys_in_output(void **state)
@@ -507,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_owner),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_groups),
 		cmocka_unit_test(test_keys_in_output),
 		cmocka_unit_test(test_same_spi),
 		cmocka_unit_test(test_tenant_and_names),

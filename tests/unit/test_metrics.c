@@ -65,6 +65,9 @@ static void test_golden(void **state)
 		"# TYPE xfrm_steer_tunnel_dropped_total counter\n"
 		"xfrm_steer_tunnel_dropped_total{dev=\"ipsec0\",if_id=\"7\",direction=\"tx\"} 3\n"
 		"xfrm_steer_tunnel_dropped_total{dev=\"ipsec0\",if_id=\"7\",direction=\"rx\"} 4\n"
+		"# HELP xfrm_steer_tunnel_up 1 while route groups steer to the if_id, 0 while it is down (no outbound SA, as the daemon saw, or set down by hand).\n"
+		"# TYPE xfrm_steer_tunnel_up gauge\n"
+		"xfrm_steer_tunnel_up{dev=\"ipsec0\",if_id=\"7\"} 1\n"
 		"# HELP xfrm_steer_drops_total Packets dropped by the programs, by reason.\n"
 		"# TYPE xfrm_steer_drops_total counter\n"
 		"xfrm_steer_drops_total{dev=\"ipsec0\",reason=\"no_route\"} 5\n"
@@ -144,6 +147,29 @@ static int count_lines(const char *out, const char *prefix)
 	return c;
 }
 
+/* Health: an if_id the daemon or the operator set down is 0, whatever
+ * else its word says; a word of 0 (no daemon) is up. */
+static void test_tunnel_up(void **state)
+{
+	struct xs_tunnel_row rows[] = {
+		{ .if_id = 7 },
+		{ .if_id = 8, .health = XS_HEALTH_AUTO_DOWN | XS_HEALTH_DOWN },
+		{ .if_id = 9, .health = XS_HEALTH_ADMIN_DOWN | XS_HEALTH_DOWN },
+		{ .if_id = 10, .health = XS_HEALTH_AUTO_DOWN | XS_HEALTH_ADMIN_UP },
+	};
+	struct xs_dev_stats dev = { .dev = "ipsec0", .rows = rows, .nrows = 4, .whole = true };
+	struct xs_stats_set set = { .devs = &dev, .ndevs = 1 };
+	char *out;
+
+	(void)state;
+	out = render(&set);
+	assert_non_null(strstr(out, "\nxfrm_steer_tunnel_up{dev=\"ipsec0\",if_id=\"7\"} 1\n"
+				    "xfrm_steer_tunnel_up{dev=\"ipsec0\",if_id=\"8\"} 0\n"
+				    "xfrm_steer_tunnel_up{dev=\"ipsec0\",if_id=\"9\"} 0\n"
+				    "xfrm_steer_tunnel_up{dev=\"ipsec0\",if_id=\"10\"} 1\n"));
+	free(out);
+}
+
 /* Several devices and tunnels: each family's HELP and TYPE once, its
  * samples together right after them, every sample line well formed. */
 static void test_families_once(void **state)
@@ -153,6 +179,7 @@ static void test_families_once(void **state)
 		"xfrm_steer_tunnels",		   "xfrm_steer_tunnel_packets_total",
 		"xfrm_steer_tunnel_bytes_total",   "xfrm_steer_tunnel_dropped_total",
 		"xfrm_steer_drops_total",	   "xfrm_steer_notes_total",
+		"xfrm_steer_tunnel_up",
 	};
 	struct xs_tunnel_row r0[] = { { .if_id = 1 }, { .if_id = 2 }, { .if_id = 300 } };
 	struct xs_tunnel_row r1[] = { { .if_id = 1, .st = { 9, 9, 9, 9, 9, 9 } } };
@@ -174,7 +201,7 @@ static void test_families_once(void **state)
 		assert_int_equal(count_lines(out, h), 1);
 		assert_int_equal(count_lines(out, t), 1);
 	}
-	assert_int_equal(count_lines(out, "# HELP "), 8);
+	assert_int_equal(count_lines(out, "# HELP "), 9);
 	assert_int_equal(count_lines(out, "xfrm_steer_up{"), 2);
 	/* 4 tunnels x 2 directions per per-tunnel family. */
 	assert_int_equal(count_lines(out, "xfrm_steer_tunnel_packets_total{"), 8);
@@ -199,7 +226,7 @@ static void test_families_once(void **state)
 		assert_int_equal((size_t)n, strlen(line));
 		assert_string_equal(name, cur);
 	}
-	assert_int_equal(seen_types, 8);
+	assert_int_equal(seen_types, 9);
 	free(out);
 }
 
@@ -240,11 +267,11 @@ static void test_partial(void **state)
 	assert_int_equal(count_lines(out, "xfrm_steer_tunnels{"), 0);
 	assert_int_equal(count_lines(out, "xfrm_steer_tunnel_bytes_total{"), 2);
 	assert_int_equal(count_lines(out, "xfrm_steer_up{dev=\"x\"} 1"), 1);
-	assert_int_equal(count_lines(out, "# TYPE "), 8);
+	assert_int_equal(count_lines(out, "# TYPE "), 9);
 	free(out);
 	/* Nothing attached: no device up, and no scrape error either. */
 	out = render(&none);
-	assert_int_equal(count_lines(out, "# TYPE "), 8);
+	assert_int_equal(count_lines(out, "# TYPE "), 9);
 	assert_int_equal(count_lines(out, "xfrm_steer"), 1);
 	assert_int_equal(count_lines(out, "xfrm_steer_scrape_error 0\n"), 1);
 	free(out);
@@ -384,6 +411,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_tunnel_up),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_families_once),

@@ -40,10 +40,9 @@ struct world {
 	size_t nkpol;
 	struct elsewhere elsewhere[4]; /* tunnels of other devices */
 	size_t nelsewhere;
-	struct apply_route_key group_keys[2]; /* route groups' keys, sorted */
-	size_t ngroup_keys;
-	uint32_t group_ifids[4]; /* their members, sorted */
-	size_t ngroup_ifids;
+	struct xs_group_ent groups[8]; /* routes to groups (content: gtab) */
+	size_t ngroups;
+	struct route_group gtab[16]; /* the group indexes; n 0: free */
 };
 
 /* One planning: the run and what it was given. */
@@ -120,10 +119,24 @@ static int plan_on(struct planning *pl, const struct world *w, const char *json,
 		d->nowned = w->nowned;
 		d->slots = dup_n(w->slots, w->nslots, sizeof(*w->slots));
 		d->nslots = w->nslots;
-		d->group_keys = dup_n(w->group_keys, w->ngroup_keys, sizeof(*w->group_keys));
-		d->ngroup_keys = w->ngroup_keys;
-		d->group_ifids = dup_n(w->group_ifids, w->ngroup_ifids, sizeof(*w->group_ifids));
-		d->ngroup_ifids = w->ngroup_ifids;
+		d->groups = dup_n(w->groups, w->ngroups, sizeof(*w->groups));
+		d->ngroups = w->ngroups;
+		for (size_t g = 0; g < d->ngroups; g++)
+			d->groups[g].g = w->gtab[d->groups[g].gid];
+		/* The indexes in use that no route names, as
+		 * xs_groups_orphans() finds them. */
+		d->orphans = calloc(16, sizeof(*d->orphans));
+		assert_non_null(d->orphans);
+		for (uint32_t gid = 1; gid < 16; gid++) {
+			size_t g;
+
+			for (g = 0; g < w->ngroups && w->groups[g].gid != gid; g++)
+				;
+			if (w->gtab[gid].n && g == w->ngroups) {
+				d->orphans[d->norphans].gid = gid;
+				d->orphans[d->norphans++].g = w->gtab[gid];
+			}
+		}
 		assert_int_equal(dev_index(&pl->r, d), 0);
 	}
 	pl->r.ksa = dup_n(w->ksa, w->nksa, sizeof(*w->ksa));
@@ -228,6 +241,17 @@ static uint32_t next_idx(const struct world *w)
 	return idx;
 }
 
+/* Route key k leads to group index gid (and to nothing else). */
+static void set_group(struct world *w, const struct apply_route_key *k, uint32_t gid)
+{
+	struct xs_group_ent e = { .key = *k, .gid = gid };
+
+	assert_true(w->gtab[gid].n > 0);
+	e.g = w->gtab[gid];
+	PUT(w, routes, k, route_key_cmp, true);
+	PUT(w, groups, &e, route_key_cmp, false);
+}
+
 /* Do ops[0..n) to w, in order, as exec_ops() would make the kernel do. */
 static void play(struct world *w, struct op *ops, size_t n)
 {
@@ -249,15 +273,57 @@ static void play(struct world *w, struct op *ops, size_t n)
 		case OP_ROUTE_SET: {
 			struct xs_route_ent e = { .key = op->u.route.key };
 
+			if (op->u.route.exact && !op->u.route.old.tunnel_idx) {
+				set_group(w, &op->u.route.key, op->u.route.old.if_id);
+				break;
+			}
 			e.val.if_id = op->u.route.if_id;
 			for (k = 0; k < w->nslots; k++)
 				if (w->slots[k].if_id == e.val.if_id)
 					e.val.tunnel_idx = w->slots[k].v.tunnel_idx;
+			PUT(w, groups, &op->u.route.key, route_key_cmp, true);
 			PUT(w, routes, &e, route_key_cmp, false);
 			break;
 		}
 		case OP_ROUTE_DEL:
 			PUT(w, routes, &op->u.route.key, route_key_cmp, true);
+			PUT(w, groups, &op->u.route.key, route_key_cmp, true);
+			break;
+		case OP_GROUP_SET: {
+			uint32_t gid = 1;
+			struct route_group g = *op->u.group.g;
+
+			while (w->gtab[gid].n)
+				gid++;
+			assert_true(gid < 16);
+			for (uint32_t m = 0; m < g.n; m++) {
+				for (k = 0; k < w->nslots; k++)
+					if (w->slots[k].if_id == g.nh[m].if_id)
+						break;
+				assert_true(k < w->nslots); /* slots first */
+				g.nh[m].tunnel_idx = w->slots[k].v.tunnel_idx;
+			}
+			w->gtab[gid] = g;
+			op->u.group.gid = gid;
+			set_group(w, &op->u.group.key, gid);
+			break;
+		}
+		case OP_GROUP_UNSET: {
+			struct xs_route_ent e = { .key = op->u.group.key, .val = op->u.group.old };
+
+			PUT(w, groups, &op->u.group.key, route_key_cmp, true);
+			w->gtab[op->u.group.gid].n = 0;
+			if (op->u.group.had_old && op->u.group.old.tunnel_idx)
+				PUT(w, routes, &e, route_key_cmp, false);
+			else if (op->u.group.had_old)
+				set_group(w, &op->u.group.key, op->u.group.old.if_id);
+			break;
+		}
+		case OP_GROUP_FREE:
+			w->gtab[op->u.group.gid].n = 0;
+			break;
+		case OP_GROUP_PUT:
+			w->gtab[op->u.group.gid] = *op->u.group.g;
 			break;
 		case OP_SLOT_ENSURE: {
 			struct slot_ent s = { .if_id = op->u.slot.if_id };
@@ -319,6 +385,7 @@ static void sort_world(struct world *w)
 	qsort(w->ksa, w->nksa, sizeof(*w->ksa), ksa_cmp);
 	qsort(w->kpol, w->nkpol, sizeof(*w->kpol), kpol_cmp);
 	qsort(w->routes, w->nroutes, sizeof(*w->routes), route_key_cmp);
+	qsort(w->groups, w->ngroups, sizeof(*w->groups), route_key_cmp);
 	qsort(w->owned, w->nowned, sizeof(*w->owned), route_key_cmp);
 	qsort(w->slots, w->nslots, sizeof(*w->slots), u32_key_cmp);
 	qsort(w->recs, w->nrecs, sizeof(*w->recs), rec_key_cmp);
@@ -342,11 +409,19 @@ static void assert_same_world(struct world *a, struct world *b)
 		assert_memory_equal(&a->routes[i].key, &b->routes[i].key, sizeof(a->routes[i].key));
 		assert_int_equal(a->routes[i].val.if_id, b->routes[i].val.if_id);
 	}
+	assert_int_equal(a->ngroups, b->ngroups);
+	for (i = 0; i < a->ngroups; i++) {
+		assert_memory_equal(&a->groups[i].key, &b->groups[i].key, sizeof(a->groups[i].key));
+		assert_true(xs_group_same(&a->gtab[a->groups[i].gid], &b->gtab[b->groups[i].gid]));
+	}
+	for (i = 0; i < 16; i++)
+		assert_int_equal(a->gtab[i].n != 0, b->gtab[i].n != 0);
 	assert_int_equal(a->nowned, b->nowned);
 	for (i = 0; i < a->nowned; i++) {
 		assert_memory_equal(&a->owned[i].key, &b->owned[i].key, sizeof(a->owned[i].key));
 		assert_int_equal(a->owned[i].val.if_id, b->owned[i].val.if_id);
 		assert_int_equal(a->owned[i].val.gen, b->owned[i].val.gen);
+		assert_int_equal(a->owned[i].val.pad, b->owned[i].val.pad);
 	}
 	assert_int_equal(a->nslots, b->nslots);
 	for (i = 0; i < a->nslots; i++) {
@@ -371,6 +446,28 @@ static void cli_route(struct world *w, const char *prefix, uint32_t tenant, uint
 	memcpy(e.key.addr, p.addr, 16);
 	e.val.if_id = if_id;
 	PUT(w, routes, &e, route_key_cmp, false);
+}
+
+/* A route to a group made by "route add ... nexthop": group index gid with
+ * members a and b (weight 1), no record of apply's. */
+static void cli_group(struct world *w, const char *prefix, uint32_t tenant, uint32_t gid,
+		      uint32_t a, uint32_t b)
+{
+	struct apply_route_key k = { 0 };
+	struct route_group *g = &w->gtab[gid];
+	struct xs_prefix p;
+
+	assert_int_equal(parse_prefix(prefix, &p, false), 0);
+	k.family = (uint32_t)p.family;
+	k.tenant = tenant;
+	k.plen = p.plen;
+	memcpy(k.addr, p.addr, 16);
+	memset(g, 0, sizeof(*g));
+	g->n = 2;
+	g->tenant = tenant;
+	g->nh[0] = (struct xs_nexthop){ .if_id = a, .tunnel_idx = 50 + gid, .weight = 1 };
+	g->nh[1] = (struct xs_nexthop){ .if_id = b, .tunnel_idx = 60 + gid, .weight = 1 };
+	set_group(w, &k, gid);
 }
 
 /* ---- Files ---- */
@@ -706,21 +803,220 @@ static void test_route_groups_left_alone(void **state)
 	(void)state;
 	world_init(&w);
 	assert_int_equal(parse_prefix("192.168.1.0/24", &p, false), 0);
-	w.group_keys[0].family = AF_INET;
-	w.group_keys[0].tenant = 0x100;
-	w.group_keys[0].plen = 24;
-	memcpy(w.group_keys[0].addr, p.addr, 16);
-	w.ngroup_keys = 1;
+	cli_group(&w, "192.168.1.0/24", 0x100, 1, 201, 202);
 	assert_int_equal(plan_on(&pl, &w, t1, XS_SCOPE_ADD, NULL), -EEXIST);
 	assert_non_null(strstr(pl.err, "is a route group"));
 	plan_done(&pl);
 
 	world_init(&w);
 	apply_on(&w, t1, XS_SCOPE_ADD);
-	w.group_ifids[0] = 101;
-	w.ngroup_ifids = 1;
+	cli_group(&w, "10.7.0.0/16", 0x100, 1, 101, 202);
 	assert_int_equal(plan_on(&pl, &w, NULL, XS_SCOPE_DEL, "t1"), -EBUSY);
 	assert_non_null(strstr(pl.err, "if_id 101 is a member of a route group"));
+	plan_done(&pl);
+}
+
+#define GLINK "\"links\": [ { \"name\": \"ipsec0\", \"tenant_key\": \"mark\", \"mark_mask\": \"0xff00\" } ]"
+#define GROUP(w1, members2)                                                                 \
+	"{ " GLINK ", \"routes\": [ { \"prefix\": \"10.8.0.0/16\", \"tenant\": \"0x100\",\n"        \
+	"  \"nexthops\": [ { \"if_id\": 201, \"weight\": " #w1 ", \"dscp\": [ 46 ] }" members2 \
+	" ] } ] }"
+
+static const char g1[] = GROUP(3, ", { \"if_id\": 202 }");
+static const char g2[] = GROUP(1, ", { \"if_id\": 202 }, { \"if_id\": 203, \"backup\": true }");
+static const char gplain[] = "{ " GLINK ", \"routes\": [ { \"prefix\": \"10.8.0.0/16\", "
+			     "\"tenant\": \"0x100\", \"if_id\": 202 } ] }";
+static const char gnone[] = "{ " GLINK ", \"routes\": [ ] }";
+
+static size_t phase_of(const struct planning *pl, uint8_t kind)
+{
+	const struct op *op = first_of(pl, kind);
+
+	return op ? op->phase : 0;
+}
+
+/* A file's group: a slot per member before the group, the ownership
+ * record before the route; the plan of the same file then is empty. */
+static void test_group_add(void **state)
+{
+	struct planning pl;
+	struct world w;
+	const struct op *op;
+
+	(void)state;
+	world_init(&w);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_SLOT_ENSURE), 2);
+	assert_int_equal(count_kind(&pl, OP_GROUP_SET), 1);
+	assert_int_equal(count_kind(&pl, OP_OWN_PUT), 1);
+	assert_int_equal(count_visible(&pl), 1);
+	assert_true(phase_of(&pl, OP_SLOT_ENSURE) < phase_of(&pl, OP_GROUP_SET));
+	op = first_of(&pl, OP_GROUP_SET);
+	assert_int_equal(op->u.group.g->n, 2);
+	assert_int_equal(op->u.group.g->nh[0].if_id, 201);
+	assert_int_equal(op->u.group.g->nh[0].weight, 3);
+	assert_true(op->u.group.g->nh[0].dscp == 1ull << 46);
+	assert_int_equal(op->u.group.g->nh[1].weight, 1);
+	assert_false(op->u.group.had_old);
+	/* Recorded before it is made, with the group's digest. */
+	assert_true(first_of(&pl, OP_OWN_PUT) < op);
+	assert_int_equal(first_of(&pl, OP_OWN_PUT)->u.own.val.if_id, 0);
+	assert_int_equal(first_of(&pl, OP_OWN_PUT)->u.own.val.pad, xs_group_digest(op->u.group.g));
+	play(&w, pl.r.ops, pl.r.nops);
+	plan_done(&pl);
+	assert_int_equal(w.ngroups, 1);
+	assert_int_equal(w.nroutes, 0);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(pl.r.nops, 0);
+	plan_done(&pl);
+}
+
+/* A change of weights or members: a new group, the route moved to it,
+ * the old index freed last; undone, the world is what it was. */
+static void test_group_change_rollback(void **state)
+{
+	static const char *const next[] = { g2, gplain, gnone };
+	struct world before, w;
+	struct planning pl;
+	struct op *inv;
+	size_t i, n, f;
+
+	(void)state;
+	for (f = 0; f < 3; f++) {
+		world_init(&w);
+		apply_on(&w, g1, XS_SCOPE_FILE);
+		before = w;
+		assert_int_equal(plan_on(&pl, &w, next[f], XS_SCOPE_FILE, NULL), 0);
+		assert_int_equal(count_kind(&pl, OP_GROUP_FREE), 1);
+		assert_int_equal(phase_of(&pl, OP_GROUP_FREE), PH_FINAL);
+		assert_int_equal(count_kind(&pl, OP_GROUP_SET), f == 0);
+		assert_int_equal(count_kind(&pl, OP_ROUTE_SET), f == 1);
+		assert_int_equal(count_kind(&pl, OP_ROUTE_DEL), f == 2);
+		play(&w, pl.r.ops, pl.r.nops);
+		assert_int_equal(w.ngroups, f == 0);
+		assert_int_equal(w.nroutes, f == 1);
+		assert_int_equal(w.gtab[1].n, 0); /* the old index is free */
+		inv = calloc(pl.r.nops + 1, sizeof(*inv));
+		assert_non_null(inv);
+		for (i = pl.r.nops, n = 0; i-- > 0;)
+			if (op_inverse(&pl.r.ops[i], &inv[n]))
+				n++;
+		play(&w, inv, n);
+		assert_same_world(&w, &before);
+		free(inv);
+		plan_done(&pl);
+	}
+	/* A plain route of the file becomes a group, and back. */
+	world_init(&w);
+	apply_on(&w, gplain, XS_SCOPE_FILE);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_true(first_of(&pl, OP_GROUP_SET)->u.group.had_old);
+	assert_int_equal(first_of(&pl, OP_GROUP_SET)->u.group.old.if_id, 202);
+	play(&w, pl.r.ops, pl.r.nops);
+	plan_done(&pl);
+	assert_int_equal(w.ngroups, 1);
+	assert_int_equal(w.nroutes, 0);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(pl.r.nops, 0);
+	plan_done(&pl);
+}
+
+/* Ownership: route add's group is left alone (and said to be); one that
+ * route add changed after apply made it is no longer apply's; a file that
+ * names route add's group takes it over. */
+static void test_group_ownership(void **state)
+{
+	struct planning pl;
+	struct world w;
+
+	(void)state;
+	world_init(&w);
+	cli_group(&w, "10.8.0.0/16", 0x100, 1, 201, 202);
+	assert_int_equal(plan_on(&pl, &w, gnone, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(pl.r.nops, 0);
+	assert_int_equal(pl.r.kept_routes, 1);
+	assert_non_null(strstr(pl.r.kept[0], "10.8.0.0/16"));
+	plan_done(&pl);
+
+	world_init(&w);
+	apply_on(&w, g1, XS_SCOPE_FILE);
+	/* route add ... nexthop over it: another group at another index */
+	cli_group(&w, "10.8.0.0/16", 0x100, 2, 201, 203);
+	w.gtab[1].n = 0;
+	assert_int_equal(plan_on(&pl, &w, gnone, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_ROUTE_DEL), 0);
+	assert_int_equal(count_kind(&pl, OP_GROUP_FREE), 0);
+	assert_int_equal(count_kind(&pl, OP_OWN_DEL), 1);
+	assert_int_equal(pl.r.nnotices, 1);
+	assert_non_null(strstr(pl.r.notices[0], "a group apply did not make"));
+	plan_done(&pl);
+
+	/* The same group made again at the index apply's had: still not
+	 * apply's when its members differ. */
+	world_init(&w);
+	apply_on(&w, g1, XS_SCOPE_FILE);
+	cli_group(&w, "10.8.0.0/16", 0x100, 1, 201, 202);
+	assert_int_equal(plan_on(&pl, &w, gnone, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_ROUTE_DEL), 0);
+	plan_done(&pl);
+
+	world_init(&w);
+	cli_group(&w, "10.8.0.0/16", 0x100, 1, 201, 202);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_GROUP_SET), 1);
+	assert_int_equal(count_kind(&pl, OP_GROUP_FREE), 1);
+	play(&w, pl.r.ops, pl.r.nops);
+	plan_done(&pl);
+	assert_int_equal(plan_on(&pl, &w, gnone, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(count_kind(&pl, OP_ROUTE_DEL), 1);
+	assert_int_equal(count_kind(&pl, OP_GROUP_FREE), 1);
+	plan_done(&pl);
+}
+
+/* A run killed after it wrote a new group and moved the route, before it
+ * freed the old index: the next run of a file frees it, and only that. */
+static void test_group_orphan(void **state)
+{
+	struct planning pl;
+	struct world w;
+
+	(void)state;
+	world_init(&w);
+	apply_on(&w, g1, XS_SCOPE_FILE);
+	w.gtab[5] = w.gtab[w.groups[0].gid]; /* named by no route */
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(pl.r.nops, 1);
+	assert_int_equal(first_of(&pl, OP_GROUP_FREE)->u.group.gid, 5);
+	play(&w, pl.r.ops, pl.r.nops);
+	plan_done(&pl);
+	assert_int_equal(w.gtab[5].n, 0);
+	assert_true(w.gtab[w.groups[0].gid].n > 0);
+	assert_int_equal(plan_on(&pl, &w, g1, XS_SCOPE_FILE, NULL), 0);
+	assert_int_equal(pl.r.nops, 0);
+	plan_done(&pl);
+	/* tunnel add and del leave it to apply */
+	w.gtab[5] = w.gtab[w.groups[0].gid];
+	(void)plan_on(&pl, &w, NULL, XS_SCOPE_DEL, "nosuch");
+	assert_int_equal(count_kind(&pl, OP_GROUP_FREE), 0);
+	plan_done(&pl);
+}
+
+/* A member serves the group's tenant: another route of the file to it
+ * with another tenant is refused at planning, naming the entry. */
+static void test_group_member_tenant(void **state)
+{
+	static const char f[] = "{ " GLINK ", \"routes\": [ "
+				"{ \"prefix\": \"10.8.0.0/16\", \"tenant\": \"0x100\", "
+				"\"nexthops\": [ { \"if_id\": 201 }, { \"if_id\": 202 } ] },"
+				"{ \"prefix\": \"10.9.0.0/16\", \"tenant\": \"0x200\", \"if_id\": 202 } ] }";
+	struct planning pl;
+	struct world w;
+
+	(void)state;
+	world_init(&w);
+	assert_int_equal(plan_on(&pl, &w, f, XS_SCOPE_FILE, NULL), -EINVAL);
+	assert_non_null(strstr(pl.err, "if_id 202 serves tenant"));
+	assert_int_equal(pl.r.nops, 0);
 	plan_done(&pl);
 }
 
@@ -843,6 +1139,11 @@ int main(void)
 		cmocka_unit_test(test_del_order),
 		cmocka_unit_test(test_name_is_the_namespaces),
 		cmocka_unit_test(test_route_groups_left_alone),
+		cmocka_unit_test(test_group_add),
+		cmocka_unit_test(test_group_change_rollback),
+		cmocka_unit_test(test_group_ownership),
+		cmocka_unit_test(test_group_member_tenant),
+		cmocka_unit_test(test_group_orphan),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_plan_attach),
 		cmocka_unit_test(test_sa_cpus_covered),
