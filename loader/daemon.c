@@ -74,9 +74,9 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static int daemon_help(void)
+static int daemon_help(struct xs_ctx *ctx)
 {
-	fprintf(stderr,
+	fprintf(xs_help_out(ctx),
 		"Usage: xfrm-steer daemon [ dev NAME ]\n"
 		"                         [ ike if_ids LO-HI [ tenant N ] [ allow PREFIX[,PREFIX...] ] ]...\n"
 		"                         [ on-unknown-spi CMD underlay DEV [ hook-interval SEC ] ]\n"
@@ -619,7 +619,7 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 
 	while (argc > 0) {
 		if (!strcmp(argv[0], "help"))
-			return daemon_help();
+			return daemon_help(ctx);
 		if (!strcmp(argv[0], "status"))
 			return daemon_status(ctx, argc - 1, argv + 1);
 		if (matches(argv[0], "dev")) {

@@ -24,7 +24,7 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 		"                  [ -f | -force | --force ]\n"
 		"       xfrm-steer version\n"
 		"where  OBJECT := { link | attach | detach | route | stats | sa | policy | secpath |\n"
-		"                  exporter | underlay | monitor | tunnel | apply | show }\n"
+		"                  exporter | underlay | monitor | tunnel | apply | show | daemon }\n"
 		"       OPTIONS := { -j[son] | -p[retty] | -n[etns] NETNS | -s[tats] |\n"
 		"                    -h[uman] | -v[erbose] | -V[ersion] | --show-keys }\n"
 		"\n"
@@ -43,6 +43,7 @@ static int do_help(struct xs_ctx *ctx, int argc, char **argv)
 		"       xfrm-steer tunnel { add | del | show } ...\n"
 		"       xfrm-steer apply [ --dry-run ] FILE\n"
 		"       xfrm-steer show\n"
+		"       xfrm-steer daemon [ dev NAME ] ... | daemon status dev NAME\n"
 		"\n"
 		"Run \"xfrm-steer OBJECT help\" for an object's grammar.\n");
 	return 0;

@@ -52,6 +52,8 @@ expect "detach " dev
 expect "stats " show drops dev if_id
 expect "link del " lo
 expect "version " -
+expect "" daemon
+expect "daemon " dev ike status on-unknown-spi
 # File names: after apply (and its options) and after -batch.
 expect "apply " Makefile --dry-run --check
 expect "apply --dry-run " Makefile
