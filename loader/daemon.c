@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <linux/rtnetlink.h>
 #include <linux/xfrm.h>
 #include <libmnl/libmnl.h>
 #include <bpf/bpf.h>
@@ -91,6 +92,8 @@ static int daemon_help(struct xs_ctx *ctx)
 		"policy and a usable outbound SA with the if_id exist. No updown script is\n"
 		"needed. Conflicts (two if_ids for one prefix) keep the route's holder and\n"
 		"are reported; tunnel add, apply and route add refuse if_ids in the ranges.\n"
+		"An xfrm device that is not external, with an if_id in a range (libreswan's\n"
+		"ipsecN), is set down whenever it is up: inbound packets then reach NAME.\n"
 		"status: the ranges in force, the routes and problems of the last pass.\n"
 		"on-unknown-spi: for ESP that the underlay program on DEV (xfrm-steer\n"
 		"underlay attach) reports with an SPI this host has no SA for, runs\n"
@@ -429,6 +432,27 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void dev_down_told(const struct xs_link_info *li, int err, void *arg)
+{
+	const char *dev = arg;
+	struct timespec ts;
+
+	if (err)
+		return; /* reported by the library */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	printf("%lld.%03ld %s ike: set %s down (xfrm device with if_id %u: its inbound packets belong on %s)\n",
+	       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, li->ifname, li->if_id, dev);
+	fflush(stdout);
+}
+
+/* The IKE daemon's own devices in the ranges (pluto's ipsecN) kept down. */
+static int ike_devs(struct xs_ctx *ctx, const char *dev, const struct ike_opts *o)
+{
+	if (!o->n)
+		return 0;
+	return xs_ike_devs_down(ctx, o->r, o->n, dev_down_told, (void *)dev);
+}
+
 /* The routes of the IKE ranges, from the policies and the SAs collected. */
 static int ike_sync(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, struct ike_opts *o,
 		    struct up_set *u)
@@ -471,6 +495,8 @@ static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, stru
 		err = dev ? apply_dev(ctx, dev, &u) : xs_for_each_attached(ctx, apply_dev, &u);
 	if (!err && dev)
 		err = ike_sync(ctx, nl, dev, ike, &u);
+	if (!err && dev)
+		err = ike_devs(ctx, dev, ike);
 	freeifaddrs(u.local);
 	free(u.ids);
 	free(u.pcpu);
@@ -611,7 +637,7 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	bool uspi_gone = false;
 	const char *dev = NULL;
 	struct ike_opts ike = { 0 };
-	struct mnl_socket *ev;
+	struct mnl_socket *ev, *lev = NULL;
 	struct xs_nl nl;
 	long long next, settle = 0;
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -667,16 +693,26 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 		mnl_socket_close(ev);
 		return err;
 	}
-	err = xs_nl_open(ctx, &nl, NETLINK_XFRM);
-	if (err) {
-		mnl_socket_close(ev);
-		return err;
+	/* ike: link events, to set an IKE daemon's device down as soon as
+	 * it is brought up (pluto does on a rekey, without updown). */
+	if (ike.n) {
+		lev = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (!lev || mnl_socket_bind(lev, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+			err = p_err(ctx, -errno, "cannot subscribe to link events: %s",
+				    strerror(errno));
+			if (lev)
+				mnl_socket_close(lev);
+			mnl_socket_close(ev);
+			return err;
+		}
 	}
+	err = xs_nl_open(ctx, &nl, NETLINK_XFRM);
+	if (err)
+		goto out_ev;
 	uspi = uspi_start(ctx, &nl, &uo, &err);
 	if (err) {
 		xs_nl_close(&nl);
-		mnl_socket_close(ev);
-		return err;
+		goto out_ev;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -688,16 +724,17 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	next = now_ms() + RESYNC_MS;
 	ike.pin_check = now_ms() + PIN_CHECK_MS;
 	while (!stop) {
-		struct pollfd p[2] = { { .fd = mnl_socket_get_fd(ev), .events = POLLIN },
-				       { .fd = uspi ? xs_uspi_fd(uspi) : -1, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = mnl_socket_get_fd(ev), .events = POLLIN },
+				       { .fd = uspi ? xs_uspi_fd(uspi) : -1, .events = POLLIN },
+				       { .fd = lev ? mnl_socket_get_fd(lev) : -1, .events = POLLIN } };
 		long long t = now_ms(), until = settle && settle < next ? settle : next;
-		bool got = false;
+		bool got = false, link_got = false;
 		int n;
 
 		if (ike.n && ike.pin_check < until)
 			until = ike.pin_check;
 
-		n = poll(p, 2, until > t ? (int)(until - t) : 0);
+		n = poll(p, 3, until > t ? (int)(until - t) : 0);
 		if (n < 0 && errno != EINTR) {
 			err = p_err(ctx, -errno, "poll: %s", strerror(errno));
 			break;
@@ -715,6 +752,17 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 			}
 			break;
 		}
+		while (lev) {
+			ssize_t r = mnl_socket_recvfrom(lev, buf, sizeof(buf));
+
+			if (r > 0 || (r < 0 && errno == ENOBUFS)) {
+				link_got = true;
+				continue;
+			}
+			break;
+		}
+		if (link_got && ike_devs(ctx, dev, &ike))
+			fprintf(stderr, "daemon: cannot set a device down, retrying\n");
 		t = now_ms();
 		if (ike.n && t >= ike.pin_check) {
 			ike.pin_check = t + PIN_CHECK_MS;
@@ -733,6 +781,9 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 out:
 	uspi_stop(uspi);
 	xs_nl_close(&nl);
+out_ev:
+	if (lev)
+		mnl_socket_close(lev);
 	mnl_socket_close(ev);
 	while (ike.nlast)
 		free(ike.last[--ike.nlast]);

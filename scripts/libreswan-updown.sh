@@ -1,9 +1,21 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# libreswan (pluto) updown script for xfrm-steer: a thin front for
-# strongswan-updown.sh, which does the work (routes, claims, refusals) for
-# both IKE daemons. In ipsec.conf, in a conn with ipsec-interface=ID:
+# libreswan (pluto) updown script for xfrm-steer, in one of two modes.
+#
+# With the daemon (recommended): `xfrm-steer daemon dev ipsec0 ike if_ids
+# LO-HI ...` makes the routes from the kernel's policies and SAs, and this
+# script only sets pluto's own device down (see below), never waits and
+# never fails a CHILD_SA. In ipsec.conf, in a conn with ipsec-interface=ID
+# (ID inside LO-HI):
+#
+#   ipsec-interface=42
+#   leftupdown="/usr/local/lib/xfrm-steer/libreswan-updown.sh ike-daemon"
+#
+# (the first word "ike-daemon" selects this mode; it takes no other words).
+#
+# With the relay (no daemon): a thin front for strongswan-updown.sh, which
+# does the work (routes, claims, refusals) for both IKE daemons:
 #
 #   ipsec-interface=42
 #   leftupdown="/usr/local/lib/xfrm-steer/libreswan-updown.sh dev ipsec0"
@@ -28,14 +40,15 @@
 # Capabilities: pluto limits its children's capability bounding set to
 # CAP_NET_ADMIN, CAP_NET_RAW and CAP_DAC_READ_SEARCH, so no updown script it
 # runs can use BPF maps, root or not (xfrm-steer then says it needs
-# CAP_BPF). So, when it lacks CAP_BPF and CAP_SYS_ADMIN, this script hands
-# the call to the relay: it writes the call (arguments and the PLUTO_*
-# variables) into the spool directory, the relay runs strongswan-updown.sh
-# with it, and this script waits for the result, prints its output (pluto
-# logs it as "up-client output: ...") and exits with its status. pluto runs
-# updown scripts one at a time, so calls keep their order. With no relay
-# running it fails at once, naming the fix. pluto refuses a CHILD_SA whose
-# up fails (TS_UNACCEPTABLE): no CHILD_SA without its route.
+# CAP_BPF). So, in relay mode, when it lacks CAP_BPF and CAP_SYS_ADMIN, this
+# script hands the call to the relay: it writes the call (arguments and the
+# PLUTO_* variables) into the spool directory, the relay runs
+# strongswan-updown.sh with it, and this script waits for the result,
+# prints its output (pluto logs it as "up-client output: ...") and exits
+# with its status. pluto runs updown scripts one at a time, so calls keep
+# their order. With no relay running it fails at once, naming the fix.
+# pluto refuses a CHILD_SA whose up fails (TS_UNACCEPTABLE): no CHILD_SA
+# without its route. (Setting a device down needs only CAP_NET_ADMIN.)
 #
 # pluto insists on a device ipsecID of kind xfrm with if_id ID: it creates
 # one (linked to the IKE interface) when there is none and brings it up
@@ -49,9 +62,9 @@
 # tc program sets the if_id. Do not name the external device ipsecID for an
 # ID that pluto uses.
 #
-# Limit: pluto also brings its device up again when it answers a CHILD_SA
-# rekey, without running updown; the route stays right, but inbound packets
-# of that if_id then arrive on pluto's device until the next up. Keep the
+# pluto also brings its device up again when it answers a CHILD_SA rekey,
+# without running updown. The daemon (ike mode) sets such a device down as
+# soon as the kernel tells it is up. Relay mode has no such cover: keep the
 # gateway the rekey initiator (a shorter rekeymargin than the peer's), or
 # set the device down from a timer (ip link set ipsecID down).
 #
@@ -151,6 +164,8 @@ up-* | route-*)
 	fi
 	;;
 esac
+# With the daemon, that is all: it makes the routes.
+[ "${1:-}" = ike-daemon ] && exit 0
 
 # Can this process use BPF maps? CAP_SYS_ADMIN is bit 21, CAP_BPF bit 39.
 # (Shell builtins only where it can be: under pluto every exec counts.)

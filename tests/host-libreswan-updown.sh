@@ -8,7 +8,9 @@
 # with setpriv): arguments and values with quotes, spaces and $(...) reach
 # the main script unchanged, only the variables it reads cross over, the
 # exit status comes back, and without a relay an up fails at once with the
-# fix named. prepare-, route- and unroute- verbs always succeed.
+# fix named. prepare-, route- and unroute- verbs always succeed. In
+# ike-daemon mode (the daemon makes the routes) every verb succeeds at once
+# and nothing calls xfrm-steer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRONT=$PWD/scripts/libreswan-updown.sh
@@ -76,6 +78,18 @@ for v in prepare-client route-client unroute-client prepare-client-v6; do
 	front "$v" 192.168.1.0/24 ipsec101 dev ipsec0 || fail "$v failed"
 done
 echo "ok: prepare/route/unroute succeed without a relay"
+
+echo "-- ike-daemon mode: never a route change, never a wait, never a failure"
+SECONDS=0
+for v in up-client down-client route-client prepare-client up-client-v6; do
+	front "$v" 192.168.1.0/24 ipsec101 ike-daemon || fail "ike-daemon: $v failed"
+	assert_eq "$(cat "$T/out")" "" "ike-daemon: $v says nothing"
+done
+# With every capability (not under pluto) too: the daemon makes the routes.
+pluto_env up-client 192.168.1.0/24 ipsec101 "$FRONT" ike-daemon >"$T/out" 2>&1 ||
+	fail "ike-daemon as root failed"
+[ $SECONDS -le 2 ] || fail "ike-daemon: took $SECONDS s"
+assert_eq "$(calls)" "" "ike-daemon: xfrm-steer not run"
 
 echo "-- with the relay"
 XS_UPDOWN_SPOOL="$T/spool" "$FRONT" relay >"$T/relay.out" 2>&1 &

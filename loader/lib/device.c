@@ -346,6 +346,24 @@ out:
 	return err;
 }
 
+int xs_link_set_down(struct xs_ctx *ctx, int ifindex, const char *what)
+{
+	char buf[XS_NL_REQ_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nlh;
+	struct xs_nl nl;
+	char msg[64];
+	int err;
+
+	err = xs_nl_open(ctx, &nl, NETLINK_ROUTE);
+	if (err)
+		return err;
+	nlh = xs_nl_msg(buf, RTM_NEWLINK, 0);
+	put_ifinfomsg(nlh, ifindex, 0, IFF_UP);
+	snprintf(msg, sizeof(msg), "set link \"%s\" down", what);
+	err = xs_nl_talk(ctx, &nl, nlh, NULL, NULL, msg);
+	xs_nl_close(&nl);
+	return err;
+}
 
 struct list_ctx {
 	int (*cb)(const struct xs_link_attrs *la, void *arg);

@@ -33,6 +33,8 @@ int xs_link_list(struct xs_ctx *ctx, const char *name,
 int xs_link_create(struct xs_ctx *ctx, const char *name);
 /* Delete NAME, which must be an xfrm interface. */
 int xs_link_delete(struct xs_ctx *ctx, const char *name);
+/* Set the device with ifindex down (what says which, for the error). */
+int xs_link_set_down(struct xs_ctx *ctx, int ifindex, const char *what);
 
 /* How to attach a device: "attach dev NAME [ tenant-key ... ] [ rpf ... ]
  * [ mark-ingress ... ] [ routes N ] [ tunnels N ]", or a file's link. */

@@ -22,6 +22,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "device.h"
 #include "ike.h"
 #include "model.h"
 #include "xfrm_steer.skel.h"
@@ -561,4 +562,53 @@ out:
 	free(trecs);
 	xs_state_close(&st);
 	return err;
+}
+
+bool xs_ike_dev_to_down(const struct xs_ike_range *r, size_t n, const struct xs_link_info *li)
+{
+	return li->is_xfrm && !li->external && li->if_id && li->up &&
+	       xs_ike_range_of(r, n, li->if_id) >= 0;
+}
+
+struct devs_down {
+	const struct xs_ike_range *r;
+	size_t n;
+	struct xs_link_info *v;
+	size_t nv;
+};
+
+static int devs_down_cb(const struct xs_link_attrs *la, void *arg)
+{
+	struct devs_down *d = arg;
+	struct xs_link_info *v;
+
+	if (!xs_ike_dev_to_down(d->r, d->n, &la->info))
+		return 0;
+	v = realloc(d->v, (d->nv + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	d->v = v;
+	d->v[d->nv++] = la->info;
+	return 0;
+}
+
+int xs_ike_devs_down(struct xs_ctx *ctx, const struct xs_ike_range *r, size_t n,
+		     void (*told)(const struct xs_link_info *li, int err, void *arg), void *arg)
+{
+	struct devs_down d = { .r = r, .n = n };
+	size_t i;
+	int err, first = 0;
+
+	/* Listed first, set down after: not while the dump is running. */
+	err = xs_link_list(ctx, NULL, devs_down_cb, &d);
+	for (i = 0; !err && i < d.nv; i++) {
+		int e = xs_link_set_down(ctx, d.v[i].ifindex, d.v[i].ifname);
+
+		if (told)
+			told(&d.v[i], e, arg);
+		if (e && !first)
+			first = e;
+	}
+	free(d.v);
+	return err ? err : first;
 }

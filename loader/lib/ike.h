@@ -100,4 +100,18 @@ int xs_ike_reconcile(struct xs_ctx *ctx, const char *dev, const struct xs_ike_ra
 		     size_t n, const struct xs_policy *pols, size_t npols, const uint32_t *sa_ifids,
 		     size_t nsa, struct xs_ike_plan *plan);
 
+/* An IKE daemon's own per-tunnel device: pluto (libreswan) insists on an
+ * xfrm device ipsecN with if_id N for ipsec-interface=N and brings it up
+ * before each CHILD_SA and when it answers a rekey. While it is up, the
+ * kernel hands the decrypted packets of if_id N to it instead of the
+ * external device: they bypass xfrm-steer (tenant check, counters). The
+ * rule: an up xfrm device that is not external, with a non-zero if_id in
+ * one of the ranges, is to be set down. Never the external one, never an
+ * if_id outside the ranges (a classic tunnel device the user runs). */
+bool xs_ike_dev_to_down(const struct xs_ike_range *r, size_t n, const struct xs_link_info *li);
+/* Set every such device of the namespace down; told() hears of each (err
+ * 0: done, else the failure, also reported). Reports errors. */
+int xs_ike_devs_down(struct xs_ctx *ctx, const struct xs_ike_range *r, size_t n,
+		     void (*told)(const struct xs_link_info *li, int err, void *arg), void *arg);
+
 #endif /* XS_IKE_H */

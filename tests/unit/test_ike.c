@@ -345,6 +345,35 @@ static void test_move(void **state)
 	xs_ike_plan_free(&w.p);
 }
 
+/* pluto's ipsecN: set down only when it is an up xfrm device, not
+ * external, with a non-zero if_id inside a range. */
+static void test_dev_to_down(void **state)
+{
+	struct xs_ike_range r[2] = { { .lo = 40, .hi = 49 }, { .lo = 100, .hi = 100 } };
+	struct xs_link_info pluto = { .is_xfrm = true, .up = true, .if_id = 42 }, li;
+
+	(void)state;
+	assert_true(xs_ike_dev_to_down(r, 2, &pluto));
+	li = pluto;
+	li.if_id = 100;
+	assert_true(xs_ike_dev_to_down(r, 2, &li));
+	li.if_id = 77; /* a classic device outside the ranges */
+	assert_false(xs_ike_dev_to_down(r, 2, &li));
+	li = pluto;
+	li.up = false; /* down already */
+	assert_false(xs_ike_dev_to_down(r, 2, &li));
+	li = pluto;
+	li.external = true; /* the collect_md one that carries the traffic */
+	assert_false(xs_ike_dev_to_down(r, 2, &li));
+	li = pluto;
+	li.is_xfrm = false; /* another kind with the name */
+	assert_false(xs_ike_dev_to_down(r, 2, &li));
+	li = pluto;
+	li.if_id = 0;
+	assert_false(xs_ike_dev_to_down(r, 2, &li));
+	assert_false(xs_ike_dev_to_down(r, 0, &pluto)); /* no ranges: never */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_conflict_holder), cmocka_unit_test(test_named_refused),
 		cmocka_unit_test(test_other_owner),  cmocka_unit_test(test_allow_and_tenant),
 		cmocka_unit_test(test_forget),       cmocka_unit_test(test_move),
+		cmocka_unit_test(test_dev_to_down),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
