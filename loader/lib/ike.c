@@ -174,6 +174,40 @@ static int note_narrow(struct xs_ike_plan *p, const struct cand *c, const struct
 		       pol->sel_dport);
 }
 
+/*
+ * An outbound policy with a usable SA whose if_id is in no managed range:
+ * not the daemon's to route. An IKE daemon's counter (strongSwan's
+ * %unique) that has run past the range lands here, on a configured
+ * tunnel's if_id (whose SAs the kernel then shares with it) or on one
+ * nothing routes: refused, and said. Left alone: the wildcard policies of
+ * a configured tunnel and policies whose if_id some route leads to (routes
+ * and SAs set up by hand or by apply).
+ */
+static int note_outside(const struct xs_ike_have *h, struct xs_ike_plan *p,
+			const struct xs_policy *pol)
+{
+	const struct xs_ike_named *nm, key = { .if_id = pol->if_id };
+	char a[64], r[XS_IKE_RANGES_MAX * 24] = "";
+	size_t i, o = 0;
+
+	if (xs_pol_is_tunnels(pol, pol->if_id))
+		return 0;
+	for (i = 0; i < h->nranges && o < sizeof(r); i++)
+		o += (size_t)snprintf(r + o, sizeof(r) - o, "%s%u-%u", i ? "," : "",
+				      h->ranges[i].lo, h->ranges[i].hi);
+	nm = search_n(&key, h->named, h->nnamed, sizeof(*h->named), named_cmp);
+	if (nm)
+		return problem(p, -1,
+			       "ike: %s if_id %u: outside the IKE range %s and the if_id of tunnel \"%s\", not routed; the IKE daemon's if_ids (strongSwan %%unique) have run past the range and its SAs share the tunnel's if_id: widen the range or move the tunnel, then restart the IKE daemon",
+			       format_prefix(&pol->sel_dst, a, sizeof(a)), pol->if_id, r, nm->name);
+	for (i = 0; i < h->nroutes; i++)
+		if (h->routes[i].val.if_id == pol->if_id)
+			return 0;
+	return problem(p, -1,
+		       "ike: %s if_id %u: outside the IKE range %s, not routed; the IKE daemon's if_ids (strongSwan %%unique) have run past the range: widen it (ike if_ids LO-HI)",
+		       format_prefix(&pol->sel_dst, a, sizeof(a)), pol->if_id, r);
+}
+
 static int build_cands(const struct xs_ike_have *h, struct xs_ike_plan *p, struct cand **out,
 		       size_t *nout)
 {
@@ -192,11 +226,15 @@ static int build_cands(const struct xs_ike_have *h, struct xs_ike_plan *p, struc
 		if (pol->dir != XFRM_POLICY_OUT || pol->action != XFRM_POLICY_ALLOW || !pol->if_id)
 			continue;
 		c.range = xs_ike_range_of(h->ranges, h->nranges, pol->if_id);
-		if (c.range < 0)
-			continue;
 		/* A policy without SA yet (acquire, or an SA gone): no route. */
 		if (!search_n(&pol->if_id, h->sa_ifids, h->nsa, sizeof(*h->sa_ifids), u32_cmp))
 			continue;
+		if (c.range < 0) {
+			err = note_outside(h, p, pol);
+			if (err)
+				goto fail;
+			continue;
+		}
 		rkey_from(&c.key, &pol->sel_dst, h->ranges[c.range].tenant);
 		c.if_id = pol->if_id;
 		c.add_time = pol->add_time;
