@@ -84,7 +84,17 @@ struct cand {
 	uint64_t add_time;
 	int range;
 	bool held; /* the route leads to this if_id now */
+	struct xs_prefix peer; /* the template's tunnel destination (family 0: none) */
 };
+
+/* Two candidates of one key through the same tunnel endpoint: one CHILD_SA
+ * replacing the other (a reauthentication, make-before-break), not two
+ * peers. */
+static bool same_peer(const struct cand *a, const struct cand *b)
+{
+	return a->peer.family && a->peer.family == b->peer.family && a->peer.plen == b->peer.plen &&
+	       !memcmp(a->peer.addr, b->peer.addr, sizeof(a->peer.addr));
+}
 
 static int cand_cmp(const void *a, const void *b)
 {
@@ -238,6 +248,8 @@ static int build_cands(const struct xs_ike_have *h, struct xs_ike_plan *p, struc
 		rkey_from(&c.key, &pol->sel_dst, h->ranges[c.range].tenant);
 		c.if_id = pol->if_id;
 		c.add_time = pol->add_time;
+		if (pol->ntmpl)
+			c.peer = pol->tmpl[0].dst;
 		nm = search_n(&key, h->named, h->nnamed, sizeof(*h->named), named_cmp);
 		if (nm) {
 			err = problem(p, c.range,
@@ -281,6 +293,30 @@ fail:
 	return err;
 }
 
+/*
+ * The candidates of one key from c[i] on, when all come through the same
+ * tunnel endpoint: one peer's CHILD_SAs, the new one of a reauthentication
+ * or rekey beside the old one until the old is deleted. The newest policy
+ * (the later %unique if_id on a tie) is the one the peer now uses: it goes
+ * to c[i], so the route moves at once instead of after the old one's end.
+ */
+static void newest_of_peer(struct cand *c, size_t n, size_t i)
+{
+	size_t j, best = i;
+	struct cand t;
+
+	for (j = i + 1; j < n && !key_cmp(&c[j].key, &c[i].key); j++) {
+		if (!same_peer(&c[j], &c[i]))
+			return;
+		if (c[j].add_time > c[best].add_time ||
+		    (c[j].add_time == c[best].add_time && c[j].if_id > c[best].if_id))
+			best = j;
+	}
+	t = c[i];
+	c[i] = c[best];
+	c[best] = t;
+}
+
 int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
 {
 	struct cand *c = NULL;
@@ -294,13 +330,16 @@ int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
 		return err;
 	/* Each key: the first candidate wins, the others are conflicts. */
 	for (i = 0; i < n; i = j) {
-		const struct xs_route_ent *rt = route_at(h, &c[i].key);
-		const struct xs_ike_route *rec = rec_at(h, &c[i].key);
+		const struct xs_route_ent *rt;
+		const struct xs_ike_route *rec;
 		bool ok = true;
 
+		newest_of_peer(c, n, i);
+		rt = route_at(h, &c[i].key);
+		rec = rec_at(h, &c[i].key);
 		for (j = i + 1; j < n && !key_cmp(&c[j].key, &c[i].key); j++) {
-			if (c[j].if_id == c[i].if_id)
-				continue; /* two policies of one if_id (port split) */
+			if (c[j].if_id == c[i].if_id || same_peer(&c[j], &c[i]))
+				continue; /* two policies of one if_id (port split), or a replaced one */
 			err = problem(p, c[j].range,
 				      "ike: %s if_id %u: conflicts with if_id %u, which holds the prefix; not routed (two CHILD_SAs for one prefix: split it by prefix, not by port or protocol, or give them one if_id)",
 				      key_text(&c[j].key, k, sizeof(k)), c[j].if_id, c[i].if_id);
