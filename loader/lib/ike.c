@@ -84,16 +84,24 @@ struct cand {
 	uint64_t add_time;
 	int range;
 	bool held; /* the route leads to this if_id now */
-	struct xs_prefix peer; /* the template's tunnel destination (family 0: none) */
+	const struct xs_policy *pol;
 };
 
-/* Two candidates of one key through the same tunnel endpoint: one CHILD_SA
- * replacing the other (a reauthentication, make-before-break), not two
- * peers. */
+static bool prefix_same(const struct xs_prefix *a, const struct xs_prefix *b)
+{
+	return a->family == b->family && a->plen == b->plen && !memcmp(a->addr, b->addr, 16);
+}
+
+/* Two candidates of one key with the very same selector through the same
+ * tunnel endpoint: one CHILD_SA replacing the other (a reauthentication,
+ * make-before-break), not two peers nor a split of the prefix by port. */
 static bool same_peer(const struct cand *a, const struct cand *b)
 {
-	return a->peer.family && a->peer.family == b->peer.family && a->peer.plen == b->peer.plen &&
-	       !memcmp(a->peer.addr, b->peer.addr, sizeof(a->peer.addr));
+	const struct xs_policy *x = a->pol, *y = b->pol;
+
+	return x->ntmpl && y->ntmpl && prefix_same(&x->tmpl[0].dst, &y->tmpl[0].dst) &&
+	       prefix_same(&x->sel_src, &y->sel_src) && x->sel_proto == y->sel_proto &&
+	       x->sel_sport == y->sel_sport && x->sel_dport == y->sel_dport;
 }
 
 static int cand_cmp(const void *a, const void *b)
@@ -248,8 +256,7 @@ static int build_cands(const struct xs_ike_have *h, struct xs_ike_plan *p, struc
 		rkey_from(&c.key, &pol->sel_dst, h->ranges[c.range].tenant);
 		c.if_id = pol->if_id;
 		c.add_time = pol->add_time;
-		if (pol->ntmpl)
-			c.peer = pol->tmpl[0].dst;
+		c.pol = pol;
 		nm = search_n(&key, h->named, h->nnamed, sizeof(*h->named), named_cmp);
 		if (nm) {
 			err = problem(p, c.range,

@@ -324,6 +324,16 @@ static void test_reauth_moves(void **state)
 	assert_int_equal(w.p.nops, 0);
 	assert_true(problem_has(&w, "if_id 2: conflicts with if_id 1"));
 	xs_ike_plan_free(&w.p);
+
+	/* The same peer, the prefix split by port: a conflict too. */
+	pfx(&b->tmpl[0].dst, "10.0.1.2/32");
+	a->sel_proto = b->sel_proto = 6;
+	a->sel_dport = 80;
+	b->sel_dport = 443;
+	plan(&w);
+	assert_int_equal(w.p.nops, 0);
+	assert_true(problem_has(&w, "if_id 2: conflicts with if_id 1"));
+	xs_ike_plan_free(&w.p);
 }
 
 /* Another owner's route is not taken; the same if_id's is adopted. */
