@@ -21,6 +21,7 @@
 # XS_BENCH_IKE_N       CHILD_SA counts (default "1000")
 # XS_BENCH_IKE_RUNS    runs per figure (default 1)
 # XS_BENCH_IKE_LIMIT   seconds a run may take before it is given up (600)
+# XS_BENCH_IKE_MODES   which of them (default "daemon updown")
 OUT_TSV=${1:?usage: bench/bench-ike.sh RESULTS.tsv}
 case $OUT_TSV in /*) ;; *) OUT_TSV=$PWD/$OUT_TSV ;; esac
 . "$(dirname "$0")/../tests/lib.sh"
@@ -29,6 +30,7 @@ XS_SW_PREFIX=xs-bench-ike
 NS_LIST=${XS_BENCH_IKE_N:-1000}
 RUNS=${XS_BENCH_IKE_RUNS:-1}
 LIMIT=${XS_BENCH_IKE_LIMIT:-600}
+MODES=${XS_BENCH_IKE_MODES:-daemon updown}
 DPID=
 daemon_stop() {
 	if [ -n "$DPID" ]; then
@@ -94,7 +96,7 @@ run() { # MODE N RUN
 	setup
 	conf peer "$n" >"$SW/peer-swanctl.conf"
 	start_charon peer "$PEER"
-	swan peer --load-all --file "$SW/peer-swanctl.conf" >/dev/null
+	swan peer --load-all --file "$SW/peer-swanctl.conf" >/dev/null 2>&1
 	if [ "$mode" = updown ]; then
 		conf gw "$n" "$UPDOWN" >"$SW/gw-swanctl.conf"
 		start_charon gw "$GW" "$(dirname "$XS"):$PATH"
@@ -105,7 +107,7 @@ run() { # MODE N RUN
 		start_charon gw "$GW"
 	fi
 	t0=$(date +%s%N)
-	swan gw --load-all --file "$SW/gw-swanctl.conf" >/dev/null
+	swan gw --load-all --file "$SW/gw-swanctl.conf" >/dev/null 2>&1
 	while :; do
 		t=$((($(date +%s%N) - t0) / 1000000))
 		np=$(npols)
@@ -132,8 +134,9 @@ run() { # MODE N RUN
 
 for n in $NS_LIST; do
 	for r in $(seq "$RUNS"); do
-		run daemon "$n" "$r"
-		run updown "$n" "$r"
+		for m in $MODES; do
+			run "$m" "$n" "$r"
+		done
 	done
 done
 echo "bench-ike: done" >&2

@@ -50,6 +50,7 @@ BENCH_VM_MEM ?= 6G
 BENCH_PARTS ?= egress churn memory control path ike
 BENCH_IKE_N ?= 1000
 BENCH_IKE_RUNS ?= 1
+BENCH_IKE_MODES ?= daemon updown
 BENCH_IKE_TSV := $(OUT)/bench/ike.tsv
 BENCH_HOST_PARTS := $(filter egress churn memory,$(BENCH_PARTS))
 BENCH_PATH := $(OUT)/bench/path_send
@@ -131,7 +132,7 @@ ifneq ($(filter ike,$(BENCH_PARTS)),)
 ifneq ($(BENCH_VM),0)
 	@echo
 	$(Q)XS_VM_TIMEOUT=$${XS_VM_TIMEOUT:-7200} XS_BENCH_IKE_N="$(BENCH_IKE_N)" \
-		XS_BENCH_IKE_RUNS=$(BENCH_IKE_RUNS) \
+		XS_BENCH_IKE_RUNS=$(BENCH_IKE_RUNS) XS_BENCH_IKE_MODES="$(BENCH_IKE_MODES)" \
 		scripts/vmtest.sh -- bench/bench-ike.sh $(abspath $(BENCH_IKE_TSV))
 	$(Q)bench/bench-ike-report.sh $(BENCH_IKE_TSV) $(OUT)/bench/ike.json
 	$(Q)jq -s '.[0] + {ike: .[1]}' $(BENCH_JSON) $(OUT)/bench/ike.json >$(BENCH_JSON).new
