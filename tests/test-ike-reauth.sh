@@ -9,6 +9,10 @@
 # The daemon may lose at most one ping more than the plain setup, and no
 # packet of the overlap (the old or the new CHILD_SA) may be dropped as a
 # tenant violation (rpf).
+# Known to fail when a race is lost (README, strongSwan section): the route
+# moves to the new if_id when the gateway installs the new CHILD_SA, before
+# the peer has; pings on the new SA and replies on the old one in between
+# are lost. Fixing it needs both if_ids accepted during the overlap.
 . "$(dirname "$0")/lib.sh"
 
 XS_SW_PREFIX=xs-reauth
