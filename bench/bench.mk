@@ -21,9 +21,14 @@
 #      profiles (perf) of the largest N to DIR; BENCH_PATH_ICOUNT (default
 #      3) runs the guest on instruction-count time, BENCH_PATH_ICOUNT= on
 #      the host's clock
+#   4. in the test VM, booted again (bench/bench-ike.sh): a charon start
+#      with BENCH_IKE_N CHILD_SAs (default 1000) in one IKE_SA, the time
+#      until all their routes are present, with the updown script and with
+#      the daemon (ike if_ids); BENCH_IKE_RUNS runs each
 # BENCH_PARTS picks the parts: egress, churn and memory (1), control (the
-# statistics dump of 1 and all of 2) and path (3); default all of them, e.g.
-# "make bench BENCH_PARTS=path" for the path table alone (about 10 minutes).
+# statistics dump of 1 and all of 2), path (3) and ike (4); default all of
+# them, e.g. "make bench BENCH_PARTS=path" for the path table alone (about
+# 10 minutes).
 # Markdown on stdout; every figure in $(OUT)/bench/results.json.
 
 # The benchmark drives the datapath object through its skeleton.
@@ -42,7 +47,11 @@ BENCH_DUMP_N ?= 100000
 BENCH_DUMP_RUNS ?= 3
 # 10,000 classic interfaces and 200,000 SAs need room.
 BENCH_VM_MEM ?= 6G
-BENCH_PARTS ?= egress churn memory control path
+BENCH_PARTS ?= egress churn memory control path ike
+BENCH_IKE_N ?= 1000
+BENCH_IKE_RUNS ?= 1
+BENCH_IKE_MODES ?= daemon updown
+BENCH_IKE_TSV := $(OUT)/bench/ike.tsv
 BENCH_HOST_PARTS := $(filter egress churn memory,$(BENCH_PARTS))
 BENCH_PATH := $(OUT)/bench/path_send
 BENCH_PATH_TSV := $(OUT)/bench/path.tsv
@@ -116,6 +125,17 @@ ifneq ($(BENCH_VM),0)
 		scripts/vmtest.sh -- bench/bench-path.sh $(abspath $(BENCH_PATH_TSV))
 	$(Q)bench/bench-path-report.sh $(BENCH_PATH_TSV) $(BENCH_PATH_JSON)
 	$(Q)jq -s '.[0] + {path: .[1]}' $(BENCH_JSON) $(BENCH_PATH_JSON) >$(BENCH_JSON).new
+	$(Q)mv $(BENCH_JSON).new $(BENCH_JSON)
+endif
+endif
+ifneq ($(filter ike,$(BENCH_PARTS)),)
+ifneq ($(BENCH_VM),0)
+	@echo
+	$(Q)XS_VM_TIMEOUT=$${XS_VM_TIMEOUT:-7200} XS_BENCH_IKE_N="$(BENCH_IKE_N)" \
+		XS_BENCH_IKE_RUNS=$(BENCH_IKE_RUNS) XS_BENCH_IKE_MODES="$(BENCH_IKE_MODES)" \
+		scripts/vmtest.sh -- bench/bench-ike.sh $(abspath $(BENCH_IKE_TSV))
+	$(Q)bench/bench-ike-report.sh $(BENCH_IKE_TSV) $(OUT)/bench/ike.json
+	$(Q)jq -s '.[0] + {ike: .[1]}' $(BENCH_JSON) $(OUT)/bench/ike.json >$(BENCH_JSON).new
 	$(Q)mv $(BENCH_JSON).new $(BENCH_JSON)
 endif
 endif

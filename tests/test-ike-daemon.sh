@@ -16,6 +16,7 @@ XS_SW_PREFIX=xs-ike
 DLOG=$SW/daemon.log
 step() { echo "-- [${SECONDS}s] $*"; }
 DPID=
+DAEMON_RANGE=1-999
 daemon_stop() {
 	if [ -n "$DPID" ]; then
 		kill "$DPID" 2>/dev/null
@@ -26,7 +27,7 @@ daemon_stop() {
 # lib-charon's trap stops charon, shows the logs in $SW and cleans up.
 trap 'rc=$?; daemon_stop; [ -z "$MPID" ] || kill "$MPID" 2>/dev/null; (exit $rc); finish' EXIT
 daemon_start() {
-	$XS -n "$GW" daemon dev ipsec0 ike if_ids 1-999 >>"$DLOG" 2>&1 &
+	$XS -n "$GW" daemon dev ipsec0 ike if_ids "$DAEMON_RANGE" >>"$DLOG" 2>&1 &
 	DPID=$!
 }
 
@@ -283,5 +284,48 @@ swan gw --terminate --child net --timeout 30 >/dev/null
 assert_eq "$(owners)" "192.168.1.200/32 $ifid ike" "the route stays while no daemon runs"
 daemon_start
 within 10 "" "routes once the daemon is back" owners
+step "%unique past the range: never routed onto a configured tunnel's if_id, reported"
+# charon's %unique counter only grows: the range ends just above the next
+# value, the tunnel sits right after it, and each new CHILD_SA steps on.
+swan peer --initiate --child net --timeout 60 >/dev/null
+x=$(out_if_id 192.168.1.200/32)
+swan peer --terminate --child net --timeout 30 >/dev/null
+daemon_stop
+hi=$((x + 1))
+DAEMON_RANGE=1-$hi
+daemon_start
+sleep 1
+tun_add $((hi + 1))
+seen_tunnel=0 seen_beyond=0
+for _ in 1 2 3 4 5; do
+	swan peer --initiate --child net --timeout 60 >/dev/null
+	y=$(out_if_id 192.168.1.200/32)
+	echo "charon's %unique if_id: $y (range 1-$hi, tunnel branch1 on $((hi + 1)))"
+	if [ "$y" -le "$hi" ]; then
+		within 5 "192.168.1.200/32 $y ike
+192.168.50.0/24 $((hi + 1)) tunnel" "routes of a %unique if_id in the range" owners
+	else
+		if [ "$y" -eq $((hi + 1)) ]; then
+			want="192.168.1.200/32 if_id $y: outside the IKE range 1-$hi and the if_id of tunnel \"branch1\", not routed"
+			seen_tunnel=1
+		else
+			want="192.168.1.200/32 if_id $y: outside the IKE range 1-$hi, not routed"
+			seen_beyond=1
+		fi
+		end=$((SECONDS + 5))
+		until grep -qF "$want" "$DLOG"; do
+			[ $SECONDS -lt $end ] || fail "not reported: $want"
+			sleep 0.1
+		done
+		grep -F "$want" "$DLOG"
+		assert_eq "$(owners)" "192.168.50.0/24 $((hi + 1)) tunnel" "routes with if_id $y"
+	fi
+	swan peer --terminate --child net --timeout 30 >/dev/null
+	[ "$y" -le $((hi + 1)) ] || break
+done
+[ "$seen_tunnel" = 1 ] || fail "charon's %unique never reached the tunnel's if_id $((hi + 1))"
+[ "$seen_beyond" = 1 ] || fail "charon's %unique never went past the tunnel's if_id"
+st=$(xsj "$GW" daemon status dev ipsec0)
+echo "$st"
 echo "== daemon log"
 cat "$DLOG"

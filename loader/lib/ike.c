@@ -85,7 +85,25 @@ struct cand {
 	uint64_t add_time;
 	int range;
 	bool held; /* the route leads to this if_id now */
+	const struct xs_policy *pol;
 };
+
+static bool prefix_same(const struct xs_prefix *a, const struct xs_prefix *b)
+{
+	return a->family == b->family && a->plen == b->plen && !memcmp(a->addr, b->addr, 16);
+}
+
+/* Two candidates of one key with the very same selector through the same
+ * tunnel endpoint: one CHILD_SA replacing the other (a reauthentication,
+ * make-before-break), not two peers nor a split of the prefix by port. */
+static bool same_peer(const struct cand *a, const struct cand *b)
+{
+	const struct xs_policy *x = a->pol, *y = b->pol;
+
+	return x->ntmpl && y->ntmpl && prefix_same(&x->tmpl[0].dst, &y->tmpl[0].dst) &&
+	       prefix_same(&x->sel_src, &y->sel_src) && x->sel_proto == y->sel_proto &&
+	       x->sel_sport == y->sel_sport && x->sel_dport == y->sel_dport;
+}
 
 static int cand_cmp(const void *a, const void *b)
 {
@@ -175,6 +193,40 @@ static int note_narrow(struct xs_ike_plan *p, const struct cand *c, const struct
 		       pol->sel_dport);
 }
 
+/*
+ * An outbound policy with a usable SA whose if_id is in no managed range:
+ * not the daemon's to route. An IKE daemon's counter (strongSwan's
+ * %unique) that has run past the range lands here, on a configured
+ * tunnel's if_id (whose SAs the kernel then shares with it) or on one
+ * nothing routes: refused, and said. Left alone: the wildcard policies of
+ * a configured tunnel and policies whose if_id some route leads to (routes
+ * and SAs set up by hand or by apply).
+ */
+static int note_outside(const struct xs_ike_have *h, struct xs_ike_plan *p,
+			const struct xs_policy *pol)
+{
+	const struct xs_ike_named *nm, key = { .if_id = pol->if_id };
+	char a[64], r[XS_IKE_RANGES_MAX * 24] = "";
+	size_t i, o = 0;
+
+	if (xs_pol_is_tunnels(pol, pol->if_id))
+		return 0;
+	for (i = 0; i < h->nranges && o < sizeof(r); i++)
+		o += (size_t)snprintf(r + o, sizeof(r) - o, "%s%u-%u", i ? "," : "",
+				      h->ranges[i].lo, h->ranges[i].hi);
+	nm = search_n(&key, h->named, h->nnamed, sizeof(*h->named), named_cmp);
+	if (nm)
+		return problem(p, -1,
+			       "ike: %s if_id %u: outside the IKE range %s and the if_id of tunnel \"%s\", not routed; the IKE daemon's if_ids (strongSwan %%unique) have run past the range and its SAs share the tunnel's if_id: widen the range or move the tunnel, then restart the IKE daemon",
+			       format_prefix(&pol->sel_dst, a, sizeof(a)), pol->if_id, r, nm->name);
+	for (i = 0; i < h->nroutes; i++)
+		if (h->routes[i].val.if_id == pol->if_id)
+			return 0;
+	return problem(p, -1,
+		       "ike: %s if_id %u: outside the IKE range %s, not routed; the IKE daemon's if_ids (strongSwan %%unique) have run past the range: widen it (ike if_ids LO-HI)",
+		       format_prefix(&pol->sel_dst, a, sizeof(a)), pol->if_id, r);
+}
+
 static int build_cands(const struct xs_ike_have *h, struct xs_ike_plan *p, struct cand **out,
 		       size_t *nout)
 {
@@ -193,14 +245,19 @@ static int build_cands(const struct xs_ike_have *h, struct xs_ike_plan *p, struc
 		if (pol->dir != XFRM_POLICY_OUT || pol->action != XFRM_POLICY_ALLOW || !pol->if_id)
 			continue;
 		c.range = xs_ike_range_of(h->ranges, h->nranges, pol->if_id);
-		if (c.range < 0)
-			continue;
 		/* A policy without SA yet (acquire, or an SA gone): no route. */
 		if (!search_n(&pol->if_id, h->sa_ifids, h->nsa, sizeof(*h->sa_ifids), u32_cmp))
 			continue;
+		if (c.range < 0) {
+			err = note_outside(h, p, pol);
+			if (err)
+				goto fail;
+			continue;
+		}
 		rkey_from(&c.key, &pol->sel_dst, h->ranges[c.range].tenant);
 		c.if_id = pol->if_id;
 		c.add_time = pol->add_time;
+		c.pol = pol;
 		nm = search_n(&key, h->named, h->nnamed, sizeof(*h->named), named_cmp);
 		if (nm) {
 			err = problem(p, c.range,
@@ -244,6 +301,30 @@ fail:
 	return err;
 }
 
+/*
+ * The candidates of one key from c[i] on, when all come through the same
+ * tunnel endpoint: one peer's CHILD_SAs, the new one of a reauthentication
+ * or rekey beside the old one until the old is deleted. The newest policy
+ * (the later %unique if_id on a tie) is the one the peer now uses: it goes
+ * to c[i], so the route moves at once instead of after the old one's end.
+ */
+static void newest_of_peer(struct cand *c, size_t n, size_t i)
+{
+	size_t j, best = i;
+	struct cand t;
+
+	for (j = i + 1; j < n && !key_cmp(&c[j].key, &c[i].key); j++) {
+		if (!same_peer(&c[j], &c[i]))
+			return;
+		if (c[j].add_time > c[best].add_time ||
+		    (c[j].add_time == c[best].add_time && c[j].if_id > c[best].if_id))
+			best = j;
+	}
+	t = c[i];
+	c[i] = c[best];
+	c[best] = t;
+}
+
 int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
 {
 	struct cand *c = NULL;
@@ -257,13 +338,16 @@ int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
 		return err;
 	/* Each key: the first candidate wins, the others are conflicts. */
 	for (i = 0; i < n; i = j) {
-		const struct xs_route_ent *rt = route_at(h, &c[i].key);
-		const struct xs_ike_route *rec = rec_at(h, &c[i].key);
+		const struct xs_route_ent *rt;
+		const struct xs_ike_route *rec;
 		bool ok = true;
 
+		newest_of_peer(c, n, i);
+		rt = route_at(h, &c[i].key);
+		rec = rec_at(h, &c[i].key);
 		for (j = i + 1; j < n && !key_cmp(&c[j].key, &c[i].key); j++) {
-			if (c[j].if_id == c[i].if_id)
-				continue; /* two policies of one if_id (port split) */
+			if (c[j].if_id == c[i].if_id || same_peer(&c[j], &c[i]))
+				continue; /* two policies of one if_id (port split), or a replaced one */
 			err = problem(p, c[j].range,
 				      "ike: %s if_id %u: conflicts with if_id %u, which holds the prefix; not routed (two CHILD_SAs for one prefix: split it by prefix, not by port or protocol, or give them one if_id)",
 				      key_text(&c[j].key, k, sizeof(k)), c[j].if_id, c[i].if_id);

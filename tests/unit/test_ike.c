@@ -260,6 +260,82 @@ static void test_named_refused(void **state)
 	xs_ike_plan_free(&w.p);
 }
 
+/* Drift case 2: %unique past the range. On a configured tunnel's if_id or
+ * on one nothing routes: no route, a problem naming it; the tunnel's own
+ * wildcard policies and hand-made routes with SAs are left alone. */
+static void test_outside_range(void **state)
+{
+	struct xs_policy *wild;
+	struct world w;
+
+	(void)state;
+	world_init(&w);
+	w.ranges[0].hi = 2;
+	w.named[0] = (struct xs_ike_named){ 3, "branch1" };
+	w.nnamed = 1;
+	pol(&w, "192.168.1.200/32", 3, 100);
+	sa(&w, 3);
+	wild = pol(&w, "0.0.0.0/0", 3, 50);
+	pfx(&wild->sel_src, "0.0.0.0/0");
+	route(&w, "192.168.50.0/24", 3, false);
+	pol(&w, "192.168.1.201/32", 4, 110);
+	sa(&w, 4);
+	pol(&w, "192.168.60.0/24", 1001, 120);
+	sa(&w, 1001);
+	route(&w, "192.168.60.0/24", 1001, false);
+	plan(&w);
+	assert_int_equal(w.p.nops, 0);
+	assert_int_equal(w.p.nproblems, 2);
+	assert_true(problem_has(&w, "192.168.1.200/32 if_id 3: outside the IKE range 1-2 and "
+				    "the if_id of tunnel \"branch1\""));
+	assert_true(problem_has(&w, "192.168.1.201/32 if_id 4: outside the IKE range 1-2, "
+				    "not routed"));
+	xs_ike_plan_free(&w.p);
+}
+
+/* Drift case 5: make-before-break reauthentication. The new CHILD_SA's
+ * policy (a new %unique if_id) beside the old one of the same peer: the
+ * route moves to the new one at once, and that is no conflict; two peers
+ * are still one. */
+static void test_reauth_moves(void **state)
+{
+	struct xs_policy *a, *b;
+	struct world w;
+
+	(void)state;
+	world_init(&w);
+	a = pol(&w, "192.168.1.200/32", 1, 100);
+	b = pol(&w, "192.168.1.200/32", 2, 200);
+	a->ntmpl = b->ntmpl = 1;
+	pfx(&a->tmpl[0].dst, "10.0.1.2/32");
+	pfx(&b->tmpl[0].dst, "10.0.1.2/32");
+	sa(&w, 1);
+	sa(&w, 2);
+	route(&w, "192.168.1.200/32", 1, true);
+	plan(&w);
+	assert_int_equal(w.p.nproblems, 0);
+	assert_int_equal(w.p.nops, 1);
+	expect_op(&w, 0, XS_IKE_SET, "192.168.1.200/32", 2);
+	xs_ike_plan_free(&w.p);
+
+	/* Another peer's newer policy: a conflict, the holder keeps it. */
+	pfx(&b->tmpl[0].dst, "10.0.2.2/32");
+	plan(&w);
+	assert_int_equal(w.p.nops, 0);
+	assert_true(problem_has(&w, "if_id 2: conflicts with if_id 1"));
+	xs_ike_plan_free(&w.p);
+
+	/* The same peer, the prefix split by port: a conflict too. */
+	pfx(&b->tmpl[0].dst, "10.0.1.2/32");
+	a->sel_proto = b->sel_proto = 6;
+	a->sel_dport = 80;
+	b->sel_dport = 443;
+	plan(&w);
+	assert_int_equal(w.p.nops, 0);
+	assert_true(problem_has(&w, "if_id 2: conflicts with if_id 1"));
+	xs_ike_plan_free(&w.p);
+}
+
 /* Another owner's route is not taken; the same if_id's is adopted. */
 static void test_other_owner(void **state)
 {
@@ -383,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_other_owner),  cmocka_unit_test(test_allow_and_tenant),
 		cmocka_unit_test(test_forget),       cmocka_unit_test(test_move),
 		cmocka_unit_test(test_dev_to_down),
+		cmocka_unit_test(test_outside_range), cmocka_unit_test(test_reauth_moves),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
