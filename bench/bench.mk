@@ -7,8 +7,9 @@
 #      (bench/bench_egress.c; BENCH_REPEAT, BENCH_RUNS, BENCH_SAMPLES and
 #      BENCH_CPU tune it), the same under route churn and a tenant's hit rate
 #      while another scans (BENCH_CHURN_PACKETS), the kernel memory of an
-#      attached device by size (BENCH_PARTS picks among egress, churn and
-#      memory), and 100,000 tunnels' counters read from pinned maps
+#      attached device by size, the egress cost of route groups of 2 and 8
+#      against one if_id (BENCH_PARTS picks among egress, churn, memory and
+#      groups), and 100,000 tunnels' counters read from pinned maps
 #   2. in the test VM, booted once (bench/bench-vm.sh): setup of N tunnels by
 #      apply and by ip -batch, one interface per tunnel versus routes, and
 #      the statistics dump of BENCH_DUMP_N tunnels; BENCH_VM_N, BENCH_VM_RUNS,
@@ -25,7 +26,7 @@
 #      with BENCH_IKE_N CHILD_SAs (default 1000) in one IKE_SA, the time
 #      until all their routes are present, with the updown script and with
 #      the daemon (ike if_ids); BENCH_IKE_RUNS runs each
-# BENCH_PARTS picks the parts: egress, churn and memory (1), control (the
+# BENCH_PARTS picks the parts: egress, churn, memory and groups (1), control (the
 # statistics dump of 1 and all of 2), path (3) and ike (4); default all of
 # them, e.g. "make bench BENCH_PARTS=path" for the path table alone (about
 # 10 minutes).
@@ -47,12 +48,12 @@ BENCH_DUMP_N ?= 100000
 BENCH_DUMP_RUNS ?= 3
 # 10,000 classic interfaces and 200,000 SAs need room.
 BENCH_VM_MEM ?= 6G
-BENCH_PARTS ?= egress churn memory control path ike
+BENCH_PARTS ?= egress churn memory groups control path ike
 BENCH_IKE_N ?= 1000
 BENCH_IKE_RUNS ?= 1
 BENCH_IKE_MODES ?= daemon updown
 BENCH_IKE_TSV := $(OUT)/bench/ike.tsv
-BENCH_HOST_PARTS := $(filter egress churn memory,$(BENCH_PARTS))
+BENCH_HOST_PARTS := $(filter egress churn memory groups,$(BENCH_PARTS))
 BENCH_PATH := $(OUT)/bench/path_send
 BENCH_PATH_TSV := $(OUT)/bench/path.tsv
 BENCH_PATH_JSON := $(OUT)/bench/path.json

@@ -1436,8 +1436,93 @@ static void make_dirs(const char *path)
 	free(p);
 }
 
+/* ---- groups: a route to a group of tunnels against one to an if_id ---- */
+
+/* The egress cost of a route to a 2- and to an 8-member group (flow hash,
+ * weights, the down mask) against a route to one if_id: IPv4, warm
+ * cache, one route each. */
+struct group_fig {
+	struct stat3 single, g2, g8;
+};
+
+static void group_put(struct xfrm_steer *xs, const char *net, uint32_t gid, uint32_t n)
+{
+	struct route_key_v4 k = { .prefixlen = 32 + 16 };
+	struct route_value v = { .if_id = gid, .tunnel_idx = 0 };
+	struct route_group g = { .n = n };
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		g.nh[i].if_id = 30 + i;
+		g.nh[i].tunnel_idx = 1 + i;
+		g.nh[i].weight = 1;
+	}
+	inet_pton(AF_INET, net, &k.addr);
+	if (n && bpf_map_update_elem(bpf_map__fd(xs->maps.route_groups), &gid, &g, BPF_ANY))
+		die("group update");
+	if (!n)
+		v = (struct route_value){ .if_id = 5, .tunnel_idx = 5 };
+	if (bpf_map_update_elem(bpf_map__fd(xs->maps.routes_v4), &k, &v, BPF_ANY))
+		die("route update");
+}
+
+static struct stat3 group_measure(const struct bench *b, int fd, const char *dst)
+{
+	struct pkt p;
+	uint8_t a[4];
+	uint32_t ret;
+
+	inet_pton(AF_INET, dst, a);
+	build_pkt(&p, V4, a);
+	test_run(fd, &p, 1, &ret);
+	return measure(b, fd, &p, ret);
+}
+
+static void run_groups(const struct bench *b, struct group_fig *g)
+{
+	struct meta_value m = { .magic = XS_META_MAGIC, .version = 1, .route_gen = 1 };
+	struct xfrm_steer *xs = xfrm_steer__open();
+	uint32_t zero = 0;
+	int fd;
+
+	if (!xs)
+		die("open BPF object");
+	xs->rodata->cfg.tenant_mode = XS_TENANT_NONE;
+	xs->rodata->l3_off = ETH_HLEN;
+	bpf_map__set_max_entries(xs->maps.routes_v4, 16);
+	bpf_map__set_max_entries(xs->maps.routes_v6, 16);
+	bpf_map__set_max_entries(xs->maps.tunnels, NTUNNELS);
+	bpf_map__set_max_entries(xs->maps.tunnel_stats, NTUNNELS + 1);
+	bpf_map__set_max_entries(xs->maps.secpath, 64);
+	if (xfrm_steer__load(xs))
+		die("load xfrm_steer.bpf.o");
+	if (bpf_map_update_elem(bpf_map__fd(xs->maps.meta), &zero, &m, BPF_ANY))
+		die("meta update");
+	group_put(xs, "10.8.0.0", 0, 0);
+	group_put(xs, "10.9.0.0", 1, 2);
+	group_put(xs, "10.7.0.0", 2, XS_GROUP_MAX);
+	fd = bpf_program__fd(xs->progs.xs_egress);
+	g->single = group_measure(b, fd, "10.8.1.1");
+	g->g2 = group_measure(b, fd, "10.9.1.1");
+	g->g8 = group_measure(b, fd, "10.7.1.1");
+	xfrm_steer__destroy(xs);
+}
+
+static void print_groups(const struct group_fig *g)
+{
+	printf("\n### Egress with route groups (ns per packet, median (min-max) of the runs)\n\n");
+	printf("| route to | ns | against one if_id |\n|---|---:|---:|\n");
+	printf("| one if_id | %.1f (%.1f-%.1f) | 1.0x |\n", g->single.median, g->single.min,
+	       g->single.max);
+	printf("| a group of 2 | %.1f (%.1f-%.1f) | %.1fx |\n", g->g2.median, g->g2.min, g->g2.max,
+	       g->g2.median / g->single.median);
+	printf("| a group of %d | %.1f (%.1f-%.1f) | %.1fx |\n", XS_GROUP_MAX, g->g8.median,
+	       g->g8.min, g->g8.max, g->g8.median / g->single.median);
+}
+
 struct extra {
-	bool egress, churn, memory;
+	bool egress, churn, memory, groups;
+	struct group_fig gf;
 	uint32_t packets;
 	struct churn_fam cf[NFAMILIES];
 	struct scan_res sr;
@@ -1467,6 +1552,10 @@ static void write_json(const struct bench *b, const struct extra *x, const char 
 		TARGET_RATIO, TARGET_ROUTES);
 	if (x->churn || x->memory)
 		json_extra(f, x->cf, &x->sr, x->packets, x->mem, x->memory ? NMEM : 0, ncpu);
+	if (x->groups)
+		fprintf(f,
+			"  \"groups\": {\"single\": %.1f, \"group_2\": %.1f, \"group_%d\": %.1f},\n",
+			x->gf.single.median, x->gf.g2.median, XS_GROUP_MAX, x->gf.g8.median);
 	fprintf(f, "  \"egress\": [\n");
 	for (i = 0; i < b->nrows; i++) {
 		const struct row *r = &b->rows[i];
@@ -1530,10 +1619,11 @@ int main(int argc, char **argv)
 
 	parts = getenv("BENCH_PARTS");
 	if (!parts || !*parts)
-		parts = "egress churn memory";
+		parts = "egress churn memory groups";
 	x.egress = strstr(parts, "egress") != NULL;
 	x.churn = strstr(parts, "churn") != NULL;
 	x.memory = strstr(parts, "memory") != NULL;
+	x.groups = strstr(parts, "groups") != NULL;
 	x.packets = env_u32("BENCH_CHURN_PACKETS", 200000, 1000, 100000000);
 	if (x.egress) {
 		for (f = V4; f < NFAMILIES; f++)
@@ -1567,6 +1657,10 @@ int main(int argc, char **argv)
 			run_memory(&x.mem[i]);
 		}
 		print_memory(x.mem, NMEM, libbpf_num_possible_cpus());
+	}
+	if (x.groups) {
+		run_groups(&b, &x.gf);
+		print_groups(&x.gf);
 	}
 	write_json(&b, &x, json, u.release, ncpu);
 	fprintf(stderr, "results: %s\n", json);
