@@ -460,19 +460,29 @@ static int ike_sync(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, struc
 	struct xs_policy *pols = NULL;
 	struct xs_ike_plan plan;
 	size_t npols = 0;
+	uint32_t *ids;
 	int err;
 
 	if (!o->n)
 		return 0;
+	/* Sorted apart: u->ids pairs with u->pcpu. */
+	ids = malloc((u->n ? u->n : 1) * sizeof(*ids));
+	if (!ids)
+		return p_err(ctx, -ENOMEM, "out of memory");
+	if (u->n)
+		memcpy(ids, u->ids, u->n * sizeof(*ids));
+	qsort(ids, u->n, sizeof(*ids), u32_cmp);
 	err = xs_pols_read(ctx, nl, &pols, &npols);
-	if (err)
+	if (err) {
+		free(ids);
 		return err;
-	qsort(u->ids, u->n, sizeof(*u->ids), u32_cmp);
-	err = xs_ike_reconcile(ctx, dev, o->r, o->n, pols, npols, u->ids, u->n, &plan);
+	}
+	err = xs_ike_reconcile(ctx, dev, o->r, o->n, pols, npols, ids, u->n, &plan);
 	ike_log_ops(dev, &plan);
 	ike_log_problems(o, dev, &plan);
 	xs_ike_plan_free(&plan);
 	free(pols);
+	free(ids);
 	return err;
 }
 
