@@ -19,8 +19,14 @@ topo_gateway
 $XS -n "$GW" attach dev ipsec0
 $XS -n "$GW" route add 192.168.1.0/24 if_id 101 dev ipsec0
 $XS -n "$GW" route add 192.168.2.0/24 if_id 102 dev ipsec0
+# An underlay too, whose directory has no tc programs.
+ip -n "$GW" link add ul9 type veth peer name ul9p
+ip -n "$GW" link set ul9 up
+ip -n "$GW" link set ul9p up
+$XS -n "$GW" underlay attach dev ul9
 old=$(ino "$GW")
 [ -d "$root/$old/ipsec0" ] || fail "no pins in $root/$old/ipsec0"
+[ -d "$root/$old/ul9" ] || fail "no underlay pins in $root/$old/ul9"
 ip netns del "$GW"
 # nsfs hands out freed inode numbers again: make namespaces until one
 # gets the old one (usually the first).
@@ -42,8 +48,10 @@ if [ -n "$got" ]; then
 	echo "$out"
 	assert_eq "$(jq '[.links[]?] | length' <<<"$out")" 0 "links shown in the new namespace"
 	grep -q '^Warning: removed the state of "ipsec0"' "$err" || fail "no warning about the stale state"
-	assert_eq "$(wc -l <"$err")" 1 "warning lines"
+	grep -q '^Warning: removed the state of "ul9"' "$err" || fail "no warning about the stale underlay"
+	assert_eq "$(wc -l <"$err")" 2 "warning lines"
 	[ -e "$root/$old/ipsec0" ] && fail "the stale pins are still there"
+	[ -e "$root/$old/ul9" ] && fail "the stale underlay pins are still there"
 	$XS -n "$got" link add ipsec0
 	$XS -n "$got" attach dev ipsec0
 	assert_eq "$($XS -n "$got" -j route show | jq length)" 0 "routes of the new namespace's device"

@@ -154,7 +154,9 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 	err = xs_pin_dir(ctx, a.dev, dir, sizeof(dir));
 	if (err)
 		return err;
-	err = xs_mkdir_pins(ctx, dir);
+	err = xs_sweep_stale(ctx);
+	if (!err)
+		err = xs_mkdir_pins(ctx, dir);
 	if (err)
 		return err;
 	lock_fd = xs_dir_lock(ctx, dir, XS_LOCK_EXCLUSIVE);

@@ -246,6 +246,29 @@ int xs_clean_if_stale(struct xs_ctx *ctx, const char *dir, const char *ifname)
 	return err;
 }
 
+int xs_sweep_stale(struct xs_ctx *ctx)
+{
+	char ns[XS_DIR_MAX], dir[XS_DIR_MAX + IF_NAMESIZE + 1];
+	struct dirent *de;
+	DIR *d;
+	int err = xs_netns_dir(ctx, ns, sizeof(ns));
+
+	if (err)
+		return err;
+	d = opendir(ns);
+	if (!d)
+		return 0; /* nothing here yet */
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR ||
+		    strlen(de->d_name) >= IF_NAMESIZE)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", ns, de->d_name);
+		xs_clean_if_stale(ctx, dir, de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
 int xs_mkdir_pins(struct xs_ctx *ctx, const char *dir)
 {
 	char path[PATH_MAX];
@@ -657,11 +680,16 @@ int xs_for_each_attached(struct xs_ctx *ctx,
 		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
 			continue;
 		/* Underlay devices have a directory of their own but no tc
-		 * programs: only a "meta" pin marks an attached device. */
+		 * programs: only a "meta" pin marks an attached device. One
+		 * whose device is gone goes now, as a tc device's would. */
 		if ((size_t)snprintf(meta, sizeof(meta), "%s/%s/meta", dir, de->d_name) >=
-			    sizeof(meta) ||
-		    stat(meta, &sb))
+			    sizeof(meta))
 			continue;
+		if (stat(meta, &sb)) {
+			meta[strlen(meta) - strlen("/meta")] = '\0';
+			xs_clean_if_stale(ctx, meta, de->d_name);
+			continue;
+		}
 		meta[strlen(meta) - strlen("/meta")] = '\0';
 		if (xs_clean_if_stale(ctx, meta, de->d_name))
 			continue;

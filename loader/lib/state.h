@@ -113,6 +113,10 @@ int xs_pins_remove_all(const char *dir);
 /* Remove dir if it is stale, with a warning naming why: 1 when it did, 0
  * when the state is live (or absent), <0 on error. */
 int xs_clean_if_stale(struct xs_ctx *ctx, const char *dir, const char *ifname);
+/* xs_clean_if_stale() for every device directory of this namespace: what a
+ * deleted namespace of the same inode left (an underlay's too), before an
+ * attach makes this namespace's state. */
+int xs_sweep_stale(struct xs_ctx *ctx);
 
 /* Call fn for each attached device of this network namespace; stale
  * state is removed (with a warning) instead. */

@@ -360,10 +360,11 @@ int xs_ul_attach(struct xs_ctx *ctx, const struct xs_ul_attach_args *ap, struct 
 		return err;
 	if (li.is_xfrm)
 		return p_err(ctx, -EINVAL,
-			     "device \"%s\" is an xfrm interface: attach the underlay, the "
-			     "device ESP arrives on",
+			     "device \"%s\" is an xfrm interface: attach the underlay, the device ESP arrives on",
 			     a.dev);
 	err = xs_pin_dir(ctx, a.dev, dir, sizeof(dir));
+	if (!err)
+		err = xs_sweep_stale(ctx);
 	if (!err)
 		err = xs_mkdir_pins(ctx, dir);
 	if (err)
