@@ -116,7 +116,7 @@ test: deps
 # cannot be had). Not part of `make test`, which stays on 6.12.
 test-newest: deps
 	$(Q)$(MAKE) --no-print-directory all unit
-	$(Q)$(MAKE) --no-print-directory prev
+	$(Q)$(MAKE) --no-print-directory test-hooks prev
 	$(Q)XS_KERNEL=newest tests/run-all.sh --vm-only $(T)
 
 # A long run in the VM (tests/soak.sh; not part of make test): 10,000
