@@ -260,9 +260,8 @@ int xs_sweep_stale(struct xs_ctx *ctx)
 		return 0; /* nothing here yet */
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || de->d_type != DT_DIR ||
-		    strlen(de->d_name) >= IF_NAMESIZE)
+		    (size_t)snprintf(dir, sizeof(dir), "%s/%s", ns, de->d_name) >= sizeof(dir))
 			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", ns, de->d_name);
 		xs_clean_if_stale(ctx, dir, de->d_name);
 	}
 	closedir(d);
