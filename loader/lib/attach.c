@@ -88,46 +88,24 @@ static void remove_pins(const char *dir, struct xfrm_steer *skel)
 static int attach_one(struct xs_ctx *ctx, const char *dir, const char *pin,
 		      struct bpf_program *prog, int ifindex, bool *created)
 {
-	struct bpf_link_info info;
-	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 	struct bpf_link *link;
-	int fd, err;
+	int err;
 
 	*created = false;
 	snprintf(path, sizeof(path), "%s/%s", dir, pin);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		memset(&info, 0, sizeof(info));
-		if (!bpf_link_get_info_by_fd(fd, &info, &len) &&
-		    info.type == BPF_LINK_TYPE_TCX && (int)info.tcx.ifindex == ifindex) {
-			err = bpf_link_update(fd, bpf_program__fd(prog), NULL);
-			close(fd);
-			if (err)
-				return p_err(ctx, -errno, "cannot replace the program of %s: %s",
-					     path, strerror(errno));
-			return 0;
-		}
-		close(fd);
-		unlink(path);
-	}
-
+	err = xs_link_update_pinned(ctx, path, BPF_LINK_TYPE_TCX, ifindex, prog);
+	if (err)
+		return err < 0 ? err : 0;
 	link = bpf_program__attach_tcx(prog, ifindex, NULL);
 	if (!link) {
 		err = -errno;
 		return p_err(ctx, err, "cannot attach %s to ifindex %d: %s (tcx needs kernel 6.6+)",
 			     bpf_program__name(prog), ifindex, strerror(-err));
 	}
-	err = bpf_link__pin(link, path);
-	if (err) {
-		bpf_link__destroy(link);
-		return p_err(ctx, err, "cannot pin %s: %s", path, strerror(-err));
-	}
-	/* The pin holds the link now; dropping our handle keeps it attached. */
-	bpf_link__disconnect(link);
-	bpf_link__destroy(link);
-	*created = true;
-	return 0;
+	err = xs_link_pin_new(ctx, link, path);
+	*created = !err;
+	return err;
 }
 
 int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)

@@ -137,6 +137,19 @@ int xs_pin_dir(struct xs_ctx *ctx, const char *ifname, char *buf, size_t len)
 	return err < 0 ? err : 0;
 }
 
+/* The device of a tcx or XDP link; 0 for other kinds. */
+static int info_ifindex(const struct bpf_link_info *info)
+{
+	switch (info->type) {
+	case BPF_LINK_TYPE_TCX:
+		return (int)info->tcx.ifindex;
+	case BPF_LINK_TYPE_XDP:
+		return (int)info->xdp.ifindex;
+	default:
+		return 0;
+	}
+}
+
 /* The device a pinned link is attached to, 0 when it is gone (a tcx or
  * XDP link outlives its device, and its namespace, detached). -1: no such
  * pin. */
@@ -152,12 +165,8 @@ static int link_ifindex(const char *dir, const char *pin)
 	if (fd < 0)
 		return -1;
 	memset(&info, 0, sizeof(info));
-	if (!bpf_link_get_info_by_fd(fd, &info, &len)) {
-		if (info.type == BPF_LINK_TYPE_TCX)
-			ifindex = (int)info.tcx.ifindex;
-		else if (info.type == BPF_LINK_TYPE_XDP)
-			ifindex = (int)info.xdp.ifindex;
-	}
+	if (!bpf_link_get_info_by_fd(fd, &info, &len))
+		ifindex = info_ifindex(&info);
 	close(fd);
 	return ifindex;
 }
@@ -236,8 +245,9 @@ int xs_clean_if_stale(struct xs_ctx *ctx, const char *dir, const char *ifname)
 	if (!flock(fd, LOCK_EX) && xs_pins_stale(dir, ifname, true, why, sizeof(why))) {
 		err = xs_pins_remove_all(dir);
 		if (err)
-			p_err(ctx, err, "cannot remove the stale state in %s: %s", dir,
-			      strerror(-err));
+			p_err(ctx, err,
+			      "cannot remove the stale state in %s: %s (remove it by hand, then run \"xfrm-steer detach stale\")",
+			      dir, strerror(-err));
 		else
 			p_warn(ctx, "removed the state of \"%s\" in %s: %s", ifname, dir, why);
 		err = err ? err : 1;
@@ -251,7 +261,7 @@ int xs_sweep_stale(struct xs_ctx *ctx)
 	char ns[XS_DIR_MAX], dir[XS_DIR_MAX + IF_NAMESIZE + 1];
 	struct dirent *de;
 	DIR *d;
-	int err = xs_netns_dir(ctx, ns, sizeof(ns));
+	int e, err = xs_netns_dir(ctx, ns, sizeof(ns));
 
 	if (err)
 		return err;
@@ -262,10 +272,12 @@ int xs_sweep_stale(struct xs_ctx *ctx)
 		if (de->d_name[0] == '.' || de->d_type != DT_DIR ||
 		    (size_t)snprintf(dir, sizeof(dir), "%s/%s", ns, de->d_name) >= sizeof(dir))
 			continue;
-		xs_clean_if_stale(ctx, dir, de->d_name);
+		e = xs_clean_if_stale(ctx, dir, de->d_name);
+		if (e < 0 && !err)
+			err = e; /* reported; the caller stops */
 	}
 	closedir(d);
-	return 0;
+	return err;
 }
 
 int xs_mkdir_pins(struct xs_ctx *ctx, const char *dir)
@@ -313,6 +325,43 @@ int xs_dir_lock(struct xs_ctx *ctx, const char *dir, enum xs_lock lock)
 		return p_err(ctx, err, "cannot lock %s: %s", dir, strerror(-err));
 	}
 	return fd;
+}
+
+int xs_link_update_pinned(struct xs_ctx *ctx, const char *path, enum bpf_link_type type,
+			  int ifindex, const struct bpf_program *prog)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), err;
+
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	if (!bpf_link_get_info_by_fd(fd, &info, &len) && info.type == type &&
+	    info_ifindex(&info) == ifindex) {
+		err = bpf_link_update(fd, bpf_program__fd(prog), NULL) ? -errno : 0;
+		close(fd);
+		if (err)
+			return p_err(ctx, err, "cannot replace the program of %s: %s", path,
+				     strerror(-err));
+		return 1;
+	}
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+int xs_link_pin_new(struct xs_ctx *ctx, struct bpf_link *link, const char *path)
+{
+	int err = bpf_link__pin(link, path);
+
+	if (err) {
+		bpf_link__destroy(link);
+		return p_err(ctx, err, "cannot pin %s: %s", path, strerror(-err));
+	}
+	bpf_link__disconnect(link);
+	bpf_link__destroy(link);
+	return 0;
 }
 
 /* Pins earlier versions made and this one no longer has: the single ring

@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/bpf.h>
 
 #include "common.h"
 
@@ -54,6 +55,20 @@ enum xs_lock { XS_LOCK_SHARED, XS_LOCK_EXCLUSIVE };
  * dir. Returns the locked descriptor, or -errno: unreported when dir cannot
  * be opened (-ENOENT: nothing attached), reported when it cannot be locked. */
 int xs_dir_lock(struct xs_ctx *ctx, const char *dir, enum xs_lock lock);
+
+struct bpf_link;
+struct bpf_program;
+
+/* A device's links are pinned, so that they outlive the command. When the
+ * pin at path holds a link of type (BPF_LINK_TYPE_TCX or _XDP) on ifindex,
+ * prog replaces its program atomically: 1. Otherwise a pin there (of a
+ * deleted and re-made device, or of another kind) is removed: 0, and the
+ * caller attaches anew and hands the link to xs_link_pin_new. <0: reported. */
+int xs_link_update_pinned(struct xs_ctx *ctx, const char *path, enum bpf_link_type type,
+			  int ifindex, const struct bpf_program *prog);
+/* Pin a newly made link at path and drop our handle: the pin keeps it
+ * attached. On failure the link is destroyed (detached) and reported. */
+int xs_link_pin_new(struct xs_ctx *ctx, struct bpf_link *link, const char *path);
 
 /* XS_PIN_ROOT, or where it is reached from this mount namespace (under
  * `ip netns exec`: through /proc/1/root). */
@@ -115,7 +130,8 @@ int xs_pins_remove_all(const char *dir);
 int xs_clean_if_stale(struct xs_ctx *ctx, const char *dir, const char *ifname);
 /* xs_clean_if_stale() for every device directory of this namespace: what a
  * deleted namespace of the same inode left (an underlay's too), before an
- * attach makes this namespace's state. */
+ * attach makes this namespace's state. <0 when one could not be removed
+ * (reported), after trying all of them. */
 int xs_sweep_stale(struct xs_ctx *ctx);
 
 /* Call fn for each attached device of this network namespace; stale

@@ -300,28 +300,14 @@ static void unpin_all(const char *dir, struct xdp_underlay *skel)
 static int attach_link(struct xs_ctx *ctx, const char *dir, struct bpf_program *prog, int ifindex,
 		       const char *dev)
 {
-	struct bpf_link_info info;
-	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 	struct bpf_link *link;
-	int fd, err;
+	int err;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, XS_PIN_XDP_LINK);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		memset(&info, 0, sizeof(info));
-		if (!bpf_link_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
-		    (int)info.xdp.ifindex == ifindex) {
-			err = bpf_link_update(fd, bpf_program__fd(prog), NULL);
-			close(fd);
-			if (err)
-				return p_err(ctx, -errno, "cannot replace the program of %s: %s",
-					     path, strerror(errno));
-			return 0;
-		}
-		close(fd);
-		unlink(path);
-	}
+	err = xs_link_update_pinned(ctx, path, BPF_LINK_TYPE_XDP, ifindex, prog);
+	if (err)
+		return err < 0 ? err : 0;
 	link = bpf_program__attach_xdp(prog, ifindex);
 	if (!link) {
 		err = -errno;
@@ -331,14 +317,7 @@ static int attach_link(struct xs_ctx *ctx, const char *dir, struct bpf_program *
 				     dev);
 		return p_err(ctx, err, "cannot attach XDP to \"%s\": %s", dev, strerror(-err));
 	}
-	err = bpf_link__pin(link, path);
-	if (err) {
-		bpf_link__destroy(link);
-		return p_err(ctx, err, "cannot pin %s: %s", path, strerror(-err));
-	}
-	bpf_link__disconnect(link);
-	bpf_link__destroy(link);
-	return 0;
+	return xs_link_pin_new(ctx, link, path);
 }
 
 int xs_ul_attach(struct xs_ctx *ctx, const struct xs_ul_attach_args *ap, struct xs_ul_attached *out)
