@@ -61,6 +61,7 @@ else
 	out=$($XS detach stale)
 	echo "$out"
 	grep -q "$root/$old/ipsec0" <<<"$out" || fail "detach stale did not remove $root/$old/ipsec0"
+	grep -q "$root/$old/ul9" <<<"$out" || fail "detach stale did not remove $root/$old/ul9"
 fi
 
 step "a device deleted and made again under the same name"
@@ -80,11 +81,16 @@ step "detach stale removes what deleted namespaces left, and nothing live"
 ip netns add "$NSP-x"
 $XS -n "$NSP-x" link add ipsec0
 $XS -n "$NSP-x" attach dev ipsec0
+# and an underlay, whose directory has only the XDP link to tell
+ip -n "$NSP-x" link add ulx type veth peer name ulxp
+ip -n "$NSP-x" link set ulx up
+$XS -n "$NSP-x" underlay attach dev ulx
 xino=$(ino "$NSP-x")
 ip netns del "$NSP-x"
 out=$($XS -j detach stale)
 echo "$out"
 assert_eq "$(jq -r ".[] | select(.removed == \"$root/$xino/ipsec0\") | .dev" <<<"$out")" ipsec0 "removed"
+assert_eq "$(jq -r ".[] | select(.removed == \"$root/$xino/ulx\") | .dev" <<<"$out")" ulx "removed underlay"
 [ -e "$root/$xino" ] && fail "$root/$xino is still there"
 $XS -n "$GW" route show dev ipsec0 >/dev/null || fail "detach stale removed a live device's state"
 echo "ok: the live gateway is untouched"
