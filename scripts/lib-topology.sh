@@ -70,6 +70,23 @@ topo_peer_link() { # K INNER4 INNER6
 	ip -n "$ns" addr add "$in6/128" dev lo nodad
 }
 
+# Peer 1 for an IKE daemon's tests: its netns ($PEER), the underlay
+# 10.0.1.1 (gateway, ul1) / 10.0.1.2 (peer, ul0) with ARP as usual, the inner
+# 192.168.1.200 on lo and the peer's way back to the gateway's inner
+# 10.255.0.0/16. The SAs and policies are the daemons' to make.
+topo_ike_peer() {
+	PEER=$(peer_ns 1)
+	ip netns add "$PEER"
+	ip -n "$PEER" link set lo up
+	ip link add ul1 netns "$GW" type veth peer name ul0 netns "$PEER"
+	ip -n "$GW" addr add 10.0.1.1/24 dev ul1
+	ip -n "$GW" link set ul1 up
+	ip -n "$PEER" addr add 10.0.1.2/24 dev ul0
+	ip -n "$PEER" link set ul0 up
+	ip -n "$PEER" addr add 192.168.1.200/32 dev lo
+	ip -n "$PEER" route add 10.255.0.0/16 dev ul0 src 192.168.1.200
+}
+
 # Gateway side of peer K: one SA pair and wildcard policies, all bound to
 # the if_id, made with ip xfrm.
 topo_peer_gateway_ipsec() { # K IF_ID KEY

@@ -139,17 +139,8 @@ routes() { # the gateway's routes, one "prefix if_id" per line, sorted
 lsw_topology() { # the gateway with an attached ipsec0, one peer
 	topo_gateway
 	$XS -n "$GW" attach dev ipsec0
-	PEER=$(peer_ns 1)
-	ip netns add "$PEER"
-	ip -n "$PEER" link set lo up
-	ip link add ul1 netns "$GW" type veth peer name ul0 netns "$PEER"
-	ip -n "$GW" addr add 10.0.1.1/24 dev ul1
-	ip -n "$GW" link set ul1 up
-	ip -n "$PEER" addr add 10.0.1.2/24 dev ul0
-	ip -n "$PEER" link set ul0 up
-	ip -n "$PEER" addr add 192.168.1.200/32 dev lo
+	topo_ike_peer
 	ip -n "$PEER" addr add 192.168.2.1/32 dev lo
-	ip -n "$PEER" route add 10.255.0.0/16 dev ul0 src 192.168.1.200
 	# Under TCG an exec costs ~0.1 s and the gateway's IKE_AUTH answer waits
 	# for the updown script: give the peer's SPI (a larval SA, 30 s by
 	# default) and its retransmits more time than a real machine needs.

@@ -81,16 +81,7 @@ topo_gateway
 nsenter --net="/run/netns/$GW" ip -ts xfrm monitor policy >"$MLOG" 2>&1 &
 MPID=$!
 $XS -n "$GW" attach dev ipsec0
-PEER=$(peer_ns 1)
-ip netns add "$PEER"
-ip -n "$PEER" link set lo up
-ip link add ul1 netns "$GW" type veth peer name ul0 netns "$PEER"
-ip -n "$GW" addr add 10.0.1.1/24 dev ul1
-ip -n "$GW" link set ul1 up
-ip -n "$PEER" addr add 10.0.1.2/24 dev ul0
-ip -n "$PEER" link set ul0 up
-ip -n "$PEER" addr add 192.168.1.200/32 dev lo
-ip -n "$PEER" route add 10.255.0.0/16 dev ul0 src 192.168.1.200
+topo_ike_peer
 
 child() { # NAME LOCAL_TS REMOTE_TS [IF_ID]
 	printf '\t\t\t%s {\n\t\t\t\tlocal_ts = %s\n\t\t\t\tremote_ts = %s\n' "$1" "$2" "$3"

@@ -29,18 +29,9 @@ in_gw_log() { # PATTERN: waits for it like wait_eq
 step "topology: gateway with an attached external interface, one peer"
 topo_gateway
 $XS -n "$GW" attach dev ipsec0
-PEER=$(peer_ns 1)
-ip netns add "$PEER"
-ip -n "$PEER" link set lo up
-ip link add ul1 netns "$GW" type veth peer name ul0 netns "$PEER"
-ip -n "$GW" addr add 10.0.1.1/24 dev ul1
-ip -n "$GW" link set ul1 up
-ip -n "$PEER" addr add 10.0.1.2/24 dev ul0
-ip -n "$PEER" link set ul0 up
-ip -n "$PEER" addr add 192.168.1.200/32 dev lo
+topo_ike_peer
 ip -n "$PEER" addr add 192.168.2.1/32 dev lo
 ip -n "$PEER" addr add 2001:db8:1::200/128 dev lo nodad
-ip -n "$PEER" route add 10.255.0.0/16 dev ul0 src 192.168.1.200
 ip -n "$PEER" -6 route add fd00:255::/64 dev ul0 src 2001:db8:1::200
 
 # Two local IPv4 selectors on the gateway: the updown script runs once per

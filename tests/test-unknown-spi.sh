@@ -34,16 +34,7 @@ trap 'rc=$?; for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done; if [ $
 step "topology: gateway with ipsec0 and a static route to the peer, XDP on its underlay"
 topo_gateway
 $XS -n "$GW" attach dev ipsec0
-PEER=$(peer_ns 1)
-ip netns add "$PEER"
-ip -n "$PEER" link set lo up
-ip link add ul1 netns "$GW" type veth peer name ul0 netns "$PEER"
-ip -n "$GW" addr add 10.0.1.1/24 dev ul1
-ip -n "$GW" link set ul1 up
-ip -n "$PEER" addr add 10.0.1.2/24 dev ul0
-ip -n "$PEER" link set ul0 up
-ip -n "$PEER" addr add 192.168.1.200/32 dev lo
-ip -n "$PEER" route add 10.255.0.0/16 dev ul0 src 192.168.1.200
+topo_ike_peer
 # The route stands on its own (no updown script): what is tested is the
 # SAs coming back, not how routes follow them.
 $XS -n "$GW" route add 192.168.1.200/32 if_id $IF_ID dev ipsec0
