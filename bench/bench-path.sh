@@ -35,6 +35,8 @@
 #               inner destination (a route without gateway makes those)
 #   lwt-via     mark 7: as lwt, each route "PREFIX via 169.254.0.1 dev
 #               ipsec0 onlink encap xfrm if_id k"
+#   classic-via mark 8: as classic, each route "PREFIX via 169.254.0.1 dev
+#               xfsK onlink" (one neighbour entry per interface)
 # Crypto: null (ecb(cipher_null) + digest_null: everything but crypto) and
 # gcm (rfc4106(gcm(aes)), 128-bit key, 16-byte ICV). Traffic: spread
 # (packet i to tunnel i mod N + 1) and one (every packet to tunnel 1).
@@ -137,8 +139,11 @@ BEGIN {
 		else if (form == "classic") {
 			printf "link add xfs%d type xfrm if_id %d\n", k, k
 			printf "link set xfs%d up\n", k
-		} else if (form == "classic-routes")
+		} else if (form == "classic-routes") {
 			printf "route add %s dev xfs%d src %s table 103\n", prefix(11, k), k, local
+			printf "route add %s via %s dev xfs%d onlink src %s table 108\n",
+				prefix(11, k), via, k, local
+		}
 		else if (form == "baseline")
 			printf "route add %s via 10.0.0.2 dev dummy0 src %s table 105\n", prefix(21, k), local
 		else if (form == "steer")
@@ -227,7 +232,7 @@ underlay() {
 	ip -n "$1" addr add "$LOCAL/24" dev dummy0
 	ip -n "$1" link set dummy0 up
 	ip -n "$1" route add 10.64.0.0/10 via 10.0.0.2 dev dummy0
-	for m in 1 2 3 4 5 6 7; do
+	for m in 1 2 3 4 5 6 7 8; do
 		ip -n "$1" rule add fwmark "$m" table $((100 + m)) pref $((100 + m))
 	done
 }
@@ -279,6 +284,7 @@ bench_n() {
 		MNS=$NSC
 		measure "$n" "classic/$crypto" 3
 		[ "$crypto" = null ] && [ "$n" = "$last" ] && profile "$n" classic/null 3
+		measure "$n" "classic-via/$crypto" 8
 		MNS=$NS
 		ip -n "$NS" -batch "$W/pol-policy"
 		measure "$n" "policy/$crypto" 4
