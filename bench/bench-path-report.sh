@@ -45,6 +45,13 @@ function fig(k) {
 function K(n, v, c, t) {
 	return n SUBSEP v "/" c "/" t SUBSEP "cpu"
 }
+function ratio(a, b) {
+	return (a in med) && (b in med) && med[b] > 0 ? sprintf("%.2fx", med[a] / med[b]) : "-"
+}
+function nb(n, v, c, t,   k) {
+	k = n SUBSEP v "/" c "/" t SUBSEP "neigh"
+	return k in med ? sprintf("%d", med[k]) : "-"
+}
 $1 == "meta" {
 	meta[$3 == "path" ? $4 : $3] = $6
 	next
@@ -75,9 +82,11 @@ END {
 	print "out policies (tunnel mode, if_id k) serve xfrm-steer, lightweight-tunnel routes and one"
 	print "interface per tunnel; policy-based uses its own SAs (same peers, algorithms, keys) and a"
 	print "policy per tunnel prefix. no IPsec: the same traffic pattern over N plain routes."
+	print "via: the same routes through a next hop (via 169.254.0.1 dev ipsec0 onlink), one"
+	print "neighbour entry for all destinations (per interface, with one per tunnel)."
 	print "spread: packet i to tunnel i mod N + 1; one: every packet to tunnel 1.\n"
-	print "| crypto | tunnels | traffic | xfrm-steer | lwt routes | interface per tunnel | policy-based | no IPsec | xfrm-steer / lwt |"
-	print "|---|---:|---|---:|---:|---:|---:|---:|---:|"
+	print "| crypto | tunnels | traffic | xfrm-steer | xfrm-steer via | lwt routes | lwt via | interface per tunnel | interface per tunnel via | policy-based | no IPsec | xfrm-steer / lwt | via: xfrm-steer / lwt |"
+	print "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	split("null gcm", cr, " ")
 	split("spread one", tr, " ")
 	for (c = 1; c <= 2; c++)
@@ -88,12 +97,30 @@ END {
 				if (!(b in med))
 					continue
 				a = K(n, "xfrm-steer", cr[c], tr[t])
-				r = (a in med) && med[b] > 0 ? sprintf("%.2fx", med[a] / med[b]) : "-"
-				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", cr[c], num(n), tr[t],
-				       fig(a), fig(b), fig(K(n, "classic", cr[c], tr[t])),
+				av = K(n, "xfrm-steer-via", cr[c], tr[t])
+				bv = K(n, "lwt-via", cr[c], tr[t])
+				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", cr[c], num(n), tr[t],
+				       fig(a), fig(av), fig(b), fig(bv), fig(K(n, "classic", cr[c], tr[t])),
+				       fig(K(n, "classic-via", cr[c], tr[t])),
 				       fig(K(n, "policy", cr[c], tr[t])), fig(K(n, "baseline", cr[c], tr[t])),
-				       r
+				       ratio(a, b), ratio(av, bv)
 			}
+
+	print "\nIPv4 neighbour entries in the sending namespace after the runs (null crypto):\n"
+	print "| tunnels | traffic | xfrm-steer | xfrm-steer via | lwt routes | lwt via | interface per tunnel | interface per tunnel via | policy-based | no IPsec |"
+	print "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for (i = 1; i <= nn; i++)
+		for (t = 1; t <= 2; t++) {
+			n = nlist[i]
+			if (nb(n, "lwt", "null", tr[t]) == "-")
+				continue
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", num(n), tr[t],
+			       nb(n, "xfrm-steer", "null", tr[t]), nb(n, "xfrm-steer-via", "null", tr[t]),
+			       nb(n, "lwt", "null", tr[t]), nb(n, "lwt-via", "null", tr[t]),
+			       nb(n, "classic", "null", tr[t]), nb(n, "classic-via", "null", tr[t]),
+			       nb(n, "policy", "null", tr[t]),
+			       nb(n, "baseline", "null", tr[t])
+		}
 
 	printf "{\n  \"kernel\": \"%s\",\n  \"packets\": %d,\n  \"runs\": %d,\n  \"unit\": \"us per packet\",\n  \"figures\": [\n",
 	       meta["kernel"], meta["packets"], meta["runs"] > json

@@ -29,13 +29,22 @@
 #   baseline    mark 5: no IPsec, N routes 21.0.0.0 + k * 256 /24 via the
 #               underlay: what spreading over N destinations and routes
 #               costs without xfrm (the emulator's and the FIB's part)
+#   xfrm-steer-via  mark 6: as xfrm-steer, but the one route goes through a
+#               next hop, 11.0.0.0/8 via 169.254.0.1 dev ipsec0 onlink: all
+#               its traffic shares one neighbour entry instead of one per
+#               inner destination (a route without gateway makes those)
+#   lwt-via     mark 7: as lwt, each route "PREFIX via 169.254.0.1 dev
+#               ipsec0 onlink encap xfrm if_id k"
+#   classic-via mark 8: as classic, each route "PREFIX via 169.254.0.1 dev
+#               xfsK onlink" (one neighbour entry per interface)
 # Crypto: null (ecb(cipher_null) + digest_null: everything but crypto) and
 # gcm (rfc4106(gcm(aes)), 128-bit key, 16-byte ICV). Traffic: spread
 # (packet i to tunnel i mod N + 1) and one (every packet to tunnel 1).
 #
 # Usage: bench/bench-path.sh RESULTS.tsv
 # Lines: path, N, variant/crypto/traffic, metric (cpu, sys, wall: us per
-# packet), run, value; bench/bench-report.sh makes the table and JSON.
+# packet; neigh: IPv4 neighbour entries in the namespace after the runs),
+# run, value; bench/bench-path-report.sh makes the table and JSON.
 #
 # XS_BENCH_PATH_N        tunnel counts (default "1 1000 10000")
 # XS_BENCH_PATH_PACKETS  measured packets per run (default 4000)
@@ -58,6 +67,7 @@ NS=xspath
 NSC=xspath-c # the classic interfaces: ifindex lookups walk every device
 MNS=$NS # where measure() and profile() send
 LOCAL=10.0.0.1
+VIA=169.254.0.1 # the next hop of the *-via variants (ipsec0 is NOARP)
 
 die() {
 	echo "bench-path: $*" >&2
@@ -100,7 +110,7 @@ function alg(k) {
 }'
 
 gen() { # FORM N [CRYPTO]
-	awk -v n="$2" -v form="$1" -v crypto="${3:-}" -v local="$LOCAL" "$AWK_COMMON"'
+	awk -v n="$2" -v form="$1" -v crypto="${3:-}" -v local="$LOCAL" -v via="$VIA" "$AWK_COMMON"'
 BEGIN {
 	for (k = 1; k <= n; k++) {
 		if (form == "sa")
@@ -118,14 +128,22 @@ BEGIN {
 				prefix(11, k), local, peer(k), 100000 + k
 		else if (form == "pol-policy-del")
 			printf "xfrm policy delete src 0.0.0.0/0 dst %s dir out\n", prefix(11, k)
+		# "encap xfrm" last: iproute2 6.1 drops the words after its
+		# if_id (src, table: the route went to main without them).
 		else if (form == "lwt")
-			printf "route add %s dev ipsec0 encap xfrm if_id %d src %s table 102\n",
-				prefix(11, k), k, local
+			printf "route add %s dev ipsec0 src %s table 102 encap xfrm if_id %d\n",
+				prefix(11, k), local, k
+		else if (form == "lwt-via")
+			printf "route add %s via %s dev ipsec0 onlink src %s table 107 encap xfrm if_id %d\n",
+				prefix(11, k), via, local, k
 		else if (form == "classic") {
 			printf "link add xfs%d type xfrm if_id %d\n", k, k
 			printf "link set xfs%d up\n", k
-		} else if (form == "classic-routes")
+		} else if (form == "classic-routes") {
 			printf "route add %s dev xfs%d src %s table 103\n", prefix(11, k), k, local
+			printf "route add %s via %s dev xfs%d onlink src %s table 108\n",
+				prefix(11, k), via, k, local
+		}
 		else if (form == "baseline")
 			printf "route add %s via 10.0.0.2 dev dummy0 src %s table 105\n", prefix(21, k), local
 		else if (form == "steer")
@@ -138,15 +156,32 @@ tx_packets() {
 	ip netns exec "$MNS" cat /sys/class/net/dummy0/statistics/tx_packets
 }
 
+# neigh_flush NS: deletes NS's IPv4 neighbour entries, the NOARP ones of
+# the xfrm interfaces too ("ip neigh flush" keeps NOARP entries).
+neigh_flush() {
+	ip -4 -n "$1" neigh show nud all |
+		awk '$2 == "dev" { print "neigh del " $1 " dev " $3 }' >"$W/neigh-del"
+	[ -s "$W/neigh-del" ] || return 0
+	# -force: an entry the garbage collector took meanwhile is no error;
+	# what counts is that none is left.
+	ip -force -n "$1" -batch "$W/neigh-del" 2>/dev/null || true
+	[ "$(ip -4 -n "$1" neigh show nud all | wc -l)" -eq 0 ] ||
+		die "$1: neighbour entries left after deleting them all"
+}
+
 # measure N SUBJECT MARK [-b BASE]: RUNS runs of spread traffic and, for
 # N > 1, of traffic to one tunnel; checks that the underlay sent them all.
 measure() {
-	local n=$1 subject=$2 mark=$3 pattern run out t0 t1 sent errs cpu sys wall
+	local n=$1 subject=$2 mark=$3 pattern run out t0 t1 sent errs cpu sys wall neigh
 	shift 3
 	for pattern in spread one; do
 		[ "$pattern" = one ] && [ "$n" -eq 1 ] && continue
 		local opt=()
 		[ "$pattern" = one ] && opt=(-1)
+		# Every variant starts with an empty neighbour table (the IPv4
+		# one, its gc_thresh limits, is shared by all namespaces).
+		neigh_flush "$NS"
+		neigh_flush "$NSC"
 		# Warm-up: every tunnel once (SAs, bundles, neighbours, caches).
 		ip netns exec "$MNS" "$SEND" -t "$n" -n "$n" -m "$mark" "${opt[@]}" "$@" >/dev/null
 		for run in $(seq "$RUNS"); do
@@ -160,7 +195,9 @@ measure() {
 			record path "$n" "$subject/$pattern" sys "$run" "$sys"
 			record path "$n" "$subject/$pattern" wall "$run" "$wall"
 		done
-		echo "bench-path: n=$n $subject/$pattern: $cpu us/packet (last run)" >&2
+		neigh=$(ip -4 -n "$MNS" neigh show nud all | wc -l)
+		record path "$n" "$subject/$pattern" neigh 0 "$neigh"
+		echo "bench-path: n=$n $subject/$pattern: $cpu us/packet (last run), $neigh neighbours" >&2
 	done
 }
 
@@ -195,13 +232,13 @@ underlay() {
 	ip -n "$1" addr add "$LOCAL/24" dev dummy0
 	ip -n "$1" link set dummy0 up
 	ip -n "$1" route add 10.64.0.0/10 via 10.0.0.2 dev dummy0
-	for m in 1 2 3 4 5; do
+	for m in 1 2 3 4 5 6 7 8; do
 		ip -n "$1" rule add fwmark "$m" table $((100 + m)) pref $((100 + m))
 	done
 }
 
 bench_n() {
-	local n=$1 crypto last=${NS_LIST##* }
+	local n=$1 crypto t last=${NS_LIST##* }
 
 	echo "bench-path: n=$n setup" >&2
 	underlay "$NS"
@@ -210,7 +247,9 @@ bench_n() {
 	ip -n "$NS" link set ipsec0 up
 	ip -n "$NS" route add 11.0.0.0/8 dev ipsec0 src "$LOCAL" table 101
 	ip -n "$NS" route add 11.0.0.0/8 via 10.0.0.2 dev dummy0 src "$LOCAL" table 104
+	ip -n "$NS" route add 11.0.0.0/8 via "$VIA" dev ipsec0 onlink src "$LOCAL" table 106
 	gen lwt "$n" >"$W/lwt"
+	gen lwt-via "$n" >"$W/lwt-via"
 	gen classic "$n" >"$W/classic"
 	gen classic-routes "$n" >"$W/classic-routes"
 	gen baseline "$n" >"$W/baseline"
@@ -219,6 +258,11 @@ bench_n() {
 	gen pol-policy-del "$n" >"$W/pol-policy-del"
 	gen steer "$n" >"$W/steer"
 	ip -n "$NS" -batch "$W/lwt"
+	ip -n "$NS" -batch "$W/lwt-via"
+	for t in 102 107; do
+		[ "$(ip -n "$NS" route show table "$t" | grep -c 'encap xfrm')" -eq "$n" ] ||
+			die "table $t: not the $n lightweight-tunnel routes"
+	done
 	ip -n "$NSC" -batch "$W/classic"
 	ip -n "$NSC" -batch "$W/classic-routes"
 	ip -n "$NS" -batch "$W/baseline"
@@ -236,9 +280,11 @@ bench_n() {
 		ip -n "$NSC" -batch "$W/sa"
 		measure "$n" "baseline/$crypto" 5 -b 21.0.0.0
 		measure "$n" "lwt/$crypto" 2
+		measure "$n" "lwt-via/$crypto" 7
 		MNS=$NSC
 		measure "$n" "classic/$crypto" 3
 		[ "$crypto" = null ] && [ "$n" = "$last" ] && profile "$n" classic/null 3
+		measure "$n" "classic-via/$crypto" 8
 		MNS=$NS
 		ip -n "$NS" -batch "$W/pol-policy"
 		measure "$n" "policy/$crypto" 4
@@ -247,6 +293,7 @@ bench_n() {
 		if [ "$crypto" = null ] && [ "$n" = "$last" ]; then
 			profile "$n" baseline/null 5 -b 21.0.0.0
 			profile "$n" lwt/null 2
+			profile "$n" lwt-via/null 7
 		fi
 		{
 			echo "attach dev ipsec0 tenant-key none routes $((n + 16)) tunnels $((n + 16))"
@@ -255,6 +302,8 @@ bench_n() {
 		"$XS" -n "$NS" -batch "$W/attach" >/dev/null
 		measure "$n" "xfrm-steer/$crypto" 1
 		[ "$crypto" = null ] && [ "$n" = "$last" ] && profile "$n" xfrm-steer/null 1
+		measure "$n" "xfrm-steer-via/$crypto" 6
+		[ "$crypto" = null ] && [ "$n" = "$last" ] && profile "$n" xfrm-steer-via/null 6
 		"$XS" -n "$NS" detach dev ipsec0 >/dev/null
 	done
 	if [ -n "$PERF_DIR" ] && [ "$n" = "$last" ]; then

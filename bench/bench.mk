@@ -16,7 +16,8 @@
 #      BENCH_DUMP_N, BENCH_DUMP_RUNS tune it, BENCH_VM=0 skips it
 #   3. in the test VM, booted again (bench/bench-path.sh): CPU time per packet
 #      of a UDP flood through IPsec for xfrm-steer, lightweight-tunnel routes,
-#      one interface per tunnel and policy-based, null and AES-GCM crypto,
+#      one interface per tunnel (the first three also with their routes
+#      through a next hop, "via") and policy-based, null and AES-GCM crypto,
 #      spread over BENCH_PATH_N tunnels and to one; BENCH_PATH_PACKETS and
 #      BENCH_PATH_RUNS tune it, BENCH_PATH_PERF=DIR also writes kernel
 #      profiles (perf) of the largest N to DIR; BENCH_PATH_ICOUNT (default
@@ -29,7 +30,7 @@
 # BENCH_PARTS picks the parts: egress, churn, memory and groups (1), control (the
 # statistics dump of 1 and all of 2), path (3) and ike (4); default all of
 # them, e.g. "make bench BENCH_PARTS=path" for the path table alone (about
-# 10 minutes).
+# 15 minutes).
 # Markdown on stdout; every figure in $(OUT)/bench/results.json.
 
 # The benchmark drives the datapath object through its skeleton.
