@@ -377,6 +377,22 @@ static bool in_list(char **v, size_t n, const char *s)
 	return false;
 }
 
+/* "-> if_id 1, if_id 2 backup (...)": the group of an overlap. */
+static void log_group(const char *dev, const struct timespec *ts, const char *a,
+		      const struct xs_ike_op *op)
+{
+	char m[XS_GROUP_MAX * 24] = "";
+	size_t o = 0;
+	uint32_t i;
+
+	for (i = 0; i < op->g.n && i < XS_GROUP_MAX && o < sizeof(m); i++)
+		o += (size_t)snprintf(m + o, sizeof(m) - o, "%sif_id %u%s", i ? ", " : "",
+				      op->g.nh[i].if_id,
+				      op->g.nh[i].flags & XS_NH_BACKUP ? " backup" : "");
+	printf("%lld.%03ld %s ike: route %s tenant %u -> %s (CHILD_SAs of one peer overlap: the old one carries, both are accepted)\n",
+	       (long long)ts->tv_sec, ts->tv_nsec / 1000000, dev, a, op->key.tenant, m);
+}
+
 static void ike_log_ops(const char *dev, const struct xs_ike_plan *p)
 {
 	struct timespec ts;
@@ -394,10 +410,15 @@ static void ike_log_ops(const char *dev, const struct xs_ike_plan *p)
 			printf("%lld.%03ld %s ike: route %s tenant %u -> if_id %u\n",
 			       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, a, op->key.tenant,
 			       op->if_id);
-		else if (op->kind == XS_IKE_DEL)
+		else if (op->kind == XS_IKE_GROUP)
+			log_group(dev, &ts, a, op);
+		else if (op->kind == XS_IKE_DEL && op->if_id)
 			printf("%lld.%03ld %s ike: route %s tenant %u removed (if_id %u: no policy and SA)\n",
 			       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, a, op->key.tenant,
 			       op->if_id);
+		else if (op->kind == XS_IKE_DEL)
+			printf("%lld.%03ld %s ike: route %s tenant %u removed (its CHILD_SAs: no policy and SA)\n",
+			       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, a, op->key.tenant);
 	}
 	fflush(stdout);
 }
@@ -501,10 +522,12 @@ static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, stru
 			     strerror(-err));
 	}
 	err = xs_sa_dump(ctx, nl, collect, &u);
-	if (!err)
-		err = dev ? apply_dev(ctx, dev, &u) : xs_for_each_attached(ctx, apply_dev, &u);
+	/* Routes first: a new CHILD_SA's if_id must be accepted before the
+	 * peer sends on it (health changes nothing the IKE routes need). */
 	if (!err && dev)
 		err = ike_sync(ctx, nl, dev, ike, &u);
+	if (!err)
+		err = dev ? apply_dev(ctx, dev, &u) : xs_for_each_attached(ctx, apply_dev, &u);
 	if (!err && dev)
 		err = ike_devs(ctx, dev, ike);
 	freeifaddrs(u.local);
@@ -726,6 +749,12 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* One device: its maps stay open between passes (an ELF parse and a
+	 * syscall per map each time otherwise: under a slow CPU more than
+	 * the overlap of a make-before-break reauthentication lasts). The
+	 * cache checks the pins at each open; a re-attach opens them anew. */
+	if (dev)
+		ctx->state_cache = xs_state_cache_new();
 	if (ike.n)
 		ike_pins_changed(ctx, dev, &ike);
 	err = sync_once(ctx, &nl, dev, &ike);
@@ -791,6 +820,8 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 out:
 	uspi_stop(uspi);
 	xs_nl_close(&nl);
+	xs_state_cache_free(ctx->state_cache);
+	ctx->state_cache = NULL;
 out_ev:
 	if (lev)
 		mnl_socket_close(lev);
