@@ -42,6 +42,8 @@
 
 #define RESYNC_MS 5000 /* a lost message costs at most this */
 #define PIN_CHECK_MS 500 /* ike: how soon a re-attach is noticed */
+#define BURST_QUIET_MS 8 /* a burst of messages ends after this quiet, */
+#define BURST_MAX_MS 30 /* or after this */
 #define SETTLE_MS 200 /* a second look after a message: a hard expiry is
 		       * told before the SA is gone */
 
@@ -555,6 +557,23 @@ static bool ike_pins_changed(struct xs_ctx *ctx, const char *dev, struct ike_opt
 	return true;
 }
 
+/* Read every queued message; whether there was any. ENOBUFS (messages
+ * lost) is a reason to look too. */
+static bool drain(struct mnl_socket *ev, char *buf, size_t len)
+{
+	bool got = false;
+
+	for (;;) {
+		ssize_t r = mnl_socket_recvfrom(ev, buf, len);
+
+		if (r > 0 || (r < 0 && errno == ENOBUFS)) {
+			got = true;
+			continue;
+		}
+		return got;
+	}
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -780,16 +799,22 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 		}
 		if (uspi && xs_uspi_poll(uspi))
 			fprintf(stderr, "daemon: reading unknown-SPI events failed, retrying\n");
-		/* Drain: one dump answers any number of messages. ENOBUFS
-		 * (messages lost) is a reason to look too. */
-		for (;;) {
-			ssize_t r = mnl_socket_recvfrom(ev, buf, sizeof(buf));
+		/* Drain: one dump answers any number of messages. */
+		got = drain(ev, buf, sizeof(buf));
+		if (got) {
+			/* An IKE daemon installs a CHILD_SA as a burst of
+			 * messages a few ms apart (SAs, then policies): one
+			 * pass after the burst rather than one on its first
+			 * SA, which sees half a CHILD_SA and delays the pass
+			 * that counts by its own length (tens of ms on a
+			 * slow CPU: longer than a reauthentication's
+			 * overlap may last). */
+			struct pollfd q = { .fd = mnl_socket_get_fd(ev), .events = POLLIN };
+			long long end = now_ms() + BURST_MAX_MS;
 
-			if (r > 0 || (r < 0 && errno == ENOBUFS)) {
-				got = true;
-				continue;
-			}
-			break;
+			while (now_ms() < end && poll(&q, 1, BURST_QUIET_MS) > 0 &&
+			       drain(ev, buf, sizeof(buf)))
+				;
 		}
 		while (lev) {
 			ssize_t r = mnl_socket_recvfrom(lev, buf, sizeof(buf));
