@@ -391,7 +391,7 @@ static void log_group(const char *dev, const struct timespec *ts, const char *a,
 		o += (size_t)snprintf(m + o, sizeof(m) - o, "%sif_id %u%s", i ? ", " : "",
 				      op->g.nh[i].if_id,
 				      op->g.nh[i].flags & XS_NH_BACKUP ? " backup" : "");
-	printf("%lld.%03ld %s ike: route %s tenant %u -> %s (CHILD_SAs of one peer overlap: the old one carries, both are accepted)\n",
+	printf("%lld.%03ld %s ike: route %s tenant %u -> %s (CHILD_SAs of one peer overlap: the primary carries, every member is accepted)\n",
 	       (long long)ts->tv_sec, ts->tv_nsec / 1000000, dev, a, op->key.tenant, m);
 }
 

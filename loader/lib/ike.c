@@ -383,12 +383,16 @@ static bool cand_newer(const struct cand *a, const struct cand *b)
  * the old one until it deletes the old IKE_SA. The old SA is the one both
  * ends have all along: egress stays on it (primary), the new if_id is a
  * backup, taken only when the old one is down, and ingress accepts both
- * (rpf: any member). *g gets the group, n == 0 when there is no overlap
- * (a plain route to c[i]). Members in age order, the newest last; more
- * than XS_GROUP_MAX if_ids keep the newest ones.
+ * (rpf: any member). An overlap older than XS_IKE_OVERLAP_MAX_S is no
+ * reauthentication in progress: the newest is primary, the others
+ * backups. *g gets the group, n == 0 when there is no overlap (a plain
+ * route to c[i]). Members in age order, the newest last; more than
+ * XS_GROUP_MAX if_ids keep the newest ones.
  */
-static void overlap_group(const struct cand *c, size_t n, size_t i, struct route_group *g)
+static void overlap_group(const struct cand *c, size_t n, size_t i, uint64_t now,
+			  struct route_group *g)
 {
+	bool stale;
 	const struct cand *v[XS_GROUP_MAX];
 	size_t j, k, nv = 0;
 
@@ -430,11 +434,14 @@ static void overlap_group(const struct cand *c, size_t n, size_t i, struct route
 			v[k] = v[k - 1];
 			v[k - 1] = t;
 		}
+	stale = now >= v[nv - 1]->add_time + XS_IKE_OVERLAP_MAX_S;
 	g->n = (uint32_t)nv;
 	for (j = 0; j < nv; j++) {
+		bool newest = j == nv - 1;
+
 		g->nh[j].if_id = v[j]->if_id;
 		g->nh[j].weight = 1;
-		g->nh[j].flags = j == nv - 1 ? XS_NH_BACKUP : 0;
+		g->nh[j].flags = newest != stale ? XS_NH_BACKUP : 0;
 	}
 }
 
@@ -470,7 +477,7 @@ int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
 			if (err)
 				goto out;
 		}
-		overlap_group(c, n, i, &want);
+		overlap_group(c, n, i, h->now, &want);
 		if (rt && !is_ikes(h, rt) &&
 		    (want.n ? !group_has_ifid(&want, rt->val.if_id) : rt->val.if_id != c[i].if_id)) {
 			/* Another owner's route (apply, route add). */
@@ -730,7 +737,7 @@ int xs_ike_reconcile(struct xs_ctx *ctx, const char *dev, const struct xs_ike_ra
 		     size_t nsa, struct xs_ike_plan *plan)
 {
 	struct xs_ike_have h = { .ranges = r, .nranges = n, .pols = pols, .npols = npols,
-				 .sa_ifids = sa_ifids, .nsa = nsa };
+				 .sa_ifids = sa_ifids, .nsa = nsa, .now = (uint64_t)time(NULL) };
 	struct xs_route_ent *routes = NULL;
 	struct xs_group_ent *groups = NULL;
 	struct xs_ike_route *recs = NULL;

@@ -29,6 +29,11 @@
 #include "xfrm.h"
 
 #define XS_IKE_ALLOW_MAX 8
+/* A reauthentication's overlap lasts one IKE exchange and its
+ * retransmissions. Beyond this, the old CHILD_SA is taken to be one the
+ * peer no longer has (a charon killed and restarted leaves its SAs in the
+ * kernel until they expire): the new one carries, the old stays accepted. */
+#define XS_IKE_OVERLAP_MAX_S 10
 
 /* One `ike` clause of the daemon. */
 struct xs_ike_range {
@@ -68,6 +73,7 @@ struct xs_ike_have {
 	size_t ngroups;
 	const struct xs_ike_route *recs; /* ike_routes */
 	size_t nrecs;
+	uint64_t now; /* CLOCK_REALTIME seconds, as the policies' add_time */
 };
 
 enum xs_ike_op_kind {

@@ -507,6 +507,44 @@ static void test_reauth_old_gone(void **state)
 	xs_ike_plan_free(&w.p);
 }
 
+/* An overlap that outlasts a reauthentication (XS_IKE_OVERLAP_MAX_S): the
+ * old CHILD_SA is one the peer no longer has (a charon killed and
+ * restarted leaves its SAs until they expire). The new one carries, the
+ * old one stays accepted; the daemon's group of the overlap is rewritten
+ * so. */
+static void test_reauth_overlap_stale(void **state)
+{
+	static const uint32_t ids[] = { 1, 2 };
+	struct xs_policy *a, *b;
+	struct world w;
+	struct xs_ike_have h;
+
+	(void)state;
+	reauth_world(&w, &a, &b);
+	group(&w, "192.168.1.200/32", ids, 2, true, true);
+	h = (struct xs_ike_have){
+		.ranges = w.ranges, .nranges = w.nranges, .pols = w.pols, .npols = w.npols,
+		.sa_ifids = w.sas, .nsa = w.nsa, .routes = w.routes, .nroutes = w.nroutes,
+		.recs = w.recs, .nrecs = w.nrecs, .groups = w.groups, .ngroups = w.ngroups,
+		.now = 200 + XS_IKE_OVERLAP_MAX_S - 1,
+	};
+	assert_int_equal(xs_ike_plan(&h, &w.p), 0);
+	assert_int_equal(w.p.nops, 0); /* still a reauthentication */
+	xs_ike_plan_free(&w.p);
+
+	h.now = 200 + XS_IKE_OVERLAP_MAX_S;
+	assert_int_equal(xs_ike_plan(&h, &w.p), 0);
+	assert_int_equal(w.p.nproblems, 0);
+	assert_int_equal(w.p.nops, 1);
+	expect_op(&w, 0, XS_IKE_GROUP, "192.168.1.200/32", 0);
+	assert_int_equal(w.p.ops[0].g.n, 2);
+	assert_int_equal(w.p.ops[0].g.nh[0].if_id, 1);
+	assert_int_equal(w.p.ops[0].g.nh[0].flags, XS_NH_BACKUP);
+	assert_int_equal(w.p.ops[0].g.nh[1].if_id, 2);
+	assert_int_equal(w.p.ops[0].g.nh[1].flags, 0);
+	xs_ike_plan_free(&w.p);
+}
+
 /* Three CHILD_SAs of one peer (a second reauthentication before the
  * first old one went): the two older primary, the newest the backup. */
 static void test_reauth_three(void **state)
@@ -658,7 +696,7 @@ int main(void)
 		cmocka_unit_test(test_dev_to_down),
 		cmocka_unit_test(test_outside_range), cmocka_unit_test(test_reauth_overlap_group),
 		cmocka_unit_test(test_reauth_own_group), cmocka_unit_test(test_reauth_old_gone),
-		cmocka_unit_test(test_reauth_three),
+		cmocka_unit_test(test_reauth_three), cmocka_unit_test(test_reauth_overlap_stale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
