@@ -16,7 +16,10 @@
 # tenant violation (rpf, our drop counters); the peer's kernel saw no ESP
 # packet for an SA it did not have yet (XfrmInNoStates); the peer's
 # traffic did come in on the new SA (its packet counter) and the daemon
-# did make the group.
+# did make the group. The group has to be there before the peer's first
+# packet on the new SA, one IKE message after the gateway's install (20-40
+# ms under TCG): the daemon's quick pass follows the xfrm messages. The
+# timeline printed (charon, daemon, monitor) shows who won that race.
 . "$(dirname "$0")/lib.sh"
 
 XS_SW_PREFIX=xs-reauth
