@@ -42,6 +42,13 @@
 
 #define RESYNC_MS 5000 /* a lost message costs at most this */
 #define PIN_CHECK_MS 500 /* ike: how soon a re-attach is noticed */
+/* A burst of messages ends after BURST_QUIET_MS without one, or after
+ * BURST_MAX_MS; quick passes follow it meanwhile (ike_quick()). charon
+ * takes tens of ms to install a CHILD_SA's SAs and policies on a loaded
+ * slow CPU, and a full pass started in the middle blocks the quick pass
+ * of its policy for as long as it takes. */
+#define BURST_QUIET_MS 20
+#define BURST_MAX_MS 200
 #define SETTLE_MS 200 /* a second look after a message: a hard expiry is
 		       * told before the SA is gone */
 
@@ -65,6 +72,25 @@ struct ike_opts {
 	 * meta pin's inode, looked at every PIN_CHECK_MS, tells. */
 	ino_t meta_ino;
 	long long pin_check;
+	/* The last full pass's view (ike_quick()): policies, the if_ids of
+	 * usable outbound SAs (sorted), the local addresses. */
+	struct xs_policy *pols;
+	size_t npols;
+	uint32_t *ids;
+	size_t nids;
+	struct ifaddrs *local;
+	bool seen; /* a full pass has filled them */
+};
+
+/* What a burst of xfrm messages added, for the quick pass. */
+struct burst {
+	struct xs_policy *pols; /* outbound, if_id in a range */
+	size_t npols, cap, done; /* done: policies a quick pass has seen */
+	uint32_t *ids; /* if_ids of new usable outbound SAs */
+	size_t nids, capids;
+	uint32_t *gone; /* indexes of outbound policies removed */
+	size_t ngone, capgone, gone_done;
+	bool other; /* a message only a full pass follows (a flush, loss) */
 };
 
 static volatile sig_atomic_t stop;
@@ -377,6 +403,22 @@ static bool in_list(char **v, size_t n, const char *s)
 	return false;
 }
 
+/* "-> if_id 1, if_id 2 backup (...)": the group of an overlap. */
+static void log_group(const char *dev, const struct timespec *ts, const char *a,
+		      const struct xs_ike_op *op)
+{
+	char m[XS_GROUP_MAX * 24] = "";
+	size_t o = 0;
+	uint32_t i;
+
+	for (i = 0; i < op->g.n && i < XS_GROUP_MAX && o < sizeof(m); i++)
+		o += (size_t)snprintf(m + o, sizeof(m) - o, "%sif_id %u%s", i ? ", " : "",
+				      op->g.nh[i].if_id,
+				      op->g.nh[i].flags & XS_NH_BACKUP ? " backup" : "");
+	printf("%lld.%03ld %s ike: route %s tenant %u -> %s (CHILD_SAs of one peer overlap: the primary carries, every member is accepted)\n",
+	       (long long)ts->tv_sec, ts->tv_nsec / 1000000, dev, a, op->key.tenant, m);
+}
+
 static void ike_log_ops(const char *dev, const struct xs_ike_plan *p)
 {
 	struct timespec ts;
@@ -394,10 +436,15 @@ static void ike_log_ops(const char *dev, const struct xs_ike_plan *p)
 			printf("%lld.%03ld %s ike: route %s tenant %u -> if_id %u\n",
 			       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, a, op->key.tenant,
 			       op->if_id);
-		else if (op->kind == XS_IKE_DEL)
+		else if (op->kind == XS_IKE_GROUP)
+			log_group(dev, &ts, a, op);
+		else if (op->kind == XS_IKE_DEL && op->if_id)
 			printf("%lld.%03ld %s ike: route %s tenant %u removed (if_id %u: no policy and SA)\n",
 			       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, a, op->key.tenant,
 			       op->if_id);
+		else if (op->kind == XS_IKE_DEL)
+			printf("%lld.%03ld %s ike: route %s tenant %u removed (its CHILD_SAs: no policy and SA)\n",
+			       (long long)ts.tv_sec, ts.tv_nsec / 1000000, dev, a, op->key.tenant);
 	}
 	fflush(stdout);
 }
@@ -481,9 +528,190 @@ static int ike_sync(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, struc
 	ike_log_ops(dev, &plan);
 	ike_log_problems(o, dev, &plan);
 	xs_ike_plan_free(&plan);
+	free(o->pols);
+	free(o->ids);
+	o->pols = pols;
+	o->npols = npols;
+	o->ids = ids;
+	o->nids = u->n;
+	o->seen = true;
+	return err;
+}
+
+static bool push_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		uint32_t *p = realloc(*v, c * sizeof(*p));
+
+		if (!p)
+			return false;
+		*v = p;
+		*cap = c;
+	}
+	(*v)[(*n)++] = x;
+	return true;
+}
+
+static uint32_t del_policy_index(const struct nlmsghdr *nlh, const struct xfrm_userpolicy_id *id)
+{
+	const struct nlattr *a;
+
+	if (id->index)
+		return id->index;
+	mnl_attr_for_each(a, nlh, sizeof(*id))
+		if (mnl_attr_get_type(a) == XFRMA_POLICY &&
+		    mnl_attr_get_payload_len(a) >= sizeof(struct xfrm_userpolicy_info))
+			return ((const struct xfrm_userpolicy_info *)mnl_attr_get_payload(a))->index;
+	return 0;
+}
+
+static bool burst_push(struct burst *b, const struct xs_policy *pol, uint32_t if_id)
+{
+	if (pol && b->npols == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 8;
+		struct xs_policy *v = realloc(b->pols, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		b->pols = v;
+		b->cap = cap;
+	} else if (!pol && b->nids == b->capids) {
+		size_t cap = b->capids ? b->capids * 2 : 8;
+		uint32_t *v = realloc(b->ids, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		b->ids = v;
+		b->capids = cap;
+	}
+	if (pol)
+		b->pols[b->npols++] = *pol;
+	else
+		b->ids[b->nids++] = if_id;
+	return true;
+}
+
+/* What a burst changes as the full pass would see it: new policies, new
+ * SAs, outbound policies removed (charon removes a CHILD_SA's policies
+ * before its SAs, and a policy is what a route needs). An SA's removal or
+ * expiry is left to the full pass (it only takes away; health covers an
+ * SA gone under a group member meanwhile); anything else (a flush, lost
+ * messages) marks the burst as one for the full pass only. */
+static void burst_note(struct ike_opts *o, struct burst *b, const char *buf, size_t len)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+	int n = (int)len;
+
+	for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+		switch (nlh->nlmsg_type) {
+		case XFRM_MSG_NEWPOLICY:
+		case XFRM_MSG_UPDPOLICY: {
+			struct xs_policy pol;
+
+			if (xs_policy_decode(nlh, &pol) || pol.dir != XFRM_POLICY_OUT ||
+			    xs_ike_range_of(o->r, o->n, pol.if_id) < 0)
+				break;
+			if (!burst_push(b, &pol, 0))
+				b->other = true;
+			break;
+		}
+		case XFRM_MSG_NEWSA:
+		case XFRM_MSG_UPDSA: {
+			struct up_set u = { .local = o->local };
+			struct xs_sa sa;
+
+			if (!xs_sa_decode(nlh, &sa) && sa.if_id &&
+			    (sa.aead.name[0] || sa.enc.name[0] || sa.auth.name[0]) &&
+			    is_local(&u, &sa.src) && !burst_push(b, NULL, sa.if_id))
+				b->other = true;
+			explicit_bzero(&sa, sizeof(sa));
+			break;
+		}
+		case XFRM_MSG_DELPOLICY: {
+			const struct xfrm_userpolicy_id *id = mnl_nlmsg_get_payload(nlh);
+			uint32_t index = 0;
+
+			if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*id))) {
+				b->other = true;
+				break;
+			}
+			if (id->dir != XFRM_POLICY_OUT)
+				break;
+			/* Removed by selector, the id names no index: the
+			 * policy itself follows as XFRMA_POLICY. */
+			index = del_policy_index(nlh, id);
+			if (!index || !push_u32(&b->gone, &b->ngone, &b->capgone, index))
+				b->other = true;
+			break;
+		}
+		case XFRM_MSG_DELSA:
+		case XFRM_MSG_EXPIRE:
+		case XFRM_MSG_ACQUIRE: /* a larval SA, no keys: nothing usable */
+			break;
+		default:
+			b->other = true;
+		}
+	}
+}
+
+static bool burst_gone(const struct burst *b, const struct xs_policy *pol)
+{
+	size_t i;
+
+	for (i = 0; i < b->ngone; i++)
+		if (pol->dir == XFRM_POLICY_OUT && pol->index == b->gone[i])
+			return true;
+	return false;
+}
+
+static void burst_reset(struct burst *b)
+{
+	b->npols = b->nids = b->done = b->ngone = b->gone_done = 0;
+	b->other = false;
+}
+
+/*
+ * The quick pass: a new CHILD_SA's policy seen in a burst is routed at
+ * once, by the same planner, from the last full pass's view plus the
+ * burst's additions, without the dumps a full pass makes (tens of ms on a
+ * slow CPU: the new CHILD_SA of a make-before-break reauthentication must
+ * be accepted before the peer, which installs it one IKE message later,
+ * sends on it; and the old one's end, when the peer deletes the old
+ * IKE_SA, lets egress leave a policy that is gone). The full pass after
+ * the burst has the last word; bursts it alone can follow (a flush, lost
+ * messages) are left to it.
+ */
+static void ike_quick(struct xs_ctx *ctx, const char *dev, struct ike_opts *o, struct burst *b)
+{
+	struct xs_policy *pols;
+	struct xs_ike_plan plan;
+	size_t i, np = 0;
+	uint32_t *ids;
+
+	if (!o->n || !o->seen || b->other || (b->npols == b->done && b->ngone == b->gone_done))
+		return;
+	b->done = b->npols;
+	b->gone_done = b->ngone;
+	pols = malloc((o->npols + b->npols + 1) * sizeof(*pols));
+	ids = malloc((o->nids + b->nids + 1) * sizeof(*ids));
+	if (pols && ids) {
+		for (i = 0; i < o->npols; i++)
+			if (!burst_gone(b, &o->pols[i]))
+				pols[np++] = o->pols[i];
+		for (i = 0; i < b->npols; i++)
+			if (!burst_gone(b, &b->pols[i]))
+				pols[np++] = b->pols[i];
+		memcpy(ids, o->ids, o->nids * sizeof(*ids));
+		memcpy(ids + o->nids, b->ids, b->nids * sizeof(*ids));
+		qsort(ids, o->nids + b->nids, sizeof(*ids), u32_cmp);
+		if (!xs_ike_reconcile(ctx, dev, o->r, o->n, pols, np, ids, o->nids + b->nids,
+				      &plan))
+			ike_log_ops(dev, &plan);
+		xs_ike_plan_free(&plan);
+	}
 	free(pols);
 	free(ids);
-	return err;
 }
 
 static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, struct ike_opts *ike)
@@ -501,13 +729,22 @@ static int sync_once(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, stru
 			     strerror(-err));
 	}
 	err = xs_sa_dump(ctx, nl, collect, &u);
+	/* Routes first: a new CHILD_SA's if_id must be accepted before the
+	 * peer sends on it (health changes nothing the IKE routes need). */
+	if (!err && dev)
+		err = ike_sync(ctx, nl, dev, ike, &u);
 	if (!err)
 		err = dev ? apply_dev(ctx, dev, &u) : xs_for_each_attached(ctx, apply_dev, &u);
 	if (!err && dev)
-		err = ike_sync(ctx, nl, dev, ike, &u);
-	if (!err && dev)
 		err = ike_devs(ctx, dev, ike);
-	freeifaddrs(u.local);
+	if (ike->n) {
+		/* The quick pass tells outbound SAs by these. */
+		if (ike->local)
+			freeifaddrs(ike->local);
+		ike->local = u.local;
+	} else {
+		freeifaddrs(u.local);
+	}
 	free(u.ids);
 	free(u.pcpu);
 	free(u.cpus);
@@ -530,6 +767,28 @@ static bool ike_pins_changed(struct xs_ctx *ctx, const char *dev, struct ike_opt
 		return false;
 	o->meta_ino = ino;
 	return true;
+}
+
+/* Read every queued message; whether there was any. ENOBUFS (messages
+ * lost) is a reason to look too. */
+static bool drain(struct mnl_socket *ev, char *buf, size_t len, struct ike_opts *o,
+		  struct burst *b)
+{
+	bool got = false;
+
+	for (;;) {
+		ssize_t r = mnl_socket_recvfrom(ev, buf, len);
+
+		if (r > 0 && o->n)
+			burst_note(o, b, buf, (size_t)r);
+		else if (r < 0 && errno == ENOBUFS)
+			b->other = true;
+		if (r > 0 || (r < 0 && errno == ENOBUFS)) {
+			got = true;
+			continue;
+		}
+		return got;
+	}
 }
 
 static long long now_ms(void)
@@ -647,6 +906,7 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	bool uspi_gone = false;
 	const char *dev = NULL;
 	struct ike_opts ike = { 0 };
+	struct burst burst = { 0 };
 	struct mnl_socket *ev, *lev = NULL;
 	struct xs_nl nl;
 	long long next, settle = 0;
@@ -726,6 +986,12 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* One device: its maps stay open between passes (an ELF parse and a
+	 * syscall per map each time otherwise: under a slow CPU more than
+	 * the overlap of a make-before-break reauthentication lasts). The
+	 * cache checks the pins at each open; a re-attach opens them anew. */
+	if (dev)
+		ctx->state_cache = xs_state_cache_new();
 	if (ike.n)
 		ike_pins_changed(ctx, dev, &ike);
 	err = sync_once(ctx, &nl, dev, &ike);
@@ -751,16 +1017,23 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 		}
 		if (uspi && xs_uspi_poll(uspi))
 			fprintf(stderr, "daemon: reading unknown-SPI events failed, retrying\n");
-		/* Drain: one dump answers any number of messages. ENOBUFS
-		 * (messages lost) is a reason to look too. */
-		for (;;) {
-			ssize_t r = mnl_socket_recvfrom(ev, buf, sizeof(buf));
+		/* Drain: one dump answers any number of messages. */
+		got = drain(ev, buf, sizeof(buf), &ike, &burst);
+		if (got) {
+			/* An IKE daemon installs a CHILD_SA as a burst of
+			 * messages a few ms apart (SAs, then policies): one
+			 * full pass after the burst rather than one on its
+			 * first SA, which sees half a CHILD_SA and delays
+			 * the pass that counts by its own length (tens of
+			 * ms on a slow CPU: longer than a reauthentication's
+			 * overlap may last); quick passes meanwhile. */
+			struct pollfd q = { .fd = mnl_socket_get_fd(ev), .events = POLLIN };
+			long long end = now_ms() + BURST_MAX_MS;
 
-			if (r > 0 || (r < 0 && errno == ENOBUFS)) {
-				got = true;
-				continue;
-			}
-			break;
+			ike_quick(ctx, dev, &ike, &burst);
+			while (now_ms() < end && poll(&q, 1, BURST_QUIET_MS) > 0 &&
+			       drain(ev, buf, sizeof(buf), &ike, &burst))
+				ike_quick(ctx, dev, &ike, &burst);
 		}
 		while (lev) {
 			ssize_t r = mnl_socket_recvfrom(lev, buf, sizeof(buf));
@@ -782,6 +1055,7 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 			continue;
 		settle = got ? t + SETTLE_MS : 0;
 		next = t + RESYNC_MS;
+		burst_reset(&burst);
 		err = sync_once(ctx, &nl, dev, &ike);
 		if (err)
 			fprintf(stderr, "daemon: sync failed, retrying\n");
@@ -791,6 +1065,8 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 out:
 	uspi_stop(uspi);
 	xs_nl_close(&nl);
+	xs_state_cache_free(ctx->state_cache);
+	ctx->state_cache = NULL;
 out_ev:
 	if (lev)
 		mnl_socket_close(lev);
@@ -798,5 +1074,12 @@ out_ev:
 	while (ike.nlast)
 		free(ike.last[--ike.nlast]);
 	free(ike.last);
+	free(ike.pols);
+	free(ike.ids);
+	if (ike.local)
+		freeifaddrs(ike.local);
+	free(burst.pols);
+	free(burst.ids);
+	free(burst.gone);
 	return err;
 }

@@ -317,75 +317,6 @@ static int route_begin(struct xs_ctx *ctx, int argc, char **argv, bool add,
 	return 0;
 }
 
-/* A route to a group: a slot for each member (as for a plain route), a new
- * group index written in full, then the route moved to it in one update,
- * then the old group (if the route had one) freed. Anything that fails
- * takes back what this call made: nothing is half applied. */
-static int route_add_group(struct xs_ctx *ctx, struct xs_state *st, const struct route_args *a,
-			   uint32_t tenant, int fd, const struct route_key_any *key,
-			   const struct route_value *old)
-{
-	struct route_value val = { 0 };
-	struct route_group g = { .n = a->n_nh, .tenant = tenant };
-	bool created[XS_GROUP_MAX] = { false };
-	uint32_t i, gid = 0;
-	char buf[64];
-	int err = 0;
-
-	if (old)
-		xs_tunnel_refs_load(st);
-	for (i = 0; i < a->n_nh; i++) {
-		g.nh[i] = a->nh[i];
-		err = xs_tunnel_ensure(ctx, st, a->nh[i].if_id, tenant, &g.nh[i].tunnel_idx,
-				       &created[i]);
-		if (err)
-			goto undo;
-	}
-	err = xs_group_create(st, &g, &gid);
-	if (err) {
-		if (err == -ENOSPC)
-			p_err(ctx, err,
-			      "group table of device \"%s\" is full (%u groups); detach and attach again with a larger \"tunnels N\"",
-			      st->ifname, bpf_map__max_entries(st->skel->maps.route_groups) - 1);
-		else
-			p_err(ctx, err, "cannot write the group: %s", strerror(-err));
-		goto undo;
-	}
-	val.if_id = gid;
-	val.tunnel_idx = 0;
-	if (bpf_map_update_elem(fd, key, &val, BPF_ANY)) {
-		err = -errno;
-		xs_group_free(st, gid);
-		if (err == -ENOSPC || err == -E2BIG)
-			p_err(ctx, err,
-			      "route table of device \"%s\" is full (%u routes per family); detach and attach again with \"routes N\" to raise it",
-			      st->ifname, st->meta->max_routes);
-		else
-			p_err(ctx, err, "cannot add route %s: %s",
-			      format_prefix(&a->prefix, buf, sizeof(buf)), strerror(-err));
-		goto undo;
-	}
-	if (st->slot_refs) {
-		int e = 0;
-
-		for (i = 0; i < a->n_nh && !e; i++)
-			e = xs_tunnel_ref(st, g.nh[i].if_id, g.nh[i].tunnel_idx, 1);
-		if (!e && old)
-			e = old->tunnel_idx ? xs_tunnel_ref(st, old->if_id, old->tunnel_idx, -1) :
-					      xs_group_ref(st, old->if_id, -1);
-		st->refs_kept = !e;
-	}
-	if (old && !old->tunnel_idx)
-		xs_group_free(st, old->if_id);
-	xs_route_changed(st, a->prefix.family, tenant, a->prefix.addr, a->prefix.plen);
-	return 0;
-undo:
-	while (i-- > 0)
-		if (created[i])
-			xs_tunnel_remove(st, a->nh[i].if_id);
-	return err;
-}
-
 /* An if_id in a range the daemon manages is the IKE daemon's, and so is
  * the route the daemon made for it (lib/plan.c). */
 static int route_check_ike(struct xs_ctx *ctx, struct xs_state *st, const struct route_args *a,
@@ -408,15 +339,23 @@ static int route_check_ike(struct xs_ctx *ctx, struct xs_state *st, const struct
 				     "if_id %u is in the range %u-%u the daemon manages for the IKE daemon; its routes follow the kernel's CHILD_SAs, choose an if_id outside it",
 				     id, v[ri].lo, v[ri].hi);
 	}
-	if (xs_route_exact(fd, key, &old) && old.tunnel_idx) {
+	if (xs_route_exact(fd, key, &old)) {
 		struct apply_route_key rk;
+		struct route_group g;
+		bool ike;
 
 		route_rkey(&rk, &a->prefix, key);
-		if (!bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.ike_routes), &rk, &own) &&
-		    own.if_id == old.if_id)
+		ike = !bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.ike_routes), &rk, &own);
+		if (ike && old.tunnel_idx && own.if_id == old.if_id)
 			return p_err(ctx, -EEXIST,
 				     "route %s leads to if_id %u for the IKE daemon's CHILD_SA and follows it; choose another prefix",
 				     format_prefix(&a->prefix, buf, sizeof(buf)), old.if_id);
+		/* Its group while a reauthentication overlaps (lib/ike.c). */
+		if (ike && !old.tunnel_idx && !own.if_id && !xs_group_read(st, old.if_id, &g) &&
+		    g.n && own.pad == xs_group_digest(&g))
+			return p_err(ctx, -EEXIST,
+				     "route %s leads to the IKE daemon's CHILD_SAs (a group while a reauthentication overlaps) and follows them; choose another prefix",
+				     format_prefix(&a->prefix, buf, sizeof(buf)));
 	}
 	return 0;
 }
@@ -425,11 +364,9 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 {
 	struct apply_route_key k;
 	struct route_key_any key;
-	struct route_value old;
 	struct route_args a;
 	struct xs_state st;
 	uint32_t tenant;
-	bool replaced;
 	int err, fd;
 
 	err = route_begin(ctx, argc, argv, true, &a, &st, &tenant, &key, &fd);
@@ -438,12 +375,14 @@ static int route_add(struct xs_ctx *ctx, int argc, char **argv)
 	err = route_check_ike(ctx, &st, &a, &key, fd);
 	if (err)
 		goto out;
+	route_rkey(&k, &a.prefix, &key);
 	if (a.n_nh) {
-		replaced = xs_route_exact(fd, &key, &old);
-		err = route_add_group(ctx, &st, &a, tenant, fd, &key, replaced ? &old : NULL);
+		struct route_group g = { .n = a.n_nh };
+
+		memcpy(g.nh, a.nh, a.n_nh * sizeof(g.nh[0]));
+		err = xs_route_put_group(ctx, &st, &k, &g);
 		goto out;
 	}
-	route_rkey(&k, &a.prefix, &key);
 	err = xs_route_put(ctx, &st, &k, a.if_id);
 out:
 	xs_state_close(&st);

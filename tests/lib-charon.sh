@@ -68,6 +68,7 @@ charon {
 		$1 {
 			path = $SW/$1.log
 			time_format = %T
+			time_add_ms = yes
 			flush_line = yes
 			default = 1
 			ike = 1

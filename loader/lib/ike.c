@@ -7,7 +7,10 @@
  * tenant, the policy's destination selector) leads to that if_id. Nothing
  * else is remembered: an IKE rekey, a crash of the IKE daemon or of ours,
  * a detach and attach all end in the same routes once the kernel says what
- * it has. What cannot be routed is refused and reported, never the last
+ * it has. Two CHILD_SAs of one peer and selector (make-before-break
+ * reauthentication) make the route a group while both last: the older
+ * if_id primary, the newest a backup (overlap_group()). What cannot be
+ * routed is refused and reported, never the last
  * writer's: a prefix two if_ids want stays with its holder (the if_id the
  * route leads to now, else the older policy, else the lower if_id); an
  * if_id a named tunnel owns, a prefix outside the range's allow list or one
@@ -152,6 +155,16 @@ static int add_op(struct xs_ike_plan *p, uint8_t kind, const struct apply_route_
 	return 0;
 }
 
+static int add_group_op(struct xs_ike_plan *p, const struct apply_route_key *k,
+			const struct route_group *g)
+{
+	int err = add_op(p, XS_IKE_GROUP, k, 0);
+
+	if (!err)
+		p->ops[p->nops - 1].g = *g;
+	return err;
+}
+
 /* The plain route at k exactly, and the daemon's record of k. */
 static const struct xs_route_ent *route_at(const struct xs_ike_have *h,
 					   const struct apply_route_key *k)
@@ -180,6 +193,38 @@ static bool is_ikes(const struct xs_ike_have *h, const struct xs_route_ent *c)
 	const struct xs_ike_route *rec = c ? rec_at(h, &c->key) : NULL;
 
 	return rec && rec->if_id == c->val.if_id;
+}
+
+/* The route to a group at k exactly. */
+static const struct xs_group_ent *group_at(const struct xs_ike_have *h,
+					   const struct apply_route_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < h->ngroups; i++)
+		if (!key_cmp(&h->groups[i].key, k))
+			return &h->groups[i];
+	return NULL;
+}
+
+/* A group the daemon made (an overlap) and that is still as it made it:
+ * its record names no if_id and the group's digest. Any other group is
+ * its owner's (route add ... nexthop, apply). */
+static bool is_ikes_group(const struct xs_ike_have *h, const struct xs_group_ent *g)
+{
+	const struct xs_ike_route *rec = g ? rec_at(h, &g->key) : NULL;
+
+	return rec && !rec->if_id && g->g.n && rec->digest == xs_group_digest(&g->g);
+}
+
+static bool group_has_ifid(const struct route_group *g, uint32_t if_id)
+{
+	uint32_t m;
+
+	for (m = 0; m < g->n && m < XS_GROUP_MAX; m++)
+		if (g->nh[m].if_id == if_id)
+			return true;
+	return false;
 }
 
 /* A selector that names protocol or ports is wider as a route: say so. */
@@ -325,6 +370,81 @@ static void newest_of_peer(struct cand *c, size_t n, size_t i)
 	c[best] = t;
 }
 
+static bool cand_newer(const struct cand *a, const struct cand *b)
+{
+	return a->add_time != b->add_time ? a->add_time > b->add_time : a->if_id > b->if_id;
+}
+
+/*
+ * The route of the key at c[i] while CHILD_SAs of its peer overlap: the
+ * same-peer candidates of another if_id beside c[i]. A make-before-break
+ * reauthentication: the gateway (responder) installs the new CHILD_SA when
+ * it answers IKE_AUTH, the peer only when it gets that answer, and keeps
+ * the old one until it deletes the old IKE_SA. The old SA is the one both
+ * ends have all along: egress stays on it (primary), the new if_id is a
+ * backup, taken only when the old one is down, and ingress accepts both
+ * (rpf: any member). An overlap older than XS_IKE_OVERLAP_MAX_S is no
+ * reauthentication in progress: the newest is primary, the others
+ * backups. *g gets the group, n == 0 when there is no overlap (a plain
+ * route to c[i]). Members in age order, the newest last; more than
+ * XS_GROUP_MAX if_ids keep the newest ones.
+ */
+static void overlap_group(const struct cand *c, size_t n, size_t i, uint64_t now,
+			  struct route_group *g)
+{
+	bool stale;
+	const struct cand *v[XS_GROUP_MAX];
+	size_t j, k, nv = 0;
+
+	memset(g, 0, sizeof(*g));
+	for (j = i; j < n && !key_cmp(&c[j].key, &c[i].key); j++) {
+		const struct cand *x = &c[j];
+		bool dup = false;
+
+		if (j > i && !same_peer(x, &c[i]))
+			continue;
+		for (k = 0; k < nv; k++)
+			if (v[k]->if_id == x->if_id) {
+				dup = true;
+				if (cand_newer(x, v[k]))
+					v[k] = x;
+			}
+		if (dup)
+			continue;
+		if (nv == XS_GROUP_MAX) {
+			size_t old = 0;
+
+			for (k = 1; k < nv; k++)
+				if (cand_newer(v[old], v[k]))
+					old = k;
+			if (cand_newer(v[old], x))
+				continue;
+			v[old] = x;
+			continue;
+		}
+		v[nv++] = x;
+	}
+	if (nv < 2)
+		return;
+	/* Age order: insertion sort, nv <= XS_GROUP_MAX. */
+	for (j = 1; j < nv; j++)
+		for (k = j; k > 0 && cand_newer(v[k - 1], v[k]); k--) {
+			const struct cand *t = v[k];
+
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+	stale = now >= v[nv - 1]->add_time + XS_IKE_OVERLAP_MAX_S;
+	g->n = (uint32_t)nv;
+	for (j = 0; j < nv; j++) {
+		bool newest = j == nv - 1;
+
+		g->nh[j].if_id = v[j]->if_id;
+		g->nh[j].weight = 1;
+		g->nh[j].flags = newest != stale ? XS_NH_BACKUP : 0;
+	}
+}
+
 int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
 {
 	struct cand *c = NULL;
@@ -339,22 +459,27 @@ int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
 	/* Each key: the first candidate wins, the others are conflicts. */
 	for (i = 0; i < n; i = j) {
 		const struct xs_route_ent *rt;
+		const struct xs_group_ent *grp;
 		const struct xs_ike_route *rec;
+		struct route_group want;
 		bool ok = true;
 
 		newest_of_peer(c, n, i);
 		rt = route_at(h, &c[i].key);
+		grp = group_at(h, &c[i].key);
 		rec = rec_at(h, &c[i].key);
 		for (j = i + 1; j < n && !key_cmp(&c[j].key, &c[i].key); j++) {
 			if (c[j].if_id == c[i].if_id || same_peer(&c[j], &c[i]))
-				continue; /* two policies of one if_id (port split), or a replaced one */
+				continue; /* one if_id split by port, or an overlap */
 			err = problem(p, c[j].range,
 				      "ike: %s if_id %u: conflicts with if_id %u, which holds the prefix; not routed (two CHILD_SAs for one prefix: split it by prefix, not by port or protocol, or give them one if_id)",
 				      key_text(&c[j].key, k, sizeof(k)), c[j].if_id, c[i].if_id);
 			if (err)
 				goto out;
 		}
-		if (rt && rt->val.if_id != c[i].if_id && !is_ikes(h, rt)) {
+		overlap_group(c, n, i, h->now, &want);
+		if (rt && !is_ikes(h, rt) &&
+		    (want.n ? !group_has_ifid(&want, rt->val.if_id) : rt->val.if_id != c[i].if_id)) {
 			/* Another owner's route (apply, route add). */
 			err = problem(p, c[i].range,
 				      "ike: %s if_id %u: the prefix is routed to if_id %u by another owner (apply or route add), not taken; remove that route to let the IKE daemon's CHILD_SA have it",
@@ -363,12 +488,26 @@ int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
 				goto out;
 			ok = false;
 		}
+		if (grp && !is_ikes_group(h, grp)) {
+			err = problem(p, c[i].range,
+				      "ike: %s if_id %u: the prefix is a route group's (route add ... nexthop, apply), not taken; remove that route to let the IKE daemon's CHILD_SA have it",
+				      key_text(&c[i].key, k, sizeof(k)), c[i].if_id);
+			if (err)
+				goto out;
+			ok = false;
+		}
 		if (!ok)
 			continue;
 		p->range_routes[c[i].range]++;
-		if (rt && rt->val.if_id == c[i].if_id && rec && rec->if_id == c[i].if_id)
-			continue; /* there already */
-		err = add_op(p, XS_IKE_SET, &c[i].key, c[i].if_id);
+		if (want.n) {
+			if (grp && xs_group_same(&grp->g, &want))
+				continue; /* the daemon's group, there already */
+			err = add_group_op(p, &c[i].key, &want);
+		} else {
+			if (rt && rt->val.if_id == c[i].if_id && rec && rec->if_id == c[i].if_id)
+				continue; /* there already */
+			err = add_op(p, XS_IKE_SET, &c[i].key, c[i].if_id);
+		}
 		if (err)
 			goto out;
 	}
@@ -391,6 +530,22 @@ int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
 		if (err)
 			goto out;
 	}
+	/* The daemon's groups nothing wants any more (a daemon down while
+	 * both CHILD_SAs went). */
+	for (i = 0; i < h->ngroups; i++) {
+		const struct xs_group_ent *g = &h->groups[i];
+		bool wanted = false;
+
+		if (!is_ikes_group(h, g))
+			continue;
+		for (j = 0; j < n && !wanted; j++)
+			wanted = !key_cmp(&c[j].key, &g->key);
+		if (wanted)
+			continue;
+		err = add_op(p, XS_IKE_DEL, &g->key, 0);
+		if (err)
+			goto out;
+	}
 	/* Records whose route is gone or leads elsewhere now, not wanted. */
 	for (i = 0; i < h->nrecs; i++) {
 		const struct xs_route_ent *rt = route_at(h, &h->recs[i].key);
@@ -398,6 +553,8 @@ int xs_ike_plan(const struct xs_ike_have *h, struct xs_ike_plan *p)
 
 		if (rt && rt->val.if_id == h->recs[i].if_id)
 			continue; /* the daemon's: handled above */
+		if (is_ikes_group(h, group_at(h, &h->recs[i].key)))
+			continue; /* the daemon's group: handled above */
 		for (j = 0; j < n && !wanted; j++)
 			wanted = !key_cmp(&c[j].key, &h->recs[i].key);
 		if (wanted)
@@ -448,6 +605,7 @@ static int read_recs(struct xs_state *st, struct xs_ike_route **v, size_t *n)
 			return -ENOMEM;
 		e->key = key;
 		e->if_id = val.if_id;
+		e->digest = val.if_id ? 0 : val.pad;
 		(*n)++;
 	}
 	return errno == ENOENT ? 0 : -errno;
@@ -539,28 +697,24 @@ void xs_ike_ranges_get(struct xs_state *st, struct ike_range_value v[XS_IKE_RANG
 			memset(&v[k], 0, sizeof(v[k]));
 }
 
-static int exec_op(struct xs_ctx *ctx, struct xs_state *st, const struct xs_ike_op *op,
-		   struct xs_ike_plan *p)
+static int exec_op(struct xs_ctx *ctx, struct xs_state *st, const struct xs_ike_op *op)
 {
 	int fd = bpf_map__fd(st->skel->maps.ike_routes), err;
 	struct apply_route_value v = { 0 };
-	struct route_key_any mk;
-	struct route_value old;
 	char k[96];
 
 	switch (op->kind) {
 	case XS_IKE_SET:
-		/* Groups are not in the planner's view of the routes. */
-		if (xs_route_exact(xs_route_map_key(st, &op->key, &mk), &mk, &old) &&
-		    !old.tunnel_idx)
-			return problem(p, -1,
-				       "ike: %s if_id %u: the prefix is a route group's (route add ... nexthop), not taken",
-				       key_text(&op->key, k, sizeof(k)), op->if_id);
-		err = xs_route_put(ctx, st, &op->key, op->if_id);
+	case XS_IKE_GROUP:
+		/* A route that moves between a plain route and a group is one
+		 * update of the route, never a removal and an add. */
+		err = op->kind == XS_IKE_SET ? xs_route_put(ctx, st, &op->key, op->if_id) :
+					       xs_route_put_group(ctx, st, &op->key, &op->g);
 		if (err)
 			return err;
 		v.gen = (uint64_t)time(NULL);
 		v.if_id = op->if_id;
+		v.pad = op->kind == XS_IKE_GROUP ? xs_group_digest(&op->g) : 0;
 		if (bpf_map_update_elem(fd, &op->key, &v, BPF_ANY))
 			return p_err(ctx, -errno, "cannot record the IKE route %s: %s",
 				     key_text(&op->key, k, sizeof(k)), strerror(errno));
@@ -583,12 +737,13 @@ int xs_ike_reconcile(struct xs_ctx *ctx, const char *dev, const struct xs_ike_ra
 		     size_t nsa, struct xs_ike_plan *plan)
 {
 	struct xs_ike_have h = { .ranges = r, .nranges = n, .pols = pols, .npols = npols,
-				 .sa_ifids = sa_ifids, .nsa = nsa };
+				 .sa_ifids = sa_ifids, .nsa = nsa, .now = (uint64_t)time(NULL) };
 	struct xs_route_ent *routes = NULL;
+	struct xs_group_ent *groups = NULL;
 	struct xs_ike_route *recs = NULL;
 	struct xs_ike_named *named = NULL;
 	struct xs_rec_ent *trecs = NULL;
-	size_t nroutes = 0, nrecs = 0, ntrecs = 0, i;
+	size_t nroutes = 0, ngroups = 0, nrecs = 0, ntrecs = 0, i;
 	struct xs_state st;
 	int err, first = 0;
 
@@ -597,6 +752,8 @@ int xs_ike_reconcile(struct xs_ctx *ctx, const char *dev, const struct xs_ike_ra
 	if (err)
 		return err;
 	err = xs_routes_read(&st, &routes, &nroutes, NULL);
+	if (!err)
+		err = xs_groups_read(&st, &groups, &ngroups);
 	if (!err)
 		err = read_recs(&st, &recs, &nrecs);
 	if (!err)
@@ -607,6 +764,8 @@ int xs_ike_reconcile(struct xs_ctx *ctx, const char *dev, const struct xs_ike_ra
 	}
 	h.routes = routes;
 	h.nroutes = nroutes;
+	h.groups = groups;
+	h.ngroups = ngroups;
 	h.recs = recs;
 	h.nrecs = nrecs;
 	h.named = named;
@@ -618,7 +777,7 @@ int xs_ike_reconcile(struct xs_ctx *ctx, const char *dev, const struct xs_ike_ra
 	}
 	/* A route that moves between if_ids is one SET, never a DEL and an add. */
 	for (i = 0; i < plan->nops; i++) {
-		int e = exec_op(ctx, &st, &plan->ops[i], plan);
+		int e = exec_op(ctx, &st, &plan->ops[i]);
 
 		if (e && !first)
 			first = e;
@@ -641,6 +800,7 @@ int xs_ike_reconcile(struct xs_ctx *ctx, const char *dev, const struct xs_ike_ra
 	}
 out:
 	free(routes);
+	free(groups);
 	free(recs);
 	free(named);
 	free(trecs);

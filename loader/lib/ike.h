@@ -5,7 +5,12 @@
  * installs an outbound policy and SAs with an if_id for each CHILD_SA; the
  * route (tenant, the policy's destination selector) -> if_id exists exactly
  * while there is an outbound policy with that if_id and selector and a
- * usable outbound SA with that if_id. xs_ike_plan() is the pure part
+ * usable outbound SA with that if_id. While two CHILD_SAs of one peer and
+ * selector overlap (a make-before-break reauthentication: a new %unique
+ * if_id beside the old one), the route is a group: the older if_id(s)
+ * primary, the newest a backup, so that ingress accepts both and egress
+ * stays on the SA the peer surely has; once the old one is gone the route
+ * is a plain one to the new if_id again. xs_ike_plan() is the pure part
  * (what there is -> route operations and problems, unit-tested);
  * xs_ike_reconcile() observes one device, plans and writes.
  */
@@ -17,12 +22,18 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "groups.h"
 #include "netlink.h"
 #include "state.h"
 #include "tunnel.h"
 #include "xfrm.h"
 
 #define XS_IKE_ALLOW_MAX 8
+/* A reauthentication's overlap lasts one IKE exchange and its
+ * retransmissions. Beyond this, the old CHILD_SA is taken to be one the
+ * peer no longer has (a charon killed and restarted leaves its SAs in the
+ * kernel until they expire): the new one carries, the old stays accepted. */
+#define XS_IKE_OVERLAP_MAX_S 10
 
 /* One `ike` clause of the daemon. */
 struct xs_ike_range {
@@ -32,9 +43,13 @@ struct xs_ike_range {
 	struct xs_prefix allow[XS_IKE_ALLOW_MAX];
 };
 
+/* The daemon's record of a route: a plain one to if_id, or (if_id 0) a
+ * group whose xs_group_digest() is digest (kept in the record's pad, as
+ * apply records its groups). */
 struct xs_ike_route {
 	struct apply_route_key key;
 	uint32_t if_id;
+	uint32_t digest;
 };
 
 struct xs_ike_named {
@@ -54,20 +69,25 @@ struct xs_ike_have {
 	size_t nnamed;
 	const struct xs_route_ent *routes; /* plain routes of the device */
 	size_t nroutes;
+	const struct xs_group_ent *groups; /* routes to a group, sorted by key */
+	size_t ngroups;
 	const struct xs_ike_route *recs; /* ike_routes */
 	size_t nrecs;
+	uint64_t now; /* CLOCK_REALTIME seconds, as the policies' add_time */
 };
 
 enum xs_ike_op_kind {
 	XS_IKE_SET, /* route key -> if_id, and record it */
 	XS_IKE_DEL, /* remove the daemon's route and its record */
 	XS_IKE_FORGET, /* a record whose route is gone or re-pointed */
+	XS_IKE_GROUP, /* route key -> group g (an overlap), and record it */
 };
 
 struct xs_ike_op {
 	uint8_t kind;
 	struct apply_route_key key;
-	uint32_t if_id;
+	uint32_t if_id; /* SET: the if_id; DEL, FORGET: the record's */
+	struct route_group g; /* GROUP: members (if_id, weight, flags) */
 };
 
 struct xs_ike_plan {

@@ -613,6 +613,8 @@ const char *xs_group_owner(const struct xs_owners *ow, const struct apply_route_
 
 	if (!bpf_map_lookup_elem(ow->own_fd, k, &v) && !v.if_id && v.pad == xs_group_digest(g))
 		return "file";
+	if (!bpf_map_lookup_elem(ow->ike_fd, k, &v) && !v.if_id && v.pad == xs_group_digest(g))
+		return "ike";
 	return "cli";
 }
 

@@ -572,6 +572,18 @@ static bool ike_route(const struct dev_run *d, const struct xs_route_ent *c)
 	return o && o->val.if_id == c->val.if_id;
 }
 
+/* The IKE daemon's group at k (two CHILD_SAs of one peer overlapping):
+ * its record names no if_id and the group's digest. */
+static bool ike_group(const struct dev_run *d, const struct xs_group_ent *g)
+{
+	const struct own_ent *o;
+
+	if (!g)
+		return false;
+	o = search_n(&g->key, d->ike_owned, d->nike_owned, sizeof(*d->ike_owned), own_ent_cmp);
+	return o && !o->val.if_id && g->g.n && o->val.pad == xs_group_digest(&g->g);
+}
+
 int xs_plan_ike_managed(const struct ike_range_value *v, size_t n, uint32_t if_id)
 {
 	size_t i;
@@ -839,6 +851,13 @@ static int plan_routes(struct run *r, size_t dev)
 					       rkey_str(d, &c->key, a, sizeof(a)), c->val.if_id);
 		}
 		gc = find_group(d, &wr->key, &gi);
+		if (ike_group(d, gc)) {
+			char a[96];
+
+			return ent_err(r, -EEXIST, ek, dev, ent,
+				       "prefix %s is routed for the IKE daemon's CHILD_SAs (a group while a reauthentication overlaps); it follows them, choose another prefix",
+				       rkey_str(d, &wr->key, a, sizeof(a)));
+		}
 		/* A file takes a route to a group over like any loose route;
 		 * tunnel add does not make groups, nor replace one. */
 		if (gc && r->o->scope != XS_SCOPE_FILE) {
@@ -1102,7 +1121,8 @@ static int plan_kept(struct run *r, size_t dev)
 	for (i = 0; !err && i < d->ngroups; i++) {
 		const struct xs_group_ent *g = &d->groups[i];
 
-		if (d->group_leaves[i] || find_own(d, &g->key) || find_wroute(r, dev, &g->key))
+		if (d->group_leaves[i] || find_own(d, &g->key) || find_wroute(r, dev, &g->key) ||
+		    ike_group(d, g))
 			continue;
 		r->kept_routes++;
 		err = kept_line(r, "route %s dev %s to a group of %u nexthops: made by route add, not in the file",

@@ -102,6 +102,84 @@ int xs_route_put(struct xs_ctx *ctx, struct xs_state *st, const struct apply_rou
 	return 0;
 }
 
+/* A route to a group: a slot for each member (as for a plain route), a new
+ * group index written in full, then the route moved to it in one update,
+ * then what the route had before (a slot's reference, a group) let go.
+ * Anything that fails takes back what this call made: nothing is half
+ * applied. */
+int xs_route_put_group(struct xs_ctx *ctx, struct xs_state *st, const struct apply_route_key *k,
+		       const struct route_group *want)
+{
+	struct route_group g = *want;
+	struct route_value val = { 0 }, old;
+	bool created[XS_GROUP_MAX] = { false };
+	struct route_key_any key;
+	struct xs_prefix p = { .family = (int)k->family, .plen = (uint8_t)k->plen };
+	uint32_t i, gid = 0;
+	bool replaced;
+	char buf[64];
+	int err = 0, fd;
+
+	memcpy(p.addr, k->addr, 16);
+	if (!g.n || g.n > XS_GROUP_MAX)
+		return p_err(ctx, -EINVAL, "route %s: a group has 1 to %d members",
+			     format_prefix(&p, buf, sizeof(buf)), XS_GROUP_MAX);
+	g.tenant = k->tenant;
+	fd = xs_route_map_key(st, k, &key);
+	replaced = xs_route_exact(fd, &key, &old);
+	if (replaced)
+		xs_tunnel_refs_load(st);
+	for (i = 0; i < g.n; i++) {
+		err = xs_tunnel_ensure(ctx, st, g.nh[i].if_id, k->tenant, &g.nh[i].tunnel_idx,
+				       &created[i]);
+		if (err)
+			goto undo;
+	}
+	err = xs_group_create(st, &g, &gid);
+	if (err) {
+		if (err == -ENOSPC)
+			p_err(ctx, err,
+			      "group table of device \"%s\" is full (%u groups); detach and attach again with a larger \"tunnels N\"",
+			      st->ifname, bpf_map__max_entries(st->skel->maps.route_groups) - 1);
+		else
+			p_err(ctx, err, "cannot write the group: %s", strerror(-err));
+		goto undo;
+	}
+	val.if_id = gid;
+	val.tunnel_idx = 0;
+	if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
+		err = -errno;
+		xs_group_free(st, gid);
+		if (err == -ENOSPC || err == -E2BIG)
+			p_err(ctx, err,
+			      "route table of device \"%s\" is full (%u routes per family); detach and attach again with \"routes N\" to raise it",
+			      st->ifname, st->meta->max_routes);
+		else
+			p_err(ctx, err, "cannot add route %s: %s",
+			      format_prefix(&p, buf, sizeof(buf)), strerror(-err));
+		goto undo;
+	}
+	if (st->slot_refs) {
+		int e = 0;
+
+		for (i = 0; i < g.n && !e; i++)
+			e = xs_tunnel_ref(st, g.nh[i].if_id, g.nh[i].tunnel_idx, 1);
+		if (!e && replaced)
+			e = old.tunnel_idx ? xs_tunnel_ref(st, old.if_id, old.tunnel_idx, -1) :
+					     xs_group_ref(st, old.if_id, -1);
+		st->refs_kept = !e;
+	}
+	if (replaced && !old.tunnel_idx)
+		xs_group_free(st, old.if_id);
+	xs_route_changed(st, (int)k->family, k->tenant, k->addr, k->plen);
+	return 0;
+undo:
+	while (i-- > 0)
+		if (created[i])
+			xs_tunnel_remove(st, g.nh[i].if_id);
+	return err;
+}
+
 int xs_route_remove(struct xs_state *st, const struct apply_route_key *k)
 {
 	struct route_key_any key;

@@ -179,6 +179,11 @@ bool xs_route_exact(int fd, const struct route_key_any *key, struct route_value 
  * or group freed when nothing else refers to it). Reports errors. */
 int xs_route_put(struct xs_ctx *ctx, struct xs_state *st, const struct apply_route_key *k,
 		 uint32_t if_id);
+/* Route k to a group of want's members (if_id, weight, dscp, flags; the
+ * slots and the tenant are filled in), written copy-on-write as route add
+ * ... nexthop does. Reports errors. */
+int xs_route_put_group(struct xs_ctx *ctx, struct xs_state *st, const struct apply_route_key *k,
+		       const struct route_group *want);
 /* Remove route k (quietly: -ENOENT when there is none, else -errno). */
 int xs_route_remove(struct xs_state *st, const struct apply_route_key *k);
 

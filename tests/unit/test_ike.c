@@ -32,6 +32,8 @@ struct world {
 	size_t nroutes;
 	struct xs_ike_route recs[16];
 	size_t nrecs;
+	struct xs_group_ent groups[4];
+	size_t ngroups;
 	struct xs_ike_plan p;
 };
 
@@ -97,12 +99,39 @@ static void route(struct world *w, const char *dst, uint32_t if_id, bool ikes)
 	}
 }
 
+/* A route to a group of if_ids (the last one a backup when backup_last),
+ * as route add ... nexthop or the daemon (ikes: with its record) made it. */
+static struct xs_group_ent *group(struct world *w, const char *dst, const uint32_t *ids,
+				  uint32_t n, bool backup_last, bool ikes)
+{
+	struct xs_group_ent *g = &w->groups[w->ngroups++];
+	uint32_t m;
+
+	memset(g, 0, sizeof(*g));
+	key(&g->key, dst, 0);
+	g->gid = (uint32_t)w->ngroups;
+	g->g.n = n;
+	for (m = 0; m < n; m++) {
+		g->g.nh[m].if_id = ids[m];
+		g->g.nh[m].tunnel_idx = ids[m]; /* slots: not compared */
+		g->g.nh[m].weight = 1;
+		g->g.nh[m].flags = backup_last && m == n - 1 ? XS_NH_BACKUP : 0;
+	}
+	if (ikes) {
+		w->recs[w->nrecs].key = g->key;
+		w->recs[w->nrecs].if_id = 0;
+		w->recs[w->nrecs++].digest = xs_group_digest(&g->g);
+	}
+	return g;
+}
+
 static void plan(struct world *w)
 {
 	struct xs_ike_have h = {
 		.ranges = w->ranges, .nranges = w->nranges, .pols = w->pols, .npols = w->npols,
 		.sa_ifids = w->sas, .nsa = w->nsa, .named = w->named, .nnamed = w->nnamed,
 		.routes = w->routes, .nroutes = w->nroutes, .recs = w->recs, .nrecs = w->nrecs,
+		.groups = w->groups, .ngroups = w->ngroups,
 	};
 
 	assert_int_equal(xs_ike_plan(&h, &w->p), 0);
@@ -293,32 +322,82 @@ static void test_outside_range(void **state)
 	xs_ike_plan_free(&w.p);
 }
 
-/* Drift case 5: make-before-break reauthentication. The new CHILD_SA's
- * policy (a new %unique if_id) beside the old one of the same peer: the
- * route moves to the new one at once, and that is no conflict; two peers
- * are still one. */
-static void test_reauth_moves(void **state)
+/* The old and the new CHILD_SA of one peer and selector (a new %unique
+ * if_id, policy b, beside the old one, a), as a make-before-break
+ * reauthentication leaves them until the old IKE_SA is deleted. */
+static void reauth_world(struct world *w, struct xs_policy **a, struct xs_policy **b)
+{
+	world_init(w);
+	*a = pol(w, "192.168.1.200/32", 1, 100);
+	*b = pol(w, "192.168.1.200/32", 2, 200);
+	(*a)->ntmpl = (*b)->ntmpl = 1;
+	pfx(&(*a)->tmpl[0].dst, "10.0.1.2/32");
+	pfx(&(*b)->tmpl[0].dst, "10.0.1.2/32");
+	sa(w, 1);
+	sa(w, 2);
+}
+
+static void expect_overlap(const struct world *w, size_t i, uint32_t old, uint32_t new)
+{
+	const struct xs_ike_op *op;
+
+	expect_op(w, i, XS_IKE_GROUP, "192.168.1.200/32", 0);
+	op = &w->p.ops[i];
+	assert_int_equal(op->g.n, 2);
+	assert_int_equal(op->g.nh[0].if_id, old);
+	assert_int_equal(op->g.nh[0].flags, 0);
+	assert_int_equal(op->g.nh[0].weight, 1);
+	assert_int_equal(op->g.nh[1].if_id, new);
+	assert_int_equal(op->g.nh[1].flags, XS_NH_BACKUP);
+	assert_int_equal(op->g.nh[1].weight, 1);
+}
+
+/* Drift case 5: make-before-break reauthentication. While both CHILD_SAs
+ * have a policy and an SA the route is a group: the old if_id primary
+ * (egress stays on the SA the peer has before it installs the new one),
+ * the new one a backup (accepted by ingress); that is no conflict. The
+ * same from a plain route of the daemon's, from none (a daemon started
+ * mid-overlap) and from a plain route someone else made to the old if_id
+ * (adopted). Two peers, or one prefix split by port, are still a
+ * conflict. */
+static void test_reauth_overlap_group(void **state)
 {
 	struct xs_policy *a, *b;
 	struct world w;
 
 	(void)state;
-	world_init(&w);
-	a = pol(&w, "192.168.1.200/32", 1, 100);
-	b = pol(&w, "192.168.1.200/32", 2, 200);
-	a->ntmpl = b->ntmpl = 1;
-	pfx(&a->tmpl[0].dst, "10.0.1.2/32");
-	pfx(&b->tmpl[0].dst, "10.0.1.2/32");
-	sa(&w, 1);
-	sa(&w, 2);
+	reauth_world(&w, &a, &b);
 	route(&w, "192.168.1.200/32", 1, true);
 	plan(&w);
 	assert_int_equal(w.p.nproblems, 0);
 	assert_int_equal(w.p.nops, 1);
-	expect_op(&w, 0, XS_IKE_SET, "192.168.1.200/32", 2);
+	expect_overlap(&w, 0, 1, 2);
+	assert_int_equal(w.p.range_routes[0], 1);
+	xs_ike_plan_free(&w.p);
+
+	/* The old if_id newer by number only (a %unique counter restarted):
+	 * age decides, not the if_id. */
+	a->if_id = 7;
+	w.sas[0] = 2;
+	w.sas[1] = 7;
+	w.nroutes = w.nrecs = 0;
+	plan(&w);
+	assert_int_equal(w.p.nproblems, 0);
+	assert_int_equal(w.p.nops, 1);
+	expect_overlap(&w, 0, 7, 2);
+	xs_ike_plan_free(&w.p);
+
+	reauth_world(&w, &a, &b);
+	route(&w, "192.168.1.200/32", 1, false);
+	plan(&w);
+	assert_int_equal(w.p.nproblems, 0);
+	assert_int_equal(w.p.nops, 1);
+	expect_overlap(&w, 0, 1, 2);
 	xs_ike_plan_free(&w.p);
 
 	/* Another peer's newer policy: a conflict, the holder keeps it. */
+	reauth_world(&w, &a, &b);
+	route(&w, "192.168.1.200/32", 1, true);
 	pfx(&b->tmpl[0].dst, "10.0.2.2/32");
 	plan(&w);
 	assert_int_equal(w.p.nops, 0);
@@ -333,6 +412,162 @@ static void test_reauth_moves(void **state)
 	plan(&w);
 	assert_int_equal(w.p.nops, 0);
 	assert_true(problem_has(&w, "if_id 2: conflicts with if_id 1"));
+	xs_ike_plan_free(&w.p);
+}
+
+/* The daemon's own group of an overlap is its own: no conflict, no
+ * problem, nothing to do while the overlap lasts (a restart too); a group
+ * someone else made at the prefix is theirs, even one of the same
+ * members, and is not taken. */
+static void test_reauth_own_group(void **state)
+{
+	static const uint32_t ids[] = { 1, 2 };
+	struct xs_policy *a, *b;
+	struct world w;
+
+	(void)state;
+	reauth_world(&w, &a, &b);
+	group(&w, "192.168.1.200/32", ids, 2, true, true);
+	plan(&w);
+	assert_int_equal(w.p.nproblems, 0);
+	assert_int_equal(w.p.nops, 0);
+	assert_int_equal(w.p.range_routes[0], 1);
+	xs_ike_plan_free(&w.p);
+
+	/* Not the daemon's (no record; or a record of another group). */
+	reauth_world(&w, &a, &b);
+	group(&w, "192.168.1.200/32", ids, 2, true, false);
+	plan(&w);
+	assert_int_equal(w.p.nops, 0);
+	assert_true(problem_has(&w, "if_id 2: the prefix is a route group's"));
+	xs_ike_plan_free(&w.p);
+
+	reauth_world(&w, &a, &b);
+	group(&w, "192.168.1.200/32", ids, 2, true, true);
+	w.groups[0].g.nh[1].flags = 0; /* changed by route add since */
+	plan(&w);
+	assert_int_equal(w.p.nops, 0);
+	assert_true(problem_has(&w, "the prefix is a route group's"));
+	xs_ike_plan_free(&w.p);
+
+	/* A group at a prefix with a single CHILD_SA: not taken either. */
+	world_init(&w);
+	pol(&w, "192.168.1.200/32", 1, 100);
+	sa(&w, 1);
+	group(&w, "192.168.1.200/32", ids, 2, false, false);
+	plan(&w);
+	assert_int_equal(w.p.nops, 0);
+	assert_true(problem_has(&w, "if_id 1: the prefix is a route group's"));
+	xs_ike_plan_free(&w.p);
+}
+
+/* The overlap's end: once the old CHILD_SA's policy or SA is gone, the
+ * daemon's group is a plain route to the new if_id again, in one SET (no
+ * moment without a route); once both are gone, the route goes. */
+static void test_reauth_old_gone(void **state)
+{
+	static const uint32_t ids[] = { 1, 2 };
+	struct xs_policy *a, *b;
+	struct world w;
+
+	(void)state;
+	reauth_world(&w, &a, &b);
+	group(&w, "192.168.1.200/32", ids, 2, true, true);
+	a->if_id = 3; /* policy 1 gone (one of if_id 3, without SA, instead) */
+	plan(&w);
+	assert_int_equal(w.p.nproblems, 0);
+	assert_int_equal(w.p.nops, 1);
+	expect_op(&w, 0, XS_IKE_SET, "192.168.1.200/32", 2);
+	xs_ike_plan_free(&w.p);
+
+	/* The old SA gone, its policy still there. */
+	reauth_world(&w, &a, &b);
+	group(&w, "192.168.1.200/32", ids, 2, true, true);
+	w.sas[0] = 2;
+	w.nsa = 1;
+	plan(&w);
+	assert_int_equal(w.p.nops, 1);
+	expect_op(&w, 0, XS_IKE_SET, "192.168.1.200/32", 2);
+	xs_ike_plan_free(&w.p);
+
+	/* Both gone (the daemon was down meanwhile): the group goes. */
+	world_init(&w);
+	group(&w, "192.168.1.200/32", ids, 2, true, true);
+	plan(&w);
+	assert_int_equal(w.p.nproblems, 0);
+	assert_int_equal(w.p.nops, 1);
+	expect_op(&w, 0, XS_IKE_DEL, "192.168.1.200/32", 0);
+	xs_ike_plan_free(&w.p);
+
+	/* Someone else's group is never removed. */
+	world_init(&w);
+	group(&w, "192.168.1.200/32", ids, 2, true, false);
+	plan(&w);
+	assert_int_equal(w.p.nops, 0);
+	xs_ike_plan_free(&w.p);
+}
+
+/* An overlap that outlasts a reauthentication (XS_IKE_OVERLAP_MAX_S): the
+ * old CHILD_SA is one the peer no longer has (a charon killed and
+ * restarted leaves its SAs until they expire). The new one carries, the
+ * old one stays accepted; the daemon's group of the overlap is rewritten
+ * so. */
+static void test_reauth_overlap_stale(void **state)
+{
+	static const uint32_t ids[] = { 1, 2 };
+	struct xs_policy *a, *b;
+	struct world w;
+	struct xs_ike_have h;
+
+	(void)state;
+	reauth_world(&w, &a, &b);
+	group(&w, "192.168.1.200/32", ids, 2, true, true);
+	h = (struct xs_ike_have){
+		.ranges = w.ranges, .nranges = w.nranges, .pols = w.pols, .npols = w.npols,
+		.sa_ifids = w.sas, .nsa = w.nsa, .routes = w.routes, .nroutes = w.nroutes,
+		.recs = w.recs, .nrecs = w.nrecs, .groups = w.groups, .ngroups = w.ngroups,
+		.now = 200 + XS_IKE_OVERLAP_MAX_S - 1,
+	};
+	assert_int_equal(xs_ike_plan(&h, &w.p), 0);
+	assert_int_equal(w.p.nops, 0); /* still a reauthentication */
+	xs_ike_plan_free(&w.p);
+
+	h.now = 200 + XS_IKE_OVERLAP_MAX_S;
+	assert_int_equal(xs_ike_plan(&h, &w.p), 0);
+	assert_int_equal(w.p.nproblems, 0);
+	assert_int_equal(w.p.nops, 1);
+	expect_op(&w, 0, XS_IKE_GROUP, "192.168.1.200/32", 0);
+	assert_int_equal(w.p.ops[0].g.n, 2);
+	assert_int_equal(w.p.ops[0].g.nh[0].if_id, 1);
+	assert_int_equal(w.p.ops[0].g.nh[0].flags, XS_NH_BACKUP);
+	assert_int_equal(w.p.ops[0].g.nh[1].if_id, 2);
+	assert_int_equal(w.p.ops[0].g.nh[1].flags, 0);
+	xs_ike_plan_free(&w.p);
+}
+
+/* Three CHILD_SAs of one peer (a second reauthentication before the
+ * first old one went): the two older primary, the newest the backup. */
+static void test_reauth_three(void **state)
+{
+	struct xs_policy *a, *b, *c;
+	struct world w;
+
+	(void)state;
+	reauth_world(&w, &a, &b);
+	c = pol(&w, "192.168.1.200/32", 3, 300);
+	c->ntmpl = 1;
+	pfx(&c->tmpl[0].dst, "10.0.1.2/32");
+	sa(&w, 3);
+	plan(&w);
+	assert_int_equal(w.p.nproblems, 0);
+	assert_int_equal(w.p.nops, 1);
+	assert_int_equal(w.p.ops[0].kind, XS_IKE_GROUP);
+	assert_int_equal(w.p.ops[0].g.n, 3);
+	assert_int_equal(w.p.ops[0].g.nh[0].if_id, 1);
+	assert_int_equal(w.p.ops[0].g.nh[1].if_id, 2);
+	assert_int_equal(w.p.ops[0].g.nh[2].if_id, 3);
+	assert_int_equal(w.p.ops[0].g.nh[0].flags | w.p.ops[0].g.nh[1].flags, 0);
+	assert_int_equal(w.p.ops[0].g.nh[2].flags, XS_NH_BACKUP);
 	xs_ike_plan_free(&w.p);
 }
 
@@ -459,7 +694,9 @@ int main(void)
 		cmocka_unit_test(test_other_owner),  cmocka_unit_test(test_allow_and_tenant),
 		cmocka_unit_test(test_forget),       cmocka_unit_test(test_move),
 		cmocka_unit_test(test_dev_to_down),
-		cmocka_unit_test(test_outside_range), cmocka_unit_test(test_reauth_moves),
+		cmocka_unit_test(test_outside_range), cmocka_unit_test(test_reauth_overlap_group),
+		cmocka_unit_test(test_reauth_own_group), cmocka_unit_test(test_reauth_old_gone),
+		cmocka_unit_test(test_reauth_three), cmocka_unit_test(test_reauth_overlap_stale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
