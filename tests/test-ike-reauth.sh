@@ -124,15 +124,7 @@ setup() { # plain|daemon
 		ip -n "$GW" link set lo up
 		ip -n "$GW" addr add 10.255.0.1/32 dev lo
 	fi
-	ip netns add "$PEER"
-	ip -n "$PEER" link set lo up
-	ip link add ul1 netns "$GW" type veth peer name ul0 netns "$PEER"
-	ip -n "$GW" addr add 10.0.1.1/24 dev ul1
-	ip -n "$GW" link set ul1 up
-	ip -n "$PEER" addr add 10.0.1.2/24 dev ul0
-	ip -n "$PEER" link set ul0 up
-	ip -n "$PEER" addr add 192.168.1.200/32 dev lo
-	ip -n "$PEER" route add 10.255.0.0/16 dev ul0 src 192.168.1.200
+	topo_ike_peer
 	[ "$1" = daemon ] || ip -n "$GW" route add 192.168.1.200/32 dev ul1 src 10.255.0.1
 	child 10.255.0.0/16 192.168.1.200/32 "$([ "$1" = daemon ] && echo %unique)" |
 		conf 10.0.1.1 10.0.1.2 gw.example peer1.example >"$SW/gw-swanctl.conf"
