@@ -119,3 +119,44 @@ wait_eq() { # EXPECTED WHAT CMD...
 routes() { # the gateway's routes, one "prefix if_id" per line, sorted
 	xsj "$GW" route show dev ipsec0 | jq -r '.[] | "\(.prefix) \(.if_id)"' | sort
 }
+
+# swanctl.conf pieces of the IKE daemon tests: one connection "peer1"
+# (IKEv2, PSK, aes128-sha256-modp2048) whose children come from sw_child.
+sw_child() { # NAME LOCAL_TS REMOTE_TS [IF_ID]
+	printf '\t\t\t%s {\n\t\t\t\tlocal_ts = %s\n\t\t\t\tremote_ts = %s\n' "$1" "$2" "$3"
+	printf '\t\t\t\tesp_proposals = aes128gcm16\n'
+	if [ -n "${4:-}" ]; then
+		printf '\t\t\t\tif_id_in = %s\n\t\t\t\tif_id_out = %s\n' "$4" "$4"
+	fi
+	printf '\t\t\t}\n'
+}
+sw_conf() { # LOCAL REMOTE LID RID; the children (sw_child) on stdin
+	cat <<EOF
+connections {
+	peer1 {
+		version = 2
+		local_addrs = $1
+		remote_addrs = $2
+		proposals = aes128-sha256-modp2048
+		local {
+			auth = psk
+			id = $3
+		}
+		remote {
+			auth = psk
+			id = $4
+		}
+		children {
+$(cat)
+		}
+	}
+}
+secrets {
+	ike-1 {
+		id-a = gw.example
+		id-b = peer1.example
+		secret = "xfrm-steer test key, not for real use"
+	}
+}
+EOF
+}

@@ -83,56 +83,18 @@ MPID=$!
 $XS -n "$GW" attach dev ipsec0
 topo_ike_peer
 
-child() { # NAME LOCAL_TS REMOTE_TS [IF_ID]
-	printf '\t\t\t%s {\n\t\t\t\tlocal_ts = %s\n\t\t\t\tremote_ts = %s\n' "$1" "$2" "$3"
-	printf '\t\t\t\tesp_proposals = aes128gcm16\n'
-	if [ -n "${4:-}" ]; then
-		printf '\t\t\t\tif_id_in = %s\n\t\t\t\tif_id_out = %s\n' "$4" "$4"
-	fi
-	printf '\t\t\t}\n'
-}
-conf() { # LOCAL REMOTE LID RID; the children on stdin
-	cat <<EOF
-connections {
-	peer1 {
-		version = 2
-		local_addrs = $1
-		remote_addrs = $2
-		proposals = aes128-sha256-modp2048
-		local {
-			auth = psk
-			id = $3
-		}
-		remote {
-			auth = psk
-			id = $4
-		}
-		children {
-$(cat)
-		}
-	}
-}
-secrets {
-	ike-1 {
-		id-a = gw.example
-		id-b = peer1.example
-		secret = "xfrm-steer test key, not for real use"
-	}
-}
-EOF
-}
 # The gateway's CHILD_SAs take a %unique if_id (net) or fixed ones inside
 # the range (web, tls: one prefix split by port). No updown script.
 {
-	child net 10.255.0.0/16 192.168.1.200/32 %unique
-	child web 10.255.0.0/16 "192.168.3.0/24[tcp/80]" 20
-	child tls 10.255.0.0/16 "192.168.3.0/24[tcp/443]" 21
-} | conf 10.0.1.1 10.0.1.2 gw.example peer1.example >"$SW/gw-swanctl.conf"
+	sw_child net 10.255.0.0/16 192.168.1.200/32 %unique
+	sw_child web 10.255.0.0/16 "192.168.3.0/24[tcp/80]" 20
+	sw_child tls 10.255.0.0/16 "192.168.3.0/24[tcp/443]" 21
+} | sw_conf 10.0.1.1 10.0.1.2 gw.example peer1.example >"$SW/gw-swanctl.conf"
 {
-	child net 192.168.1.200/32 10.255.0.0/16
-	child web "192.168.3.0/24[tcp/80]" 10.255.0.0/16
-	child tls "192.168.3.0/24[tcp/443]" 10.255.0.0/16
-} | conf 10.0.1.2 10.0.1.1 peer1.example gw.example >"$SW/peer-swanctl.conf"
+	sw_child net 192.168.1.200/32 10.255.0.0/16
+	sw_child web "192.168.3.0/24[tcp/80]" 10.255.0.0/16
+	sw_child tls "192.168.3.0/24[tcp/443]" 10.255.0.0/16
+} | sw_conf 10.0.1.2 10.0.1.1 peer1.example gw.example >"$SW/peer-swanctl.conf"
 
 step "the managed range is kept apart from configured tunnels"
 key=0x$(printf '%040x' 1)

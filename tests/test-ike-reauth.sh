@@ -52,44 +52,6 @@ timeline() { # what happened when: charon, the daemon, rpf drops (UTC)
 trap 'rc=$?; daemon_stop; (exit $rc); finish' EXIT
 COUNT=160
 
-child() { # LOCAL_TS REMOTE_TS [IF_ID]
-	printf '\t\t\tnet {\n\t\t\t\tlocal_ts = %s\n\t\t\t\tremote_ts = %s\n' "$1" "$2"
-	printf '\t\t\t\tesp_proposals = aes128gcm16\n'
-	if [ -n "${3:-}" ]; then
-		printf '\t\t\t\tif_id_in = %s\n\t\t\t\tif_id_out = %s\n' "$3" "$3"
-	fi
-	printf '\t\t\t}\n'
-}
-conf() { # LOCAL REMOTE LID RID; the child on stdin
-	cat <<EOF
-connections {
-	peer1 {
-		version = 2
-		local_addrs = $1
-		remote_addrs = $2
-		proposals = aes128-sha256-modp2048
-		local {
-			auth = psk
-			id = $3
-		}
-		remote {
-			auth = psk
-			id = $4
-		}
-		children {
-$(cat)
-		}
-	}
-}
-secrets {
-	ike-1 {
-		id-a = gw.example
-		id-b = peer1.example
-		secret = "xfrm-steer test key, not for real use"
-	}
-}
-EOF
-}
 
 owners() {
 	xsj "$GW" route show dev ipsec0 | jq -r '.[] | "\(.prefix) \(.if_id) \(.owner)"' | sort
@@ -126,10 +88,10 @@ setup() { # plain|daemon
 	fi
 	topo_ike_peer
 	[ "$1" = daemon ] || ip -n "$GW" route add 192.168.1.200/32 dev ul1 src 10.255.0.1
-	child 10.255.0.0/16 192.168.1.200/32 "$([ "$1" = daemon ] && echo %unique)" |
-		conf 10.0.1.1 10.0.1.2 gw.example peer1.example >"$SW/gw-swanctl.conf"
-	child 192.168.1.200/32 10.255.0.0/16 |
-		conf 10.0.1.2 10.0.1.1 peer1.example gw.example >"$SW/peer-swanctl.conf"
+	sw_child net 10.255.0.0/16 192.168.1.200/32 "$([ "$1" = daemon ] && echo %unique)" |
+		sw_conf 10.0.1.1 10.0.1.2 gw.example peer1.example >"$SW/gw-swanctl.conf"
+	sw_child net 192.168.1.200/32 10.255.0.0/16 |
+		sw_conf 10.0.1.2 10.0.1.1 peer1.example gw.example >"$SW/peer-swanctl.conf"
 	if [ "$1" = daemon ]; then
 		$XS -n "$GW" daemon dev ipsec0 ike if_ids 1-999 >>"$DLOG" 2>&1 &
 		DPID=$!
