@@ -82,17 +82,6 @@ struct ike_opts {
 	bool seen; /* a full pass has filled them */
 };
 
-/* What a burst of xfrm messages added, for the quick pass. */
-struct burst {
-	struct xs_policy *pols; /* outbound, if_id in a range */
-	size_t npols, cap, done; /* done: policies a quick pass has seen */
-	uint32_t *ids; /* if_ids of new usable outbound SAs */
-	size_t nids, capids;
-	uint32_t *gone; /* indexes of outbound policies removed */
-	size_t ngone, capgone, gone_done;
-	bool other; /* a message only a full pass follows (a flush, loss) */
-};
-
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -222,19 +211,7 @@ static void uspi_print(void *arg, const struct xs_uspi_report *r)
 
 static bool is_local(const struct up_set *u, const struct xs_prefix *a)
 {
-	const struct ifaddrs *i;
-
-	for (i = u->local; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != a->family)
-			continue;
-		if (a->family == AF_INET &&
-		    !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, a->addr, 4))
-			return true;
-		if (a->family == AF_INET6 &&
-		    !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a->addr, 16))
-			return true;
-	}
-	return false;
+	return xs_ike_addr_local(u->local, a);
 }
 
 static int collect(const struct xs_sa *sa, void *data)
@@ -538,139 +515,6 @@ static int ike_sync(struct xs_ctx *ctx, struct xs_nl *nl, const char *dev, struc
 	return err;
 }
 
-static bool push_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 8;
-		uint32_t *p = realloc(*v, c * sizeof(*p));
-
-		if (!p)
-			return false;
-		*v = p;
-		*cap = c;
-	}
-	(*v)[(*n)++] = x;
-	return true;
-}
-
-static uint32_t del_policy_index(const struct nlmsghdr *nlh, const struct xfrm_userpolicy_id *id)
-{
-	const struct nlattr *a;
-
-	if (id->index)
-		return id->index;
-	mnl_attr_for_each(a, nlh, sizeof(*id))
-		if (mnl_attr_get_type(a) == XFRMA_POLICY &&
-		    mnl_attr_get_payload_len(a) >= sizeof(struct xfrm_userpolicy_info))
-			return ((const struct xfrm_userpolicy_info *)mnl_attr_get_payload(a))->index;
-	return 0;
-}
-
-static bool burst_push(struct burst *b, const struct xs_policy *pol, uint32_t if_id)
-{
-	if (pol && b->npols == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 8;
-		struct xs_policy *v = realloc(b->pols, cap * sizeof(*v));
-
-		if (!v)
-			return false;
-		b->pols = v;
-		b->cap = cap;
-	} else if (!pol && b->nids == b->capids) {
-		size_t cap = b->capids ? b->capids * 2 : 8;
-		uint32_t *v = realloc(b->ids, cap * sizeof(*v));
-
-		if (!v)
-			return false;
-		b->ids = v;
-		b->capids = cap;
-	}
-	if (pol)
-		b->pols[b->npols++] = *pol;
-	else
-		b->ids[b->nids++] = if_id;
-	return true;
-}
-
-/* What a burst changes as the full pass would see it: new policies, new
- * SAs, outbound policies removed (charon removes a CHILD_SA's policies
- * before its SAs, and a policy is what a route needs). An SA's removal or
- * expiry is left to the full pass (it only takes away; health covers an
- * SA gone under a group member meanwhile); anything else (a flush, lost
- * messages) marks the burst as one for the full pass only. */
-static void burst_note(struct ike_opts *o, struct burst *b, const char *buf, size_t len)
-{
-	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-	int n = (int)len;
-
-	for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
-		switch (nlh->nlmsg_type) {
-		case XFRM_MSG_NEWPOLICY:
-		case XFRM_MSG_UPDPOLICY: {
-			struct xs_policy pol;
-
-			if (xs_policy_decode(nlh, &pol) || pol.dir != XFRM_POLICY_OUT ||
-			    xs_ike_range_of(o->r, o->n, pol.if_id) < 0)
-				break;
-			if (!burst_push(b, &pol, 0))
-				b->other = true;
-			break;
-		}
-		case XFRM_MSG_NEWSA:
-		case XFRM_MSG_UPDSA: {
-			struct up_set u = { .local = o->local };
-			struct xs_sa sa;
-
-			if (!xs_sa_decode(nlh, &sa) && sa.if_id &&
-			    (sa.aead.name[0] || sa.enc.name[0] || sa.auth.name[0]) &&
-			    is_local(&u, &sa.src) && !burst_push(b, NULL, sa.if_id))
-				b->other = true;
-			explicit_bzero(&sa, sizeof(sa));
-			break;
-		}
-		case XFRM_MSG_DELPOLICY: {
-			const struct xfrm_userpolicy_id *id = mnl_nlmsg_get_payload(nlh);
-			uint32_t index = 0;
-
-			if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*id))) {
-				b->other = true;
-				break;
-			}
-			if (id->dir != XFRM_POLICY_OUT)
-				break;
-			/* Removed by selector, the id names no index: the
-			 * policy itself follows as XFRMA_POLICY. */
-			index = del_policy_index(nlh, id);
-			if (!index || !push_u32(&b->gone, &b->ngone, &b->capgone, index))
-				b->other = true;
-			break;
-		}
-		case XFRM_MSG_DELSA:
-		case XFRM_MSG_EXPIRE:
-		case XFRM_MSG_ACQUIRE: /* a larval SA, no keys: nothing usable */
-			break;
-		default:
-			b->other = true;
-		}
-	}
-}
-
-static bool burst_gone(const struct burst *b, const struct xs_policy *pol)
-{
-	size_t i;
-
-	for (i = 0; i < b->ngone; i++)
-		if (pol->dir == XFRM_POLICY_OUT && pol->index == b->gone[i])
-			return true;
-	return false;
-}
-
-static void burst_reset(struct burst *b)
-{
-	b->npols = b->nids = b->done = b->ngone = b->gone_done = 0;
-	b->other = false;
-}
-
 /*
  * The quick pass: a new CHILD_SA's policy seen in a burst is routed at
  * once, by the same planner, from the last full pass's view plus the
@@ -682,34 +526,21 @@ static void burst_reset(struct burst *b)
  * the burst has the last word; bursts it alone can follow (a flush, lost
  * messages) are left to it.
  */
-static void ike_quick(struct xs_ctx *ctx, const char *dev, struct ike_opts *o, struct burst *b)
+static void ike_quick(struct xs_ctx *ctx, const char *dev, struct ike_opts *o,
+		      struct xs_ike_burst *b)
 {
 	struct xs_policy *pols;
 	struct xs_ike_plan plan;
-	size_t i, np = 0;
+	size_t np, nids;
 	uint32_t *ids;
 
-	if (!o->n || !o->seen || b->other || (b->npols == b->done && b->ngone == b->gone_done))
+	if (!o->n || !o->seen || !xs_ike_burst_news(b))
 		return;
-	b->done = b->npols;
-	b->gone_done = b->ngone;
-	pols = malloc((o->npols + b->npols + 1) * sizeof(*pols));
-	ids = malloc((o->nids + b->nids + 1) * sizeof(*ids));
-	if (pols && ids) {
-		for (i = 0; i < o->npols; i++)
-			if (!burst_gone(b, &o->pols[i]))
-				pols[np++] = o->pols[i];
-		for (i = 0; i < b->npols; i++)
-			if (!burst_gone(b, &b->pols[i]))
-				pols[np++] = b->pols[i];
-		memcpy(ids, o->ids, o->nids * sizeof(*ids));
-		memcpy(ids + o->nids, b->ids, b->nids * sizeof(*ids));
-		qsort(ids, o->nids + b->nids, sizeof(*ids), u32_cmp);
-		if (!xs_ike_reconcile(ctx, dev, o->r, o->n, pols, np, ids, o->nids + b->nids,
-				      &plan))
-			ike_log_ops(dev, &plan);
-		xs_ike_plan_free(&plan);
-	}
+	if (xs_ike_burst_view(b, o->pols, o->npols, o->ids, o->nids, &pols, &np, &ids, &nids))
+		return; /* out of memory: the full pass after the burst follows it */
+	if (!xs_ike_reconcile(ctx, dev, o->r, o->n, pols, np, ids, nids, &plan))
+		ike_log_ops(dev, &plan);
+	xs_ike_plan_free(&plan);
 	free(pols);
 	free(ids);
 }
@@ -772,7 +603,7 @@ static bool ike_pins_changed(struct xs_ctx *ctx, const char *dev, struct ike_opt
 /* Read every queued message; whether there was any. ENOBUFS (messages
  * lost) is a reason to look too. */
 static bool drain(struct mnl_socket *ev, char *buf, size_t len, struct ike_opts *o,
-		  struct burst *b)
+		  struct xs_ike_burst *b)
 {
 	bool got = false;
 
@@ -780,7 +611,7 @@ static bool drain(struct mnl_socket *ev, char *buf, size_t len, struct ike_opts 
 		ssize_t r = mnl_socket_recvfrom(ev, buf, len);
 
 		if (r > 0 && o->n)
-			burst_note(o, b, buf, (size_t)r);
+			xs_ike_burst_note(b, o->r, o->n, o->local, buf, (size_t)r);
 		else if (r < 0 && errno == ENOBUFS)
 			b->other = true;
 		if (r > 0 || (r < 0 && errno == ENOBUFS)) {
@@ -906,7 +737,7 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 	bool uspi_gone = false;
 	const char *dev = NULL;
 	struct ike_opts ike = { 0 };
-	struct burst burst = { 0 };
+	struct xs_ike_burst burst = { 0 };
 	struct mnl_socket *ev, *lev = NULL;
 	struct xs_nl nl;
 	long long next, settle = 0;
@@ -1055,7 +886,7 @@ int do_daemon(struct xs_ctx *ctx, int argc, char **argv)
 			continue;
 		settle = got ? t + SETTLE_MS : 0;
 		next = t + RESYNC_MS;
-		burst_reset(&burst);
+		xs_ike_burst_reset(&burst);
 		err = sync_once(ctx, &nl, dev, &ike);
 		if (err)
 			fprintf(stderr, "daemon: sync failed, retrying\n");
@@ -1078,8 +909,6 @@ out_ev:
 	free(ike.ids);
 	if (ike.local)
 		freeifaddrs(ike.local);
-	free(burst.pols);
-	free(burst.ids);
-	free(burst.gone);
+	xs_ike_burst_free(&burst);
 	return err;
 }

@@ -134,4 +134,47 @@ bool xs_ike_dev_to_down(const struct xs_ike_range *r, size_t n, const struct xs_
 int xs_ike_devs_down(struct xs_ctx *ctx, const struct xs_ike_range *r, size_t n,
 		     void (*told)(const struct xs_link_info *li, int err, void *arg), void *arg);
 
+/*
+ * What a burst of xfrm netlink messages (the daemon's event socket) changes
+ * in the reconcile's view between full passes, for a quick pass that runs
+ * the planner without dumping. Zero-initialise; the arrays grow as needed
+ * and are kept across xs_ike_burst_reset(); xs_ike_burst_free() frees them.
+ */
+struct xs_ike_burst {
+	struct xs_policy *pols; /* new/updated outbound policies, if_id in a range */
+	size_t npols, cap, done; /* done: policies a view has taken */
+	uint32_t *ids; /* if_ids of new usable outbound SAs (local source, keys) */
+	size_t nids, capids;
+	uint32_t *gone; /* indexes of outbound policies removed */
+	size_t ngone, capgone, gone_done;
+	bool other; /* a message only a full pass follows (a flush, loss, no memory) */
+};
+
+struct ifaddrs;
+/* Whether a is one of the addresses in local (getifaddrs()). */
+bool xs_ike_addr_local(const struct ifaddrs *local, const struct xs_prefix *a);
+/* Decode the messages in buf (one recv's worth) into b: NEWPOLICY and
+ * UPDPOLICY of outbound policies with an if_id in r[0..n) are taken, others
+ * ignored; NEWSA and UPDSA of SAs with an if_id, keys and a source in local
+ * add the if_id; an outbound DELPOLICY records the policy's index (from the
+ * id, else from XFRMA_POLICY; neither, or a short message, sets other);
+ * DELSA, EXPIRE and ACQUIRE are left to the full pass; any other type sets
+ * other. Out of memory sets other. */
+void xs_ike_burst_note(struct xs_ike_burst *b, const struct xs_ike_range *r, size_t n,
+		       const struct ifaddrs *local, const void *buf, size_t len);
+/* Whether a quick pass has something to do: not other, and policies added
+ * or removed since the last xs_ike_burst_view(). */
+bool xs_ike_burst_news(const struct xs_ike_burst *b);
+/* The view a quick pass plans on: the full pass's policies then the
+ * burst's, less the removed ones (outbound with a recorded index), and the
+ * full pass's SA if_ids plus the burst's, sorted. Marks what b has as seen
+ * (also on failure). *vpols and *vids are the caller's to free. 0 or
+ * -ENOMEM (both NULL then). */
+int xs_ike_burst_view(struct xs_ike_burst *b, const struct xs_policy *pols, size_t npols,
+		      const uint32_t *ids, size_t nids, struct xs_policy **vpols, size_t *nvpols,
+		      uint32_t **vids, size_t *nvids);
+/* Empty b for the next burst (keeps its arrays). */
+void xs_ike_burst_reset(struct xs_ike_burst *b);
+void xs_ike_burst_free(struct xs_ike_burst *b);
+
 #endif /* XS_IKE_H */
