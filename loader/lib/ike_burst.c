@@ -6,6 +6,7 @@
  * burst added and removed, without dumping. Pure: no printing, no timing.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <ifaddrs.h>
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
@@ -70,13 +71,18 @@ static uint32_t del_policy_index(const struct nlmsghdr *nlh, const struct xfrm_u
 
 	if (id->index)
 		return id->index;
-	mnl_attr_for_each(a, nlh, sizeof(*id)) {
-		const struct xfrm_userpolicy_info *info = mnl_attr_get_payload(a);
-
+	/* The attribute is 4-byte aligned, the struct wants 8: copy. */
+	mnl_attr_for_each(a, nlh, sizeof(*id))
 		if (mnl_attr_get_type(a) == XFRMA_POLICY &&
-		    mnl_attr_get_payload_len(a) >= sizeof(*info))
-			return info->index;
-	}
+		    mnl_attr_get_payload_len(a) >= sizeof(struct xfrm_userpolicy_info)) {
+			uint32_t index;
+
+			memcpy(&index,
+			       (const char *)mnl_attr_get_payload(a) +
+				       offsetof(struct xfrm_userpolicy_info, index),
+			       sizeof(index));
+			return index;
+		}
 	return 0;
 }
 
