@@ -78,14 +78,7 @@ conf() { # gw|peer N [UPDOWN]
 setup() {
 	topo_gateway
 	$XS -n "$GW" attach dev ipsec0
-	PEER=$(peer_ns 1)
-	ip netns add "$PEER"
-	ip -n "$PEER" link set lo up
-	ip link add ul1 netns "$GW" type veth peer name ul0 netns "$PEER"
-	ip -n "$GW" addr add 10.0.1.1/24 dev ul1
-	ip -n "$GW" link set ul1 up
-	ip -n "$PEER" addr add 10.0.1.2/24 dev ul0
-	ip -n "$PEER" link set ul0 up
+	topo_ike_peer # its inner address and return route carry no traffic here
 }
 
 nroutes() { xsj "$GW" route show dev ipsec0 | jq length; }
