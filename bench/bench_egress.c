@@ -466,6 +466,12 @@ static void fill_key(enum family f, void *key, const uint8_t *addr)
 	}
 }
 
+/* The key's part of a cache entry's seal, as the programs compute it. */
+static __u64 cache_seal(enum family f, const void *key, const struct cache_value *v)
+{
+	return f == V4 ? xs_cache_seal_v4(key, v) : xs_cache_seal_v6(key, v);
+}
+
 static void *map_mmap(struct bpf_map *map)
 {
 	size_t len = (size_t)bpf_map__max_entries(map) * bpf_map__value_size(map);
@@ -562,8 +568,8 @@ static __u64 *load(const struct scenario *sc, struct xfrm_steer **xsp, struct be
 							  xs_gen_region_v6((const __be32 *)p->addr),
 					  fine);
 		v.tslot = xs_gen_tenant_slot(xs_gen_hash(0, sc->fam == V6), fine);
-		v.gen = gens[v.fine] + gens[v.tslot];
 		fill_key(sc->fam, &k, p->addr);
+		v.seal = gens[v.fine] + gens[v.tslot] + cache_seal(sc->fam, &k, &v);
 		if (i < sc->keys.n && bpf_map_update_elem(cfd, &k, &v, BPF_NOEXIST))
 			die("cache update");
 		if (bpf_map_update_elem(hfd, &k, &v, BPF_NOEXIST))
@@ -585,8 +591,9 @@ static bool is_cached(enum family f, struct xfrm_steer *xs, const __u64 *gens, u
 	fill_key(f, &k, addr);
 	k.tenant = tenant; /* first in both key layouts */
 	return !bpf_map_lookup_elem(bpf_map__fd(cache), &k, &v) &&
-	       v.gen == __atomic_load_n(&gens[v.fine], __ATOMIC_SEQ_CST) +
-				__atomic_load_n(&gens[v.tslot], __ATOMIC_SEQ_CST);
+	       v.seal == __atomic_load_n(&gens[v.fine], __ATOMIC_SEQ_CST) +
+				 __atomic_load_n(&gens[v.tslot], __ATOMIC_SEQ_CST) +
+				 cache_seal(f, &k, &v);
 }
 
 /* Checks that the hit destination's decision is cached and current: the

@@ -332,76 +332,104 @@ static __always_inline bool budget_take(__u32 tslot)
 
 /* Whether a cached decision holds. The generations are read before the trie
  * (in fill()): a route changed after that read moves one of them, so a
- * decision made from the old route is stale as soon as it is cached. */
-static __always_inline bool cache_valid(const struct cache_value *cv)
+ * decision made from the old route is stale as soon as it is cached. cv is
+ * the program's own copy of the entry and seal what xs_cache_seal_*() gives
+ * for the program's key and that copy (include/xfrm_steer.h). */
+static __always_inline bool cache_valid(const struct cache_value *cv, __u64 seal)
 {
 	__u64 *f, *t;
 
 	f = gen_slot(cv->fine);
 	t = gen_slot(cv->tslot);
-	return f && t && cv->gen == *(volatile __u64 *)f + *(volatile __u64 *)t;
+	return f && t && cv->seal == *(volatile __u64 *)f + *(volatile __u64 *)t + seal;
+}
+
+/* Copies a found entry out of the map: another CPU may recycle the element
+ * while we read it, so each word is read once and only the copy is checked
+ * and used. */
+static __always_inline void cache_copy(struct cache_value *to, const struct cache_value *cv)
+{
+	const volatile __u64 *w = (const volatile __u64 *)cv;
+	__u64 x[3] = { w[0], w[1], w[2] };
+
+	_Static_assert(sizeof(*to) == sizeof(x), "struct cache_value is three words");
+	__builtin_memcpy(to, x, sizeof(x));
+}
+
+static __always_inline __u64 seal_of(const void *ck, const struct cache_value *cv, bool v6)
+{
+	return v6 ? xs_cache_seal_v6(ck, cv) : xs_cache_seal_v4(ck, cv);
 }
 
 /* The miss path: generations first, then the trie, then the cache (unless
- * the tenant slot has used up its budget of new entries). */
+ * the tenant slot has used up its budget of new entries). fresh comes with
+ * fine and tslot set. */
 static __always_inline int fill(void *cache, const void *ck, void *routes, const void *rk,
-				__u32 hash, __u32 region, bool known, struct route_value *out)
+				struct cache_value *fresh, bool v6, bool known,
+				struct route_value *out)
 {
-	struct cache_value fresh;
 	struct route_value *rt;
 	__u64 *f, *t, gen;
 
-	fresh.fine = xs_gen_fine_slot(hash, region, cfg.gen_fine_slots);
-	fresh.tslot = xs_gen_tenant_slot(hash, cfg.gen_fine_slots);
-	f = gen_slot(fresh.fine);
-	t = gen_slot(fresh.tslot);
+	f = gen_slot(fresh->fine);
+	t = gen_slot(fresh->tslot);
 	gen = f && t ? *(volatile __u64 *)f + *(volatile __u64 *)t : 0;
 	rt = bpf_map_lookup_elem(routes, rk);
 	if (!rt)
 		return -1;
-	fresh.route = *rt;
-	*out = fresh.route;
+	fresh->route = *rt;
+	*out = fresh->route;
 	/* Rewriting a stale entry makes no new one: no budget needed. */
-	if (!f || !t || (!known && !budget_take(fresh.tslot)))
+	if (!f || !t || (!known && !budget_take(fresh->tslot)))
 		return 0;
-	fresh.gen = gen;
-	bpf_map_update_elem(cache, ck, &fresh, BPF_ANY);
+	fresh->seal = gen + seal_of(ck, fresh, v6);
+	bpf_map_update_elem(cache, ck, fresh, BPF_ANY);
 	return 0;
 }
 
 /* Route lookups go through the per-destination cache first. The result is
- * copied into *out: a cache entry may be evicted under us. Returns 0 when a
- * route matched. Used for the egress decision and the ingress RPF check. */
+ * copied into *out. Returns 0 when a route matched. Used for the egress
+ * decision and the ingress RPF check. */
 static __always_inline int lookup_v4(__u32 tenant, __be32 addr, struct route_value *out)
 {
 	struct cache_key_v4 ck = { .tenant = tenant, .addr = addr };
 	struct route_key_v4 rk = { .prefixlen = 64, .tenant = tenant, .addr = addr };
-	struct cache_value *cv;
+	struct cache_value c, *cv;
+	__u32 h = xs_gen_hash(tenant, 0);
 
 	cv = bpf_map_lookup_elem(&dcache_v4, &ck);
-	if (cv && cache_valid(cv)) {
-		*out = cv->route;
-		return 0;
+	if (cv) {
+		cache_copy(&c, cv);
+		if (cache_valid(&c, seal_of(&ck, &c, false))) {
+			*out = c.route;
+			return 0;
+		}
 	}
-	return fill(&dcache_v4, &ck, &routes_v4, &rk, xs_gen_hash(tenant, 0),
-		    xs_gen_region_v4(addr), cv, out);
+	c.fine = xs_gen_fine_slot(h, xs_gen_region_v4(addr), cfg.gen_fine_slots);
+	c.tslot = xs_gen_tenant_slot(h, cfg.gen_fine_slots);
+	return fill(&dcache_v4, &ck, &routes_v4, &rk, &c, false, cv, out);
 }
 
 static __always_inline int lookup_v6(__u32 tenant, const __be32 *addr, struct route_value *out)
 {
 	struct cache_key_v6 ck = { .tenant = tenant };
 	struct route_key_v6 rk = { .prefixlen = 32 + 128, .tenant = tenant };
-	struct cache_value *cv;
+	struct cache_value c, *cv;
+	__u32 h = xs_gen_hash(tenant, 1);
 
 	__builtin_memcpy(ck.addr, addr, sizeof(ck.addr));
 	cv = bpf_map_lookup_elem(&dcache_v6, &ck);
-	if (cv && cache_valid(cv)) {
-		*out = cv->route;
-		return 0;
+	if (cv) {
+		cache_copy(&c, cv);
+		if (cache_valid(&c, seal_of(&ck, &c, true))) {
+			*out = c.route;
+			return 0;
+		}
 	}
 	__builtin_memcpy(rk.addr, addr, sizeof(rk.addr));
-	return fill(&dcache_v6, &ck, &routes_v6, &rk, xs_gen_hash(tenant, 1),
-		    xs_gen_region_v6(addr), cv, out);
+	c.fine = xs_gen_fine_slot(h, xs_gen_region_v6(addr), cfg.gen_fine_slots);
+	c.tslot = xs_gen_tenant_slot(h, cfg.gen_fine_slots);
+	return fill(&dcache_v6, &ck, &routes_v6, &rk, &c, true, cv, out);
 }
 
 /* ------------------------------------------------------------------------

@@ -187,7 +187,8 @@ static inline __u32 xs_health_effective(__u32 v)
 
 /* Per-destination cache in front of the LPM tries (maps dcache_v4 and
  * dcache_v6). A decision is valid while the two route generations it was
- * made under have not moved: route_gens[fine] + route_gens[tslot] == gen.
+ * made under have not moved: route_gens[fine] + route_gens[tslot] is what
+ * it was (and its seal holds: below, struct cache_value).
  *
  * route_gens is an array of XS_GEN_FINE slots (a power of two, the loader's
  * choice, told to the programs in xs_config.gen_fine_slots) followed by
@@ -284,10 +285,52 @@ struct cache_key_v6 {
 
 struct cache_value {
 	struct route_value route;
-	__u64 gen; /* route_gens[fine] + route_gens[tslot] when made */
+	__u64 seal; /* route_gens[fine] + route_gens[tslot] when made, plus the
+		     * entry's xs_cache_seal_*() */
 	__u32 fine; /* indexes into route_gens */
 	__u32 tslot;
 };
+
+/* The seal binds a cached decision to the key it was made for. The cache
+ * is a preallocated LRU hash: an insert on one CPU may take the element
+ * another CPU has just found and is reading, without a grace period (an
+ * update always takes a fresh element and frees the one it replaces at
+ * once). The reader then holds another key's decision, or one half
+ * written: another tenant's tunnel. So the programs copy an entry, and
+ * trust the copy only if its seal matches what they compute from their own
+ * key, the copy's route and slots, and the slots' generations now:
+ *   seal == route_gens[fine] + route_gens[tslot] + xs_cache_seal_*(key, copy)
+ * An entry of another key, or one mixed of two, fails and the program
+ * takes the trie: one differing word always changes the XOR of products by
+ * odd constants, several almost surely, and the final mix spreads it. Versions before the seal stored the
+ * bare generation sum: its entries fail too, and are rewritten. */
+static inline __u64 xs_seal_word(__u64 lo, __u64 hi)
+{
+	return lo | hi << 32;
+}
+
+static inline __u64 xs_seal_fold(__u64 h, const struct cache_value *v)
+{
+	h ^= xs_seal_word(v->route.if_id, v->route.tunnel_idx) * 0xc2b2ae3d27d4eb4full;
+	h ^= xs_seal_word(v->fine, v->tslot) * 0x165667b19e3779f9ull;
+	h ^= h >> 29;
+	h *= 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 32);
+}
+
+static inline __u64 xs_cache_seal_v4(const struct cache_key_v4 *k, const struct cache_value *v)
+{
+	return xs_seal_fold(xs_seal_word(k->tenant, k->addr) * 0x87c37b91114253d5ull, v);
+}
+
+static inline __u64 xs_cache_seal_v6(const struct cache_key_v6 *k, const struct cache_value *v)
+{
+	__u64 h = xs_seal_word(k->tenant, k->addr[0]) * 0x87c37b91114253d5ull;
+
+	h ^= xs_seal_word(k->addr[1], k->addr[2]) * 0x4cf5ad432745937full;
+	h ^= (__u64)k->addr[3] * 0xff51afd7ed558ccdull;
+	return xs_seal_fold(h, v);
+}
 
 /* cache_budget, one per tenant slot: how many new destinations the tenants
  * of that slot may still add to the decision cache (a token bucket refilled

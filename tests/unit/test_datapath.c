@@ -420,7 +420,7 @@ static bool cached(struct fixture *f, const char *dst, uint32_t tenant)
 {
 	int gfd = bpf_map__fd(f->skel->maps.route_gens);
 	struct cache_value cv;
-	uint64_t gf, gt;
+	uint64_t gf, gt, seal;
 	struct xs_prefix p;
 	int err;
 
@@ -430,17 +430,19 @@ static bool cached(struct fixture *f, const char *dst, uint32_t tenant)
 
 		memcpy(&k.addr, p.addr, 4);
 		err = bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.dcache_v4), &k, &cv);
+		seal = xs_cache_seal_v4(&k, &cv);
 	} else {
 		struct cache_key_v6 k = { .tenant = tenant };
 
 		memcpy(k.addr, p.addr, 16);
 		err = bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.dcache_v6), &k, &cv);
+		seal = xs_cache_seal_v6(&k, &cv);
 	}
 	if (err)
 		return false;
 	assert_int_equal(bpf_map_lookup_elem(gfd, &cv.fine, &gf), 0);
 	assert_int_equal(bpf_map_lookup_elem(gfd, &cv.tslot, &gt), 0);
-	return cv.gen == gf + gt;
+	return cv.seal == gf + gt + seal;
 }
 
 /* Each change that can alter a cached answer makes it go: a more specific
@@ -553,6 +555,108 @@ static void test_cache_kept_across_unrelated_changes(void **state)
 	assert_false(cached(f, "2001:db8:a:1::1", 0x100));
 	assert_int_equal(egress(f, &p4, 0x100, 0), 14);
 	assert_int_equal(egress(f, &p6, 0x100, 0), 14);
+}
+
+/* Moves the cache entry of (from_tenant, from) into the place of
+ * (to_tenant, to), as when another CPU recycles the element a reader has
+ * just found; with route_only, only the route moves (an element caught
+ * half written). */
+static void recycle(struct fixture *f, const char *from, uint32_t from_tenant, const char *to,
+		    uint32_t to_tenant, bool route_only)
+{
+	struct cache_key_v6 kf = { .tenant = from_tenant }, kt = { .tenant = to_tenant };
+	struct cache_value vf, vt;
+	struct xs_prefix pf, pt;
+	int fd;
+
+	assert_int_equal(parse_prefix(from, &pf, false), 0);
+	assert_int_equal(parse_prefix(to, &pt, false), 0);
+	fd = bpf_map__fd(pf.family == AF_INET ? f->skel->maps.dcache_v4 :
+						f->skel->maps.dcache_v6);
+	/* tenant first, then the address, in both key layouts */
+	memcpy(kf.addr, pf.addr, pf.family == AF_INET ? 4 : 16);
+	memcpy(kt.addr, pt.addr, pt.family == AF_INET ? 4 : 16);
+	assert_int_equal(bpf_map_lookup_elem(fd, &kf, &vf), 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &kt, &vt), 0);
+	if (route_only)
+		vt.route = vf.route;
+	else
+		vt = vf;
+	assert_int_equal(bpf_map_update_elem(fd, &kt, &vt, BPF_EXIST), 0);
+}
+
+/* A cache entry that holds another key's decision (another tenant's, or
+ * another destination's), or one mixed of two, is never trusted, however
+ * current its generations: the packet takes the trie and gets its own
+ * tenant's tunnel. IPv4 and IPv6. */
+static void test_cache_entry_of_another_key_is_not_trusted(void **state)
+{
+	static const char *const dst[2][2] = { { "10.1.1.1", "10.1.1.2" },
+					       { "2001:db8:1::1", "2001:db8:1::2" } };
+	static const char *const net[2][2] = { { "10.0.0.0/8", "10.1.1.2/32" },
+					       { "2001:db8::/32", "2001:db8:1::2/128" } };
+	struct fixture *f = *state;
+	struct pkt p, q;
+	int v6;
+
+	for (v6 = 0; v6 < 2; v6++) {
+		route(f, net[v6][0], 0x100, 1, true);
+		route(f, net[v6][0], 0x200, 2, true);
+		route(f, net[v6][1], 0x100, 3, true);
+		if (v6) {
+			build_v6(&p, dst[v6][0], 30);
+			build_v6(&q, dst[v6][1], 30);
+		} else {
+			build_v4(&p, dst[v6][0], 40);
+			build_v4(&q, dst[v6][1], 40);
+		}
+		assert_int_equal(egress(f, &p, 0x100, 0), 1);
+		assert_int_equal(egress(f, &p, 0x200, 0), 2);
+		assert_int_equal(egress(f, &q, 0x100, 0), 3);
+		assert_true(cached(f, dst[v6][0], 0x100));
+
+		/* Another tenant's decision for the same destination. */
+		recycle(f, dst[v6][0], 0x200, dst[v6][0], 0x100, false);
+		assert_false(cached(f, dst[v6][0], 0x100));
+		assert_int_equal(egress(f, &p, 0x100, 0), 1);
+		assert_true(cached(f, dst[v6][0], 0x100)); /* its own again */
+		/* Another destination's, of the same tenant. */
+		recycle(f, dst[v6][1], 0x100, dst[v6][0], 0x100, false);
+		assert_int_equal(egress(f, &p, 0x100, 0), 1);
+		/* Half written: the other tenant's route, the rest its own. */
+		recycle(f, dst[v6][0], 0x200, dst[v6][0], 0x100, true);
+		assert_int_equal(egress(f, &p, 0x100, 0), 1);
+		assert_int_equal(egress(f, &p, 0x100, 0), 1);
+		assert_true(cached(f, dst[v6][0], 0x100));
+		assert_int_equal(egress(f, &p, 0x200, 0), 2);
+	}
+}
+
+/* What a version before the seal left in a pinned cache (the bare sum of
+ * the generations) is not trusted either: after an upgrade such an entry is
+ * taken for stale and rewritten, whatever route it names. */
+static void test_cache_entry_without_seal_is_not_trusted(void **state)
+{
+	struct fixture *f = *state;
+	int fd = bpf_map__fd(f->skel->maps.dcache_v4), gfd = bpf_map__fd(f->skel->maps.route_gens);
+	struct cache_key_v4 k = { .tenant = 0x100 };
+	struct cache_value v;
+	uint64_t gf, gt;
+	struct pkt p;
+
+	route(f, "10.0.0.0/8", 0x100, 1, true);
+	build_v4(&p, "10.1.1.1", 40);
+	assert_int_equal(egress(f, &p, 0x100, 0), 1);
+	assert_int_equal(inet_pton(AF_INET, "10.1.1.1", &k.addr), 1);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_int_equal(bpf_map_lookup_elem(gfd, &v.fine, &gf), 0);
+	assert_int_equal(bpf_map_lookup_elem(gfd, &v.tslot, &gt), 0);
+	v.route.if_id = v.route.tunnel_idx = 2;
+	v.seal = gf + gt;
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(egress(f, &p, 0x100, 0), 1);
+	assert_true(cached(f, "10.1.1.1", 0x100));
+	assert_int_equal(egress(f, &p, 0x100, 0), 1);
 }
 
 /* One tenant sending to ever new destinations (a scan) fills the cache
@@ -1160,6 +1264,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ingress_counts_real_length, setup_ingress,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cache_kept_across_unrelated_changes,
+						setup_mark, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_entry_of_another_key_is_not_trusted,
+						setup_mark, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_entry_without_seal_is_not_trusted,
 						setup_mark, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_scan_cannot_flush_another_tenant,
 						setup_mark_budget, teardown),
