@@ -135,10 +135,12 @@ test-hooks:
 	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/test-hooks \
 		CFLAGS='$(CFLAGS) -DXS_TEST_HOOKS' $(OUT)/test-hooks/xfrm-steer
 
-# The CLI of the version named in tests/upgrade-from (the previous main),
-# for the test that upgrades a gateway it attached.
+# The CLIs of the versions named in tests/upgrade-from (the oldest main
+# whose pins this one migrates) and tests/upgrade-from-last (the last main),
+# for the tests that upgrade a gateway they attached.
 prev:
 	$(Q)scripts/build-prev.sh $(OUT)/prev $(shell cat tests/upgrade-from)
+	$(Q)scripts/build-prev.sh $(OUT)/prev-last $(shell cat tests/upgrade-from-last)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

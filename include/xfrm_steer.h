@@ -301,9 +301,11 @@ struct cache_value {
  * key, the copy's route and slots, and the slots' generations now:
  *   seal == route_gens[fine] + route_gens[tslot] + xs_cache_seal_*(key, copy)
  * An entry of another key, or one mixed of two, fails and the program
- * takes the trie: one differing word always changes the XOR of products by
- * odd constants, several almost surely, and the final mix spreads it. Versions before the seal stored the
- * bare generation sum: its entries fail too, and are rewritten. */
+ * takes the trie: a differing word changes the XOR of its product by an
+ * odd constant with the others' (several differing words almost surely
+ * do), and by far more than the few steps a generation sum moves. Versions
+ * before the seal stored the bare generation sum: their entries fail too,
+ * and are rewritten. */
 static inline __u64 xs_seal_word(__u64 lo, __u64 hi)
 {
 	return lo | hi << 32;
@@ -312,10 +314,7 @@ static inline __u64 xs_seal_word(__u64 lo, __u64 hi)
 static inline __u64 xs_seal_fold(__u64 h, const struct cache_value *v)
 {
 	h ^= xs_seal_word(v->route.if_id, v->route.tunnel_idx) * 0xc2b2ae3d27d4eb4full;
-	h ^= xs_seal_word(v->fine, v->tslot) * 0x165667b19e3779f9ull;
-	h ^= h >> 29;
-	h *= 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 32);
+	return h ^ xs_seal_word(v->fine, v->tslot) * 0x165667b19e3779f9ull;
 }
 
 static inline __u64 xs_cache_seal_v4(const struct cache_key_v4 *k, const struct cache_value *v)

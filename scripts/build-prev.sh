@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Builds the CLI of an earlier commit into DIR/xfrm-steer, for the test that
-# upgrades a gateway attached by that version (tests/test-upgrade-prev.sh).
+# upgrades a gateway attached by that version (tests/test-upgrade-prev*.sh,
+# tests/test-upgrade-last.sh).
 # Without that commit in the history (a shallow clone) it writes the reason
 # to DIR/SKIP instead, which the test prints as its SKIP.
 # Usage: scripts/build-prev.sh DIR COMMIT
@@ -15,7 +16,7 @@ fi
 rm -rf "$dir"
 mkdir -p "$dir/src"
 if ! git cat-file -e "$ref^{commit}" 2>/dev/null; then
-	echo "commit $ref (tests/upgrade-from) is not in this clone's history" >"$dir/SKIP"
+	echo "commit $ref is not in this clone's history" >"$dir/SKIP"
 	exit 0
 fi
 echo "  PREV     $dir/xfrm-steer ($(git log -1 --format='%h %s' "$ref"))"

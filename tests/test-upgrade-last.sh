@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# A gateway attached by the last main's binary (tests/upgrade-from-last,
+# built by `make prev`) is upgraded by this one while two tenants' traffic
+# flows. The pinned layout is the same, but the decision caches' entries now
+# carry a seal bound to their key (include/xfrm_steer.h): the entries the
+# previous version cached are not trusted, each tenant's packets keep going
+# to its own peer (the peers' SA counters say so), and a route change after
+# the upgrade reaches a decision cached before it.
+. "$(dirname "$0")/lib.sh"
+
+need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
+PREV_DIR=${OUT:-build}/prev-last
+[ -f "$PREV_DIR/SKIP" ] && skip "no last version to upgrade from: $(cat "$PREV_DIR/SKIP")"
+OLD=$PWD/$PREV_DIR/xfrm-steer
+[ -x "$OLD" ] || fail "$OLD is missing (make test builds it with make prev)"
+echo "last version: $(cat "$PREV_DIR/ref")"
+logs=()
+trap 'rm -f "${logs[@]}"; topo_cleanup' EXIT
+
+step "two tenants, one destination, two peers, attached by the last version"
+topo_gateway
+ip netns exec "$GW" sysctl -qw net.ipv4.fwmark_reflect=1
+"$OLD" -n "$GW" attach dev ipsec0 tenant-key mark 0xff00 mark-ingress on
+# Both peers own 192.168.1.200: only the tenant tells them apart.
+topo_peer 1 101 192.168.1.200 2001:db8:1::200
+topo_peer 2 102 192.168.1.200 2001:db8:1::200
+"$OLD" -n "$GW" route add 192.168.1.0/24 if_id 101 tenant 0x100 dev ipsec0
+"$OLD" -n "$GW" route add 192.168.1.0/24 if_id 102 tenant 0x200 dev ipsec0
+rx() { sa_counters "$(peer_ns "$1")" "10.0.$1.1" "10.0.$1.2" "$(spi_out "$1")" | cut -d' ' -f1; }
+gping() { # MARK COUNT INTERVAL
+	ip netns exec "$GW" ping -q -m "$(($1))" -c "$2" -i "$3" -W 2 192.168.1.200
+}
+gping 0x100 3 0.2 >/dev/null
+gping 0x200 3 0.2 >/dev/null
+assert_eq "$(rx 1)" 3 "requests peer 1 (tenant 0x100) decrypted"
+assert_eq "$(rx 2)" 3 "requests peer 2 (tenant 0x200) decrypted"
+dir=/sys/fs/bpf/xfrm-steer/$(stat -L -c %i "/run/netns/$GW")/ipsec0
+cached=$(bpftool -j map dump pinned "$dir/dcache_v4" | jq length)
+assert_ge "$cached" 2 "decisions the last version cached"
+
+step "upgrade while both tenants send 1000 echo requests each"
+pids=()
+for t in 1 2; do
+	logs+=("$(mktemp)")
+	gping "0x${t}00" 1000 0.01 >"${logs[-1]}" 2>&1 &
+	pids+=($!)
+done
+sleep 0.5
+$XS -n "$GW" attach dev ipsec0 tenant-key mark 0xff00 mark-ingress on
+for p in "${pids[@]}"; do
+	kill -0 "$p" || fail "a flood ended before the upgrade was done: no traffic during it"
+done
+for i in 0 1; do
+	wait "${pids[i]}" || true
+	cat "${logs[i]}"
+	grep -q '1000 packets transmitted, 1000 received' "${logs[i]}" ||
+		fail "tenant 0x$((i + 1))00 lost packets across the upgrade"
+done
+assert_eq "$(rx 1)" 1003 "requests peer 1 decrypted: tenant 0x100's only"
+assert_eq "$(rx 2)" 1003 "requests peer 2 decrypted: tenant 0x200's only"
+
+step "a route change after the upgrade reaches the cached decisions"
+$XS -n "$GW" route add 192.168.1.200/32 if_id 555 tenant 0x100 dev ipsec0
+gping 0x100 1 0.2 >/dev/null 2>&1 && fail "tenant 0x100's cached decision outlived the route change"
+assert_eq "$(xsj "$GW" stats dev ipsec0 if_id 555 | jq '.[0].tx_packets')" 1 "packets steered to the new route"
+gping 0x200 1 0.2 >/dev/null || fail "tenant 0x200 lost its route"
+assert_eq "$(rx 1)" 1003 "requests peer 1 decrypted"
+assert_eq "$(rx 2)" 1004 "requests peer 2 decrypted"
+$XS -n "$GW" route del 192.168.1.200/32 tenant 0x100 dev ipsec0
+gping 0x100 1 0.2 >/dev/null || fail "tenant 0x100's route did not come back"
+assert_eq "$(rx 1)" 1004 "requests peer 1 decrypted"
+$XS -n "$GW" detach dev ipsec0
