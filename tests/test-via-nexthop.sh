@@ -53,20 +53,19 @@ assert_eq "$(xsj "$GW" route show dev ipsec0 | jq -c '[.[] | [.prefix, .if_id]] 
 	'[["192.168.1.0/24",101],["192.168.2.0/24",102],["2001:db8:1::/64",101],["2001:db8:2::/64",102]]' \
 	"routes (-n)"
 
-# Packets the gateway's outbound SA of peer K sent.
-gw_tx() { sa_counters "$GW" "10.0.$1.1" "10.0.$1.2" "$(spi_out "$1")" | cut -d' ' -f1; }
-counts() { echo "$(peer_rx 1) $(peer_rx 2) / $(gw_tx 1) $(gw_tx 2)"; }
+# Packets the peers' SAs from the gateway decrypted: what went to each.
+counts() { echo "$(peer_rx 1) $(peer_rx 2)"; }
 
 step "traffic: each ping reaches its own peer, the other's SAs stay still"
 gping() { ip netns exec "$GW" ping -q -i 0.2 -W 2 "$@" >/dev/null || fail "ping $*"; }
 gping -c 3 192.168.1.200
-assert_eq "$(counts)" "3 0 / 3 0" "peer SAs in / gateway SAs out after 3 to 192.168.1.200"
+assert_eq "$(counts)" "3 0" "peer 1 and peer 2 SA packets after 3 to 192.168.1.200"
 gping -c 2 192.168.2.200
-assert_eq "$(counts)" "3 2 / 3 2" "after 2 to 192.168.2.200"
+assert_eq "$(counts)" "3 2" "after 2 to 192.168.2.200"
 gping -6 -c 2 2001:db8:1::200
-assert_eq "$(counts)" "5 2 / 5 2" "after 2 to 2001:db8:1::200"
+assert_eq "$(counts)" "5 2" "after 2 to 2001:db8:1::200"
 gping -6 -c 4 2001:db8:2::200
-assert_eq "$(counts)" "5 6 / 5 6" "after 4 to 2001:db8:2::200"
+assert_eq "$(counts)" "5 6" "after 4 to 2001:db8:2::200"
 
 step "stats (-n and ip netns exec) equal the gateway's SA counters"
 want=$(for k in 1 2; do
@@ -75,7 +74,9 @@ want=$(for k in 1 2; do
 	echo "10$k $txp $txb $rxp $rxb"
 done)
 rows='.[] | "\(.if_id) \(.tx_packets) \(.tx_bytes) \(.rx_packets) \(.rx_bytes)"'
-assert_eq "$(xsj "$GW" stats dev ipsec0 | jq -r "$rows")" "$want" "stats -n"
+stats=$(xsj "$GW" stats dev ipsec0)
+assert_eq "$(jq -r "$rows" <<<"$stats")" "$want" "stats -n"
+assert_eq "$(jq -c '[.[] | [.if_id, .tx_packets, .rx_packets]]' <<<"$stats")" '[[101,5,5],[102,6,6]]' "packets per tunnel"
 assert_eq "$(xe -j stats dev ipsec0 | jq -r "$rows")" "$want" "stats under ip netns exec"
 
 step "unrouted destinations under the next-hop routes: dropped and counted"
@@ -87,7 +88,7 @@ assert_eq "$(no_route "$XS" -n "$GW")" "$nr0" "no_route drops: -n = ip netns exe
 # Each destination's drops read in turn with -n and under ip netns exec
 # (ping retries a refused request, so at least one each).
 i=0
-for dst in 192.168.99.1 192.168.99.2 2001:db8:99::1 2001:db8:99::2; do
+for dst in 192.168.99.1 2001:db8:99::1; do
 	assert_fails "ping $dst (no xfrm-steer route)" \
 		ip netns exec "$GW" ping -q -c 1 -W 1 "$dst"
 	if ((i++ % 2)); then
@@ -99,7 +100,7 @@ for dst in 192.168.99.1 192.168.99.2 2001:db8:99::1 2001:db8:99::2; do
 	nr0=$nr1
 done
 assert_eq "$(ul_tx 1) $(ul_tx 2)" "$before" "underlay transmit counters"
-assert_eq "$(counts)" "5 6 / 5 6" "SA counters"
+assert_eq "$(counts)" "5 6" "peer SA packets"
 
 step "ipsec0's neighbours: the one next hop for every destination, NOARP"
 ip -n "$GW" neigh show nud all dev ipsec0
@@ -108,10 +109,10 @@ ip -n "$GW" -d link show ipsec0 | head -1
 # "nud all" only.
 assert_eq "$(ip -n "$GW" -j link show ipsec0 | jq '.[0].flags | index("NOARP") != null')" true "ipsec0 NOARP"
 assert_eq "$(ip -n "$GW" -4 -j neigh show nud all dev ipsec0 | jq -c '[.[] | [.dst, .state]]')" \
-	"[[\"$NH4\",[\"NOARP\"]]]" "IPv4 neighbours (after 4 destinations)"
+	"[[\"$NH4\",[\"NOARP\"]]]" "IPv4 neighbours (after 3 destinations)"
 # The interface's own IPv6 multicast (MLD, router solicitations) has
 # entries of its own: only unicast destinations are the routes' doing.
 assert_eq "$(ip -n "$GW" -6 -j neigh show nud all dev ipsec0 |
 	jq -c '[.[] | select(.dst | startswith("ff") | not) | [.dst, .state]]')" \
-	"[[\"$NH6\",[\"NOARP\"]]]" "IPv6 unicast neighbours (after 4 destinations)"
+	"[[\"$NH6\",[\"NOARP\"]]]" "IPv6 unicast neighbours (after 3 destinations)"
 assert_eq "$(ip -n "$GW" neigh show dev ipsec0)" "" "plain ip neigh show dev ipsec0"
