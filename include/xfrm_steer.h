@@ -292,37 +292,45 @@ struct cache_value {
 };
 
 /* The seal binds a cached decision to the key it was made for. The cache
- * is a preallocated LRU hash: an insert on one CPU may take the element
- * another CPU has just found and is reading, without a grace period (an
- * update always takes a fresh element and frees the one it replaces at
- * once). The reader then holds another key's decision, or one half
- * written: another tenant's tunnel. So the programs copy an entry, and
- * trust the copy only if its seal matches what they compute from their own
- * key, the copy's route and slots, and the slots' generations now:
+ * is a preallocated LRU hash, and an insert on one CPU may take the element
+ * another CPU has just found and is reading, without a grace period: when
+ * it evicts the least recently used entry to make room, or frees the entry
+ * it replaces (an update always takes a fresh element). The new owner's key
+ * and value are then copied in with a plain memcpy. The reader holds
+ * another key's decision, or a mix of two: another tenant's tunnel. So the
+ * programs copy an entry, and trust the copy only if its seal matches what
+ * they compute from their own key, the copy's route and slots, and the
+ * slots' generations now:
  *   seal == route_gens[fine] + route_gens[tslot] + xs_cache_seal_*(key, copy)
- * An entry of another key, or one mixed of two, fails and the program
- * takes the trie: a differing word changes the XOR of its product by an
- * odd constant with the others' (several differing words almost surely
- * do), and by far more than the few steps a generation sum moves. Versions
- * before the seal stored the bare generation sum: their entries fail too,
- * and are rewritten. */
-static inline __u64 xs_seal_word(__u64 lo, __u64 hi)
+ * An entry of another key, or one mixed of two (whole words or bytes),
+ * passes only by chance, and otherwise the program takes the trie: the
+ * words are multiplied by odd constants and XORed, and a final mix spreads
+ * any difference over all 64 bits, far from the few steps a generation sum
+ * moves. Versions before the seal stored the bare
+ * generation sum: their entries fail too, and are rewritten. Always
+ * inlined: in the programs a call would cost more than the seal. */
+#define XS_SEAL_INLINE static inline __attribute__((always_inline))
+
+XS_SEAL_INLINE __u64 xs_seal_word(__u64 lo, __u64 hi)
 {
 	return lo | hi << 32;
 }
 
-static inline __u64 xs_seal_fold(__u64 h, const struct cache_value *v)
+XS_SEAL_INLINE __u64 xs_seal_fold(__u64 h, const struct cache_value *v)
 {
 	h ^= xs_seal_word(v->route.if_id, v->route.tunnel_idx) * 0xc2b2ae3d27d4eb4full;
-	return h ^ xs_seal_word(v->fine, v->tslot) * 0x165667b19e3779f9ull;
+	h ^= xs_seal_word(v->fine, v->tslot) * 0x165667b19e3779f9ull;
+	h ^= h >> 29;
+	h *= 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 32);
 }
 
-static inline __u64 xs_cache_seal_v4(const struct cache_key_v4 *k, const struct cache_value *v)
+XS_SEAL_INLINE __u64 xs_cache_seal_v4(const struct cache_key_v4 *k, const struct cache_value *v)
 {
 	return xs_seal_fold(xs_seal_word(k->tenant, k->addr) * 0x87c37b91114253d5ull, v);
 }
 
-static inline __u64 xs_cache_seal_v6(const struct cache_key_v6 *k, const struct cache_value *v)
+XS_SEAL_INLINE __u64 xs_cache_seal_v6(const struct cache_key_v6 *k, const struct cache_value *v)
 {
 	__u64 h = xs_seal_word(k->tenant, k->addr[0]) * 0x87c37b91114253d5ull;
 

@@ -592,9 +592,9 @@ static void recycle(struct fixture *f, const char *from, uint32_t from_tenant, c
 static void test_cache_entry_of_another_key_is_not_trusted(void **state)
 {
 	static const char *const dst[2][2] = { { "10.1.1.1", "10.1.1.2" },
-					       { "2001:db8:1::1", "2001:db8:1::2" } };
+					       { "2001:db8:1::1", "2001:db8:1:5::2" } };
 	static const char *const net[2][2] = { { "10.0.0.0/8", "10.1.1.2/32" },
-					       { "2001:db8::/32", "2001:db8:1::2/128" } };
+					       { "2001:db8::/32", "2001:db8:1:5::2/128" } };
 	struct fixture *f = *state;
 	struct pkt p, q;
 	int v6;
