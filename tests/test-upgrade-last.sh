@@ -3,10 +3,11 @@
 # A gateway attached by the last main's binary (tests/upgrade-from-last,
 # built by `make prev`) is upgraded by this one while two tenants' traffic
 # flows. The pinned layout is the same, but the decision caches' entries now
-# carry a seal bound to their key (include/xfrm_steer.h): the entries the
-# previous version cached are not trusted, each tenant's packets keep going
-# to its own peer (the peers' SA counters say so), and a route change after
-# the upgrade reaches a decision cached before it.
+# carry a seal bound to their key (include/xfrm_steer.h): each tenant's
+# packets keep going to its own peer across the upgrade (the peers' SA
+# counters say so), an entry in the last version's format that names the
+# other tenant's tunnel is not used, and a route change after the upgrade
+# reaches a decision cached before it.
 . "$(dirname "$0")/lib.sh"
 
 need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
@@ -60,14 +61,53 @@ done
 assert_eq "$(rx 1)" 1003 "requests peer 1 decrypted: tenant 0x100's only"
 assert_eq "$(rx 2)" 1003 "requests peer 2 decrypted: tenant 0x200's only"
 
+step "an entry in the last version's format, naming the other tenant's tunnel, is not trusted"
+# Tenant 0x100's entry for 192.168.1.200 made valid as the last version
+# made entries (route_gens[fine] + route_gens[tslot], no seal) but with
+# tenant 0x200's route: what that version's program would have used.
+hexb() { # VALUE BYTES: little-endian hex bytes
+	local v=$1 i out=
+	for ((i = 0; i < $2; i++)); do
+		out+=$(printf ' %02x' $(((v >> (8 * i)) & 255)))
+	done
+	echo "$out"
+}
+bytes() { # BYTES... of a JSON hex array on stdin, from FIRST for N: the LE value
+	jq -r '.value | map(ltrimstr("0x")) | join(" ")' | {
+		read -ra b
+		local v=0 i
+		for ((i = $2 - 1; i >= 0; i--)); do
+			v=$(((v << 8) | 16#${b[$1 + i]}))
+		done
+		echo "$v"
+	}
+}
+entry() { bpftool -j map lookup pinned "$dir/dcache_v4" key hex $(hexb "$1" 4) c0 a8 01 c8; }
+gen() { bpftool -j map lookup pinned "$dir/route_gens" key hex $(hexb "$1" 4) | bytes 0 8; }
+e1=$(entry 0x100)
+e2=$(entry 0x200)
+fine=$(bytes 16 4 <<<"$e1")
+tslot=$(bytes 20 4 <<<"$e1")
+route2=$(bytes 0 8 <<<"$e2")
+assert_eq "$((route2 & 0xffffffff))" 102 "tenant 0x200's cached if_id"
+# shellcheck disable=SC2046
+bpftool map update pinned "$dir/dcache_v4" key hex $(hexb 0x100 4) c0 a8 01 c8 \
+	value hex $(hexb "$route2" 8) $(hexb $(($(gen "$fine") + $(gen "$tslot"))) 8) \
+	$(hexb "$fine" 4) $(hexb "$tslot" 4)
+assert_eq "$(($(entry 0x100 | bytes 0 8) & 0xffffffff))" 102 "the planted entry's if_id"
+gping 0x100 1 0.2 >/dev/null || fail "tenant 0x100 lost its route"
+assert_eq "$(rx 1)" 1004 "requests peer 1 decrypted: the trie's answer"
+assert_eq "$(rx 2)" 1003 "requests peer 2 decrypted: the planted entry not used"
+assert_eq "$(($(entry 0x100 | bytes 0 8) & 0xffffffff))" 101 "tenant 0x100's entry, rewritten"
+
 step "a route change after the upgrade reaches the cached decisions"
 $XS -n "$GW" route add 192.168.1.200/32 if_id 555 tenant 0x100 dev ipsec0
 gping 0x100 1 0.2 >/dev/null 2>&1 && fail "tenant 0x100's cached decision outlived the route change"
 assert_eq "$(xsj "$GW" stats dev ipsec0 if_id 555 | jq '.[0].tx_packets')" 1 "packets steered to the new route"
 gping 0x200 1 0.2 >/dev/null || fail "tenant 0x200 lost its route"
-assert_eq "$(rx 1)" 1003 "requests peer 1 decrypted"
+assert_eq "$(rx 1)" 1004 "requests peer 1 decrypted"
 assert_eq "$(rx 2)" 1004 "requests peer 2 decrypted"
 $XS -n "$GW" route del 192.168.1.200/32 tenant 0x100 dev ipsec0
 gping 0x100 1 0.2 >/dev/null || fail "tenant 0x100's route did not come back"
-assert_eq "$(rx 1)" 1004 "requests peer 1 decrypted"
+assert_eq "$(rx 1)" 1005 "requests peer 1 decrypted"
 $XS -n "$GW" detach dev ipsec0
