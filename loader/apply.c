@@ -57,6 +57,7 @@ static int read_all(struct xs_ctx *ctx, const char *path, char **buf, size_t *le
 {
 	size_t cap = 65536, n = 0;
 	char *p = malloc(cap);
+	struct stat st;
 	ssize_t got;
 	int fd;
 
@@ -68,6 +69,22 @@ static int read_all(struct xs_ctx *ctx, const char *path, char **buf, size_t *le
 
 		free(p);
 		return p_err(ctx, err, "cannot open %s: %s", XS_QW(path), strerror(-err));
+	}
+	/* A file's size known, one buffer for it all: no copies (and wipes)
+	 * of a 3 MB file of 10,000 tunnels as the buffer doubles. One byte
+	 * more, for the read that finds the end. */
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < SIZE_MAX / 4 && (size_t)st.st_size + 1 > cap) {
+		char *q = malloc((size_t)st.st_size + 1);
+
+		if (!q) {
+			close(fd);
+			free(p);
+			return p_err(ctx, -ENOMEM, "out of memory");
+		}
+		free(p); /* nothing read into it yet */
+		p = q;
+		cap = (size_t)st.st_size + 1;
 	}
 	for (;;) {
 		if (n == cap) {
