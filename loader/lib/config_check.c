@@ -60,7 +60,7 @@ int cfg_check_links(struct perr *pe, const struct xs_config_file *cfg)
  * kernel's key: destination and SPI), routes (device, tenant, prefix).
  * tunnel_clash() and route_clash() say what entry i clashes with, comparing
  * it with every entry before it; first_clash() finds which entry to ask
- * about in O(n log n), so that files of many thousands of tunnels load in
+ * about in O(n), so that files of many thousands of tunnels load in
  * no time. */
 static int tunnel_clash(struct perr *pe, const struct xs_config_file *cfg, size_t i)
 {
@@ -145,14 +145,17 @@ struct dup_key {
 	size_t owner;
 };
 
-static int dup_key_cmp(const void *a, const void *b)
+static size_t dup_hash(const struct dup_key *k)
 {
-	const struct dup_key *x = a, *y = b;
-	int c = memcmp(x->b, y->b, sizeof(x->b));
+	uint64_t h = 0, w;
+	size_t i;
 
-	if (c)
-		return c;
-	return x->owner < y->owner ? -1 : x->owner > y->owner;
+	for (i = 0; i < sizeof(k->b); i += sizeof(w)) {
+		memcpy(&w, k->b + i, sizeof(w));
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return (size_t)h;
 }
 
 struct dup_keys {
@@ -223,7 +226,7 @@ static void add_dev_if_id_key(struct dup_keys *d, size_t owner, const char *dev,
  * none). */
 static int first_clash(const struct xs_config_file *cfg, size_t *owner)
 {
-	size_t i, k, n = 0, first, nt = cfg->ntunnels;
+	size_t i, k, n = 0, first, nt = cfg->ntunnels, cap, *slot;
 	struct dup_keys d = { 0 };
 
 	for (i = 0; i < nt; i++)
@@ -252,21 +255,33 @@ static int first_clash(const struct xs_config_file *cfg, size_t *owner)
 		add_route_key(&d, nt + i, r->dev, &r->tenant, &r->prefix);
 		add_dev_if_id_key(&d, nt + i, r->dev, r->if_id);
 	}
-	qsort(d.k, d.n, sizeof(*d.k), dup_key_cmp);
-	/* In a run of equal keys the first owner is the earliest; each later
-	 * owner other than it clashes with it. Routes may share an if_id
-	 * among themselves, not with a tunnel. */
-	for (i = 0; i < d.n; i = k) {
-		first = d.k[i].owner;
-		for (k = i + 1; k < d.n && !memcmp(d.k[k].b, d.k[i].b, sizeof(d.k[i].b)); k++) {
-			size_t o = d.k[k].owner;
-
-			if (o == first || (d.k[i].b[0] == DUP_DEV_IF_ID && first >= nt))
-				continue;
-			if (o < *owner)
-				*owner = o;
-		}
+	/* The keys come in owners' order, so the first of a key is its
+	 * earliest owner; each later owner other than it clashes with it,
+	 * and the first such is the earliest of all. Routes may share an
+	 * if_id among themselves, not with a tunnel. A hash of the keys
+	 * finds them in O(n). */
+	for (cap = 16; cap < 2 * d.n; cap *= 2)
+		;
+	slot = malloc(cap * sizeof(*slot));
+	if (!slot) {
+		free(d.k);
+		return -ENOMEM;
 	}
+	memset(slot, 0xff, cap * sizeof(*slot));
+	for (i = 0; i < d.n && *owner == SIZE_MAX; i++) {
+		for (k = dup_hash(&d.k[i]) & (cap - 1); slot[k] != SIZE_MAX; k = (k + 1) & (cap - 1))
+			if (!memcmp(d.k[slot[k]].b, d.k[i].b, sizeof(d.k[i].b)))
+				break;
+		if (slot[k] == SIZE_MAX) {
+			slot[k] = i;
+			continue;
+		}
+		first = d.k[slot[k]].owner;
+		if (d.k[i].owner == first || (d.k[i].b[0] == DUP_DEV_IF_ID && first >= nt))
+			continue;
+		*owner = d.k[i].owner;
+	}
+	free(slot);
 	free(d.k);
 	return 0;
 }
