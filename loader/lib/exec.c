@@ -585,8 +585,10 @@ void run_free(struct run *r)
 	}
 	free(r->devs);
 	free(r->elsewhere);
-	if (r->wants)
-		explicit_bzero(r->wants, (r->cfg->ntunnels + 1) * sizeof(*r->wants));
+	/* The keys are in the wanted SAs alone; the records and policies
+	 * (two thirds of a want) hold none. */
+	for (i = 0; r->wants && i <= r->cfg->ntunnels; i++)
+		explicit_bzero(r->wants[i].sa, sizeof(r->wants[i].sa));
 	free(r->wants);
 	free(r->wroutes);
 	free(r->others);
