@@ -567,6 +567,43 @@ static void test_cache_kept_across_unrelated_changes(void **state)
 	assert_int_equal(egress(f, &p6, 0x100, 0), 14);
 }
 
+/* An entry whose slot words come from another entry (a mix of two) is
+ * not judged on those slots: its own route changed, the other slots did
+ * not move, and a seal without the slots would have let the stale route
+ * through. */
+static void test_cache_entry_with_foreign_slots_is_not_trusted(void **state)
+{
+	struct fixture *f = *state;
+	int fd = bpf_map__fd(f->skel->maps.dcache_v4), gfd = bpf_map__fd(f->skel->maps.route_gens);
+	struct cache_key_v4 k = { .tenant = 0 };
+	struct cache_value old, v;
+	uint64_t g, want;
+	uint32_t s;
+	struct pkt p;
+
+	route(f, "10.0.0.0/8", 0, 1, true);
+	build_v4(&p, "10.1.1.1", 40);
+	assert_int_equal(egress(f, &p, 0, 0), 1);
+	assert_int_equal(inet_pton(AF_INET, "10.1.1.1", &k.addr), 1);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &old), 0);
+	assert_int_equal(bpf_map_lookup_elem(gfd, &old.fine, &want), 0);
+	/* A more specific route moves the entry's fine slot. */
+	route(f, "10.1.1.0/24", 0, 2, true);
+	/* Another fine slot at the generation the entry was made under. */
+	for (s = 0; s < f->skel->rodata->cfg.gen_fine_slots; s++) {
+		if (s == old.fine)
+			continue;
+		assert_int_equal(bpf_map_lookup_elem(gfd, &s, &g), 0);
+		if (g == want)
+			break;
+	}
+	assert_true(s < f->skel->rodata->cfg.gen_fine_slots);
+	v = old;
+	v.fine = s;
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+	assert_int_equal(egress(f, &p, 0, 0), 2);
+}
+
 /* The instructions the verifier walks to load the programs, from its
  * statistics ("processed N insns"). */
 static long verifier_walk(const char *log)
@@ -1326,6 +1363,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cache_kept_across_unrelated_changes,
 						setup_mark, teardown),
 		cmocka_unit_test(test_verifier_walk_is_bounded),
+		cmocka_unit_test_setup_teardown(test_cache_entry_with_foreign_slots_is_not_trusted,
+						setup_none, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_entry_of_another_key_is_not_trusted,
 						setup_mark, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_entry_without_seal_is_not_trusted,
