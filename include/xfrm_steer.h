@@ -352,7 +352,12 @@ struct cache_budget {
 
 /* tunnels: if_id -> its counter slot and the tenant it belongs to, written by
  * the loader, read by ingress. A tunnel serves one tenant: all routes to an
- * if_id carry the same tenant, which the reverse-path check relies on. */
+ * if_id carry the same tenant, which the reverse-path check relies on.
+ * Known gap: this is a preallocated hash too, and a delete followed by an
+ * insert may reuse an element that ingress has just found; a packet of the
+ * if_id being removed could then read the new tunnel's tenant. The window
+ * is one packet's few instructions between two loader calls; closing it
+ * needs the if_id in the value (a layout change with a migration). */
 struct tunnel_value {
 	__u32 tunnel_idx;
 	__u32 tenant;

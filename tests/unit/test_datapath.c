@@ -1073,6 +1073,17 @@ static void test_rpf_follows_route_changes(void **state)
 	route(f, "10.1.0.0/16", 0, 0, false);
 	assert_int_equal(ingress_as(f, &p, 22), TC_ACT_SHOT);
 	assert_int_equal(ingress_as(f, &p, 21), TC_ACT_OK);
+
+	/* The check goes through the sealed cache: 10.1.1.1's element
+	 * holding 10.2.2.2's decision (tunnel 22), as after a recycle, does
+	 * not let tunnel 22 speak from 10.1.1.1. */
+	route(f, "10.2.0.0/16", 0, 22, true);
+	inet_pton(AF_INET, "10.2.2.2", &iph->saddr);
+	assert_int_equal(ingress_as(f, &p, 22), TC_ACT_OK);
+	recycle(f, "10.2.2.2", 0, "10.1.1.1", 0, false);
+	inet_pton(AF_INET, "10.1.1.1", &iph->saddr);
+	assert_int_equal(ingress_as(f, &p, 22), TC_ACT_SHOT);
+	assert_int_equal(ingress_as(f, &p, 21), TC_ACT_OK);
 }
 
 /* ------------------------------------------------------------------------
