@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
-#include <string.h>
 #include <netinet/in.h>
 #include <json-c/json.h>
 
@@ -73,19 +72,6 @@ void p_warn(struct xs_ctx *ctx, const char *fmt, ...) __attribute__((format(prin
 static inline FILE *xs_help_out(const struct xs_ctx *ctx)
 {
 	return ctx && ctx->help_to_stderr ? stderr : stdout;
-}
-
-/* snprintf(dst, size, "%s", src) without the format machinery (per
- * tunnel in apply): as much of src as fits, always terminated. */
-static inline void xs_str_copy(char *dst, size_t size, const char *src)
-{
-	size_t n;
-
-	if (!size)
-		return;
-	n = strnlen(src, size - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
 }
 
 /* Prefix matching of keywords, iproute2 style: "ro" matches "route". */

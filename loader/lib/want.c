@@ -102,7 +102,7 @@ static int resolve_key(struct run *r, size_t ti, const char *kind, const char *w
 static void fill_alg(struct xs_alg *a, const struct xs_cfg_alg *c)
 {
 	memset(a, 0, sizeof(*a));
-	xs_str_copy(a->name, sizeof(a->name), c->name);
+	snprintf(a->name, sizeof(a->name), "%s", c->name);
 	a->icv_bits = c->bits;
 }
 
@@ -148,9 +148,9 @@ static int build_want(struct run *r, size_t ti, struct want *w)
 	rec->encap_dport = t->encap.dport;
 	rec->icv_bits = t->aead.name[0] ? t->aead.bits : 0;
 	rec->trunc_bits = t->auth.name[0] ? t->auth.bits : 0;
-	xs_str_copy(rec->aead, sizeof(rec->aead), t->aead.name);
-	xs_str_copy(rec->enc, sizeof(rec->enc), t->enc.name);
-	xs_str_copy(rec->auth, sizeof(rec->auth), t->auth.name);
+	snprintf(rec->aead, sizeof(rec->aead), "%s", t->aead.name);
+	snprintf(rec->enc, sizeof(rec->enc), "%s", t->enc.name);
+	snprintf(rec->auth, sizeof(rec->auth), "%s", t->auth.name);
 
 	for (i = 0; i < 2; i++) {
 		struct xs_sa *sa = &w->sa[i];
