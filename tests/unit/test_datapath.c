@@ -567,6 +567,21 @@ static void test_cache_kept_across_unrelated_changes(void **state)
 	assert_int_equal(egress(f, &p6, 0x100, 0), 14);
 }
 
+/* Routes 10.0.0.0/8 of tenant to tunnel 1, sends to 10.1.1.1 so that its
+ * decision is cached, and gives that entry's key and value. */
+static void cached_v4(struct fixture *f, uint32_t tenant, struct cache_key_v4 *k,
+		      struct cache_value *v)
+{
+	struct pkt p;
+
+	route(f, "10.0.0.0/8", tenant, 1, true);
+	build_v4(&p, "10.1.1.1", 40);
+	assert_int_equal(egress(f, &p, tenant, 0), 1);
+	k->tenant = tenant;
+	assert_int_equal(inet_pton(AF_INET, "10.1.1.1", &k->addr), 1);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.dcache_v4), k, v), 0);
+}
+
 /* An entry whose slot words come from another entry (a mix of two) is
  * not judged on those slots: its own route changed, the other slots did
  * not move, and a seal without the slots would have let the stale route
@@ -575,17 +590,14 @@ static void test_cache_entry_with_foreign_slots_is_not_trusted(void **state)
 {
 	struct fixture *f = *state;
 	int fd = bpf_map__fd(f->skel->maps.dcache_v4), gfd = bpf_map__fd(f->skel->maps.route_gens);
-	struct cache_key_v4 k = { .tenant = 0 };
+	struct cache_key_v4 k;
 	struct cache_value old, v;
 	uint64_t g, want;
 	uint32_t s;
 	struct pkt p;
 
-	route(f, "10.0.0.0/8", 0, 1, true);
+	cached_v4(f, 0, &k, &old);
 	build_v4(&p, "10.1.1.1", 40);
-	assert_int_equal(egress(f, &p, 0, 0), 1);
-	assert_int_equal(inet_pton(AF_INET, "10.1.1.1", &k.addr), 1);
-	assert_int_equal(bpf_map_lookup_elem(fd, &k, &old), 0);
 	assert_int_equal(bpf_map_lookup_elem(gfd, &old.fine, &want), 0);
 	/* A more specific route moves the entry's fine slot. */
 	route(f, "10.1.1.0/24", 0, 2, true);
@@ -736,16 +748,13 @@ static void test_cache_entry_without_seal_is_not_trusted(void **state)
 {
 	struct fixture *f = *state;
 	int fd = bpf_map__fd(f->skel->maps.dcache_v4), gfd = bpf_map__fd(f->skel->maps.route_gens);
-	struct cache_key_v4 k = { .tenant = 0x100 };
+	struct cache_key_v4 k;
 	struct cache_value v;
 	uint64_t gf, gt;
 	struct pkt p;
 
-	route(f, "10.0.0.0/8", 0x100, 1, true);
+	cached_v4(f, 0x100, &k, &v);
 	build_v4(&p, "10.1.1.1", 40);
-	assert_int_equal(egress(f, &p, 0x100, 0), 1);
-	assert_int_equal(inet_pton(AF_INET, "10.1.1.1", &k.addr), 1);
-	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
 	assert_int_equal(bpf_map_lookup_elem(gfd, &v.fine, &gf), 0);
 	assert_int_equal(bpf_map_lookup_elem(gfd, &v.tslot, &gt), 0);
 	v.route.if_id = v.route.tunnel_idx = 2;
