@@ -34,8 +34,12 @@ stop_charons() {
 	CHARON_PIDS=()
 }
 
+# The EXIT trap's cleanup: the daemons, their logs when the test failed,
+# the topology. RC: the test's exit status (default: $?). It runs with
+# errexit off: a cleanup step that fails must not end the cleanup.
 finish() {
-	local rc=$? f
+	local rc=${1:-$?} f
+	set +e
 	stop_charons
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 		for f in "$SW"/*.log "$SW"/*.out; do

@@ -64,8 +64,11 @@ stop_plutos() {
 	PLUTO_PIDS=()
 }
 
+# The EXIT trap's cleanup (see lib-charon.sh's finish): RC, the test's
+# exit status (default: $?); errexit off.
 finish() {
-	local rc=$? f
+	local rc=${1:-$?} f
+	set +e
 	stop_plutos
 	stop_relay
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then

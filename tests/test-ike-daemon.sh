@@ -25,7 +25,7 @@ daemon_stop() {
 	DPID=
 }
 # lib-charon's trap stops charon, shows the logs in $SW and cleans up.
-trap 'rc=$?; daemon_stop; [ -z "$MPID" ] || kill "$MPID" 2>/dev/null; (exit $rc); finish' EXIT
+trap 'rc=$?; set +e; daemon_stop; [ -z "$MPID" ] || kill "$MPID" 2>/dev/null; finish "$rc"' EXIT
 daemon_start() {
 	$XS -n "$GW" daemon dev ipsec0 ike if_ids "$DAEMON_RANGE" >>"$DLOG" 2>&1 &
 	DPID=$!

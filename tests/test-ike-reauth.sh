@@ -49,7 +49,7 @@ timeline() { # what happened when: charon, the daemon, rpf drops (UTC)
 	echo "== monitor"
 	cat "$SW/monitor.out" 2>/dev/null || true
 }
-trap 'rc=$?; daemon_stop; (exit $rc); finish' EXIT
+trap 'rc=$?; set +e; daemon_stop; finish "$rc"' EXIT
 COUNT=160
 
 

@@ -27,7 +27,7 @@ daemon_stop() {
 	DPID=
 }
 # lib-libreswan's finish stops pluto, shows the logs in $SW and cleans up.
-trap 'rc=$?; daemon_stop; (exit $rc); finish' EXIT
+trap 'rc=$?; set +e; daemon_stop; finish "$rc"' EXIT
 
 owners() { # "prefix if_id owner" per line
 	xsj "$GW" route show dev ipsec0 | jq -r '.[] | "\(.prefix) \(.if_id) \(.owner)"' | sort

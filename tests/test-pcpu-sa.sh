@@ -19,7 +19,7 @@ need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
 
 DPID=
 pcpu_cleanup() {
-	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
+	[ -z "$DPID" ] || kill "$DPID" 2>/dev/null || true
 	$XS -n "$GW" underlay detach dev ul1 2>/dev/null || true
 	topo_cleanup
 }

@@ -134,7 +134,7 @@ EOF
 $XS -n "$GW" apply "$SW/group.json"
 $XS -n "$GW" daemon dev ipsec0 >"$SW/daemon.out" 2>&1 &
 DPID=$!
-trap 'rc=$?; kill $DPID 2>/dev/null || true; set +e; (exit $rc); finish' EXIT
+trap 'rc=$?; set +e; kill $DPID 2>/dev/null; finish "$rc"' EXIT
 sleep 1
 member_up() { xsj "$GW" route show dev ipsec0 | jq ".[0].nexthops[] | select(.if_id == $1) | .up"; }
 assert_eq "$(member_up 41) $(member_up 42)" "true true" "both members up"

@@ -27,9 +27,10 @@ CHARON_LOAD="random nonce aes sha1 sha2 hmac kdf gmp openssl kernel-netlink sock
 IF_ID=42
 HOOK=$PWD/scripts/strongswan-unknown-spi.sh
 BG=()
-# finish (lib-charon.sh) reads the test's exit status from $?; set -e
-# holds in the trap too, so the status is handed on through an || list.
-trap 'rc=$?; for p in "${BG[@]}"; do kill "$p" 2>/dev/null || true; done; if [ $rc -eq 0 ]; then finish; else (exit $rc) || finish; fi' EXIT
+# set -e holds in an EXIT trap too: off first, so that a kill of a process
+# already gone does not end the cleanup; finish (lib-charon.sh) gets the
+# test's exit status.
+trap 'rc=$?; set +e; for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done; finish "$rc"' EXIT
 
 step "topology: gateway with ipsec0 and a static route to the peer, XDP on its underlay"
 topo_gateway
