@@ -63,10 +63,14 @@ topo_peer_link() { # K INNER4 INNER6
 	ip -n "$ns" addr add "$pa/24" dev ul0
 	ip -n "$ns" link set ul0 up
 	ip -n "$ns" addr add "$in4/32" dev lo
-	# A fixed neighbour entry: no ARP from the gateway, so every packet
-	# its underlay sends is an IP packet.
+	# Fixed neighbour entries on both sides: no ARP on the underlay, so
+	# every packet the gateway's side sends is an IP packet. (With ARP on
+	# the peer's side, a probe of its stale entry 5 s after it last
+	# answered gets an ARP reply from the gateway, whenever that falls.)
 	ip -n "$GW" neigh replace "$pa" dev "ul$k" nud permanent \
 		lladdr "$(ip -n "$ns" -j link show ul0 | jq -r '.[0].address')"
+	ip -n "$ns" neigh replace "$gwa" dev ul0 nud permanent \
+		lladdr "$(ip -n "$GW" -j link show "ul$k" | jq -r '.[0].address')"
 	ip -n "$ns" addr add "$in6/128" dev lo nodad
 }
 
@@ -131,8 +135,12 @@ topo_peer_ipsec() { # K INNER4 INNER6 KEY_OUT KEY_IN
 }
 
 topo_cleanup() {
-	local ns
+	local ns dev
 	$XS -n "$GW" detach dev ipsec0 2>/dev/null || true
+	# Underlay programs too: their pins would outlive the namespace.
+	for dev in $(ip -n "$GW" -j link show 2>/dev/null | jq -r '.[] | select(.xdp) | .ifname'); do
+		$XS -n "$GW" underlay detach dev "$dev" 2>/dev/null || true
+	done
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
 		case $ns in "$NSP"-*) ip netns del "$ns" 2>/dev/null || true ;; esac
 	done
