@@ -25,34 +25,38 @@ result() { # STATUS NAME [DETAIL]
 	printf '%-4s %s%s\n' "$1" "$2" "${3:+ ($3)}"
 }
 
-# Run a cmocka binary; one result per test case.
+# Run a cmocka binary; one result per test case. When it fails, its output
+# comes first, so that a failure's own lines stand just before its FAIL line
+# (scripts/failure-digest.sh reads them there).
 run_cmocka() { # LABEL BINARY
 	local label=$1 bin=$2 log line rc name
+	local -a results=()
 	log=$(mktemp)
 	CMOCKA_MESSAGE_OUTPUT=TAP "$bin" >"$log" 2>&1
 	rc=$?
-	local seen=0 failed=0
+	local failed=0
 	while IFS= read -r line; do
 		case $line in
 		"ok "*"# SKIP"*)
 			name=${line#ok * - }
-			result SKIP "$label/${name%% #*}" "${line##*# SKIP}"
-			seen=1
+			results+=("SKIP|$label/${name%% #*}|${line##*# SKIP}")
 			;;
 		"ok "*)
-			result PASS "$label/${line#ok * - }"
-			seen=1
+			results+=("PASS|$label/${line#ok * - }|")
 			;;
 		"not ok "*)
-			result FAIL "$label/${line#not ok * - }"
-			seen=1
+			results+=("FAIL|$label/${line#not ok * - }|")
 			failed=1
 			;;
 		esac
 	done <"$log"
-	if [ "$rc" -ne 0 ] || [ "$seen" -eq 0 ]; then
-		sed 's/^/    | /' "$log"
-		if [ "$seen" -eq 0 ]; then
+	[ "$rc" -ne 0 ] || [ ${#results[@]} -eq 0 ] && sed 's/^/    | /' "$log"
+	for line in "${results[@]}"; do
+		IFS='|' read -r st name detail <<<"$line"
+		result "$st" "$name" "$detail"
+	done
+	if [ "$rc" -ne 0 ] || [ ${#results[@]} -eq 0 ]; then
+		if [ ${#results[@]} -eq 0 ]; then
 			result FAIL "$label" "exit $rc, no test ran"
 		elif [ "$failed" -eq 0 ]; then
 			# Ended badly outside any test's result: a crash, or a
