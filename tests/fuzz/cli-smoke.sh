@@ -10,8 +10,9 @@
 # resp. one {"error": ...} object on stdout) and leave no sanitizer report
 # (memory errors, undefined behaviour, leaks).
 #
-# It runs in a network namespace of its own when it can (unshare -n), so
-# that it sees no interface or attached device of the machine.
+# It runs in a network and mount namespace of its own when it can
+# (unshare -n -m), so that it sees no interface or attached device of the
+# machine.
 # Usage: tests/fuzz/cli-smoke.sh [BINARY]   (default: $XS_BIN, else
 #        ${OUT:-build}/asan/xfrm-steer)
 set -u
@@ -22,8 +23,16 @@ if [ ! -x "$XS" ]; then
 	echo "no ASan build of the CLI at $XS (make test-asan-build)"
 	exit 1
 fi
-if [ -z "${XS_SMOKE_IN_NETNS:-}" ] && unshare -n true 2>/dev/null; then
-	XS_SMOKE_IN_NETNS=1 exec unshare -n "$BASH" "$0" "$XS"
+if [ -z "${XS_SMOKE_IN_NETNS:-}" ] && unshare -n -m true 2>/dev/null; then
+	XS_SMOKE_IN_NETNS=1 exec unshare -n -m --propagation private "$BASH" "$0" "$XS"
+fi
+# The empty listings need a BPF file system. systemd mounts one; a machine
+# without it gets one here, in the private mount namespace of unshare -m.
+if [ -n "${XS_SMOKE_IN_NETNS:-}" ] && [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+	mount -t bpf bpf /sys/fs/bpf || {
+		echo "no BPF file system at /sys/fs/bpf, and mounting one failed"
+		exit 1
+	}
 fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
