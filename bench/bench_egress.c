@@ -569,7 +569,8 @@ static __u64 *load(const struct scenario *sc, struct xfrm_steer **xsp, struct be
 					  fine);
 		v.tslot = xs_gen_tenant_slot(xs_gen_hash(0, sc->fam == V6), fine);
 		fill_key(sc->fam, &k, p->addr);
-		v.seal = gens[v.fine] + gens[v.tslot] + cache_seal(sc->fam, &k, &v);
+		v.seal = xs_cache_seal_make(xs_cache_gens(gens[v.fine], gens[v.tslot]),
+					    cache_seal(sc->fam, &k, &v));
 		if (i < sc->keys.n && bpf_map_update_elem(cfd, &k, &v, BPF_NOEXIST))
 			die("cache update");
 		if (bpf_map_update_elem(hfd, &k, &v, BPF_NOEXIST))
@@ -591,9 +592,8 @@ static bool is_cached(enum family f, struct xfrm_steer *xs, const __u64 *gens, u
 	fill_key(f, &k, addr);
 	k.tenant = tenant; /* first in both key layouts */
 	return !bpf_map_lookup_elem(bpf_map__fd(cache), &k, &v) &&
-	       v.seal == __atomic_load_n(&gens[v.fine], __ATOMIC_SEQ_CST) +
-				 __atomic_load_n(&gens[v.tslot], __ATOMIC_SEQ_CST) +
-				 cache_seal(f, &k, &v);
+	       xs_cache_holds(&v, __atomic_load_n(&gens[v.fine], __ATOMIC_SEQ_CST),
+			      __atomic_load_n(&gens[v.tslot], __ATOMIC_SEQ_CST), cache_seal(f, &k, &v));
 }
 
 /* Checks that the hit destination's decision is cached and current: the

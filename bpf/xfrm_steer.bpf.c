@@ -341,7 +341,7 @@ static __always_inline bool cache_valid(const struct cache_value *cv, __u64 seal
 
 	f = gen_slot(cv->fine);
 	t = gen_slot(cv->tslot);
-	return f && t && cv->seal == *(volatile __u64 *)f + *(volatile __u64 *)t + seal;
+	return f && t && xs_cache_holds(cv, *(volatile __u64 *)f, *(volatile __u64 *)t, seal);
 }
 
 /* Copies a found entry out of the map: another CPU may recycle the element
@@ -373,7 +373,7 @@ static __always_inline int fill(void *cache, const void *ck, void *routes, const
 
 	f = gen_slot(fresh->fine);
 	t = gen_slot(fresh->tslot);
-	gen = f && t ? *(volatile __u64 *)f + *(volatile __u64 *)t : 0;
+	gen = f && t ? xs_cache_gens(*(volatile __u64 *)f, *(volatile __u64 *)t) : 0;
 	rt = bpf_map_lookup_elem(routes, rk);
 	if (!rt)
 		return -1;
@@ -382,7 +382,7 @@ static __always_inline int fill(void *cache, const void *ck, void *routes, const
 	/* Rewriting a stale entry makes no new one: no budget needed. */
 	if (!f || !t || (!known && !budget_take(fresh->tslot)))
 		return 0;
-	fresh->seal = gen + seal_of(ck, fresh, v6);
+	fresh->seal = xs_cache_seal_make(gen, seal_of(ck, fresh, v6));
 	bpf_map_update_elem(cache, ck, fresh, BPF_ANY);
 	return 0;
 }

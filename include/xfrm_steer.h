@@ -339,6 +339,26 @@ XS_SEAL_INLINE __u64 xs_cache_seal_v6(const struct cache_key_v6 *k, const struct
 	return xs_seal_fold(h, v);
 }
 
+/* The one rule for a cached decision, made and judged: gen_fine and
+ * gen_tslot are route_gens[v->fine] and route_gens[v->tslot], key_seal is
+ * xs_cache_seal_*(key, v). The programs (fill(), cache_valid()), the unit
+ * tests and the benchmark all make and judge entries with these. */
+XS_SEAL_INLINE __u64 xs_cache_gens(__u64 gen_fine, __u64 gen_tslot)
+{
+	return gen_fine + gen_tslot;
+}
+
+XS_SEAL_INLINE __u64 xs_cache_seal_make(__u64 gens, __u64 key_seal)
+{
+	return gens + key_seal;
+}
+
+XS_SEAL_INLINE int xs_cache_holds(const struct cache_value *v, __u64 gen_fine, __u64 gen_tslot,
+				  __u64 key_seal)
+{
+	return v->seal == xs_cache_seal_make(xs_cache_gens(gen_fine, gen_tslot), key_seal);
+}
+
 /* cache_budget, one per tenant slot: how many new destinations the tenants
  * of that slot may still add to the decision cache (a token bucket refilled
  * at xs_config.cache_budget per second, up to as many). A tenant that sends
