@@ -14,7 +14,11 @@
 # is a plain one on the new if_id. Asserted: the daemon loses at most one
 # ping more than the plain setup; no packet of the overlap is dropped as a
 # tenant violation (rpf, our drop counters); the peer's kernel saw no ESP
-# packet for an SA it did not have yet (XfrmInNoStates); the peer's
+# packet for an SA it did not have yet (XfrmInNoStates, less the packets
+# of the old SA that arrived after the peer had deleted it: at the end of
+# the overlap the peer, which sent the DELETE, drops its old SAs when the
+# answer comes, a few ms before the gateway does; both kernels' final
+# counters of the old SA, from their deletion messages, tell those); the peer's
 # traffic did come in on the new SA (its packet counter) and the daemon
 # did make the group. The group has to be there before the peer's first
 # packet on the new SA, one IKE message after the gateway's install (20-40
@@ -29,14 +33,16 @@ DLOG=$SW/daemon.log
 step() { echo "-- [${SECONDS}s] $*"; }
 DPID=
 MPID=
+XPIDS=
 daemon_stop() {
 	local p
-	for p in $DPID $MPID; do
+	for p in $DPID $MPID $XPIDS; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null || true
 	done
 	DPID=
 	MPID=
+	XPIDS=
 }
 timeline() { # what happened when: charon, the daemon, rpf drops (UTC)
 	local f
@@ -67,6 +73,17 @@ in_packets() { # IF_ID: packets of the gateway's inbound SA with that if_id
 		/if_id / { for (i = 1; i < NF; i++) if ($i == "if_id") id = $(i + 1) }
 		/^[ \t]*[0-9]+\(bytes\), [0-9]+\(packets\)/ { sub(/\(packets\).*/, ""); n = $NF }
 		END { out() }'
+}
+out_spi() { # the SPI of the gateway's outbound SA to the peer (one only)
+	ip -n "$GW" xfrm state list src 10.0.1.1 dst 10.0.1.2 | awk '$1 == "proto" { print $4 }'
+}
+deleted_packets() { # FILE SPI: an SA's last packet count, from `ip -s xfrm monitor`'s Deleted message
+	awk -v spi="$2" '
+		/^Deleted / { del = 1; mine = 0; next }
+		/^[^ \t]/ { del = 0; mine = 0 }
+		del && $1 == "proto" { v = $4; sub(/\(.*/, "", v); mine = v == spi }
+		mine && /^[ \t]*[0-9]+\(bytes\), [0-9]+\(packets\)/ { sub(/\(packets\).*/, ""); n = $NF }
+		END { print n + 0 }' "$1"
 }
 out_if_id() { # the if_ids of the outbound policies to the peer, decimal
 	local v
@@ -156,6 +173,13 @@ nsenter --net="/run/netns/$GW" ping -q -c 2 -i 0.2 -W 2 192.168.1.200 >/dev/null
 	fail "daemon: no ping before the reauthentication"
 r0=$(rpf)
 n0=$(nostates)
+old_spi=$(out_spi)
+[ "$(wc -w <<<"$old_spi")" = 1 ] || fail "daemon: not one outbound SA before the reauthentication: $old_spi"
+ip -s -n "$GW" xfrm monitor SA >"$SW/gw-xfrm.mon" 2>&1 &
+XPIDS+=" $!"
+ip -s -n "$PEER" xfrm monitor SA >"$SW/peer-xfrm.mon" 2>&1 &
+XPIDS+=" $!"
+sleep 0.5 # the monitors listen before the reauthentication starts
 loss_daemon=$(reauth_loss daemon)
 new=$(out_if_id)
 echo "daemon: $loss_daemon of $COUNT pings lost; if_id $old -> $new"
@@ -164,7 +188,17 @@ sleep 1
 timeline
 assert_eq "$(owners)" "192.168.1.200/32 $new ike" "daemon: the route after the reauthentication"
 assert_eq "$(($(rpf) - r0))" 0 "daemon: rpf drops (tenant violations) during the overlap"
-assert_eq "$(($(nostates) - n0))" 0 "daemon: ESP packets the peer had no SA for (XfrmInNoStates)"
+# The end of the overlap: what the gateway sent on the old SA that the
+# peer's old SA never took (it was gone).
+sent_old=$(deleted_packets "$SW/gw-xfrm.mon" "$old_spi")
+took_old=$(deleted_packets "$SW/peer-xfrm.mon" "$old_spi")
+grep -A1 '^Deleted ' "$SW/gw-xfrm.mon" | grep -q "spi $old_spi" &&
+	grep -A1 '^Deleted ' "$SW/peer-xfrm.mon" | grep -q "spi $old_spi" ||
+	fail "daemon: no deletion of the old SA $old_spi seen by both monitors"
+late=$((sent_old - took_old))
+echo "daemon: old SA $old_spi: the gateway sent $sent_old, the peer took $took_old; $late after the peer had deleted it"
+assert_eq "$(($(nostates) - n0 - late))" 0 \
+	"daemon: ESP packets the peer had no SA for yet (XfrmInNoStates, less the $late on the deleted old SA)"
 [ "$loss_daemon" -le $((loss_plain + 1)) ] ||
 	fail "daemon: $loss_daemon pings lost, plain $loss_plain: more than one more"
 assert_ge "$(in_packets "$new")" 1 "daemon: packets in on the new CHILD_SA (if_id $new)"
