@@ -88,10 +88,10 @@ world | sort >"$world_file"
 
 check_world() { # NAME
 	local left tries=0
-	# A daemon the test stopped may take a moment to exit.
+	# A daemon the test stopped may take a moment to exit (up to 5 s).
 	while world | sort >"$world_now" &&
 		left=$(comm -13 "$world_file" "$world_now") &&
-		[ -n "$left" ] && [ $((tries += 1)) -le 10 ]; do
+		[ -n "$left" ] && [ $((tries += 1)) -le 17 ]; do
 		sleep 0.3
 	done
 	[ -n "$left" ] || return 0
