@@ -511,7 +511,7 @@ static __u64 *load(const struct scenario *sc, struct xfrm_steer **xsp, struct be
 	ref->rodata->l3_off = ETH_HLEN;
 	bpf_map__set_max_entries(xs->maps.routes_v4, sc->n + 16);
 	bpf_map__set_max_entries(xs->maps.routes_v6, sc->n + 16);
-	bpf_map__set_max_entries(xs->maps.tunnels, NTUNNELS);
+	bpf_map__set_max_entries(xs->maps.tunnel_by_ifid, NTUNNELS);
 	bpf_map__set_max_entries(xs->maps.tunnel_stats, NTUNNELS + 1);
 	bpf_map__set_max_entries(xs->maps.secpath, 64);
 	/* The cache and ref_hash's map: same entries, same bucket count, and
@@ -847,7 +847,7 @@ static void run_churn(enum family f, struct churn_fam *out, uint32_t packets, in
 	ref->rodata->l3_off = ETH_HLEN;
 	bpf_map__set_max_entries(xs->maps.routes_v4, CHURN_ROUTES + CHURN_HOSTS + 16);
 	bpf_map__set_max_entries(xs->maps.routes_v6, CHURN_ROUTES + CHURN_HOSTS + 16);
-	bpf_map__set_max_entries(xs->maps.tunnels, NTUNNELS);
+	bpf_map__set_max_entries(xs->maps.tunnel_by_ifid, NTUNNELS);
 	bpf_map__set_max_entries(xs->maps.tunnel_stats, NTUNNELS + 1);
 	bpf_map__set_max_entries(xs->maps.secpath, 64);
 	bpf_map__set_max_entries(xs->maps.dcache_v4, cache);
@@ -1023,7 +1023,7 @@ static double run_scan(bool budget, struct scan_res *res)
 	xs->rodata->l3_off = ETH_HLEN;
 	bpf_map__set_max_entries(xs->maps.routes_v4, 16);
 	bpf_map__set_max_entries(xs->maps.routes_v6, 16);
-	bpf_map__set_max_entries(xs->maps.tunnels, NTUNNELS);
+	bpf_map__set_max_entries(xs->maps.tunnel_by_ifid, NTUNNELS);
 	bpf_map__set_max_entries(xs->maps.tunnel_stats, NTUNNELS + 1);
 	bpf_map__set_max_entries(xs->maps.dcache_v4, cache);
 	bpf_map__set_max_entries(xs->maps.dcache_v6, cache);
@@ -1119,7 +1119,7 @@ static void run_memory(struct mem_row *row)
 		die("open xfrm_steer");
 	bpf_map__set_max_entries(xs->maps.routes_v4, row->opt_routes);
 	bpf_map__set_max_entries(xs->maps.routes_v6, row->opt_routes);
-	bpf_map__set_max_entries(xs->maps.tunnels, t);
+	bpf_map__set_max_entries(xs->maps.tunnel_by_ifid, t);
 	bpf_map__set_max_entries(xs->maps.tunnel_stats, t + 1);
 	bpf_map__set_max_entries(xs->maps.tunnel_names, t);
 	bpf_map__set_max_entries(xs->maps.apply_routes, row->opt_routes);
@@ -1145,9 +1145,9 @@ static void run_memory(struct mem_row *row)
 	if (!zero)
 		die("malloc");
 	for (i = 1; i <= row->tunnels; i++) {
-		struct tunnel_value tv = { .tunnel_idx = i };
+		struct tunnel_value tv = xs_tunnel_value(i, i, 0);
 
-		if (bpf_map_update_elem(bpf_map__fd(xs->maps.tunnels), &i, &tv, BPF_NOEXIST))
+		if (bpf_map_update_elem(bpf_map__fd(xs->maps.tunnel_by_ifid), &i, &tv, BPF_NOEXIST))
 			die("tunnel update");
 	}
 	for (i = 0; i < row->routes; i++) {
@@ -1498,7 +1498,7 @@ static void run_groups(const struct bench *b, struct group_fig *g)
 	xs->rodata->l3_off = ETH_HLEN;
 	bpf_map__set_max_entries(xs->maps.routes_v4, 16);
 	bpf_map__set_max_entries(xs->maps.routes_v6, 16);
-	bpf_map__set_max_entries(xs->maps.tunnels, NTUNNELS);
+	bpf_map__set_max_entries(xs->maps.tunnel_by_ifid, NTUNNELS);
 	bpf_map__set_max_entries(xs->maps.tunnel_stats, NTUNNELS + 1);
 	bpf_map__set_max_entries(xs->maps.secpath, 64);
 	if (xfrm_steer__load(xs))

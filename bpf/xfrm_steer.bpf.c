@@ -152,13 +152,14 @@ struct {
 	__uint(max_entries, XS_GEN_TENANT_SLOTS);
 } cache_budget SEC(".maps");
 
-/* if_id -> tunnel_idx, written by the loader, read by ingress. */
+/* if_id -> tunnel_idx and tenant, sealed (struct tunnel_value), written by
+ * the loader, read by ingress. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
 	__type(value, struct tunnel_value);
 	__uint(max_entries, XS_DEFAULT_TUNNELS);
-} tunnels SEC(".maps");
+} tunnel_by_ifid SEC(".maps");
 
 /* Per-tunnel counters by tunnel_idx, written by both programs, summed over
  * CPUs by the loader. Slot 0 is never handed out. */
@@ -787,17 +788,41 @@ static __always_inline bool v6_link_scoped(const struct inner *in)
 	return (d[0] == 0xfe && (d[1] & 0xc0) == 0x80) || (d[0] == 0xff && (d[1] & 0x0f) == 2);
 }
 
+/* if_id's tunnel entry, copied into out: each word read once, and the copy
+ * trusted only if it holds for if_id (include/xfrm_steer.h, struct
+ * tunnel_value). An element handed to another if_id while we read it fails,
+ * and one more lookup finds the if_id's entry now, if there is one. */
+static __always_inline bool tunnel_of(__u32 if_id, struct tunnel_value *out)
+{
+	int i;
+
+	_Static_assert(sizeof(*out) == 2 * sizeof(__u64), "struct tunnel_value is two words");
+	for (i = 0; i < 2; i++) {
+		const volatile __u64 *w = bpf_map_lookup_elem(&tunnel_by_ifid, &if_id);
+		__u64 x[2];
+
+		if (!w)
+			return false;
+		x[0] = w[0];
+		x[1] = w[1];
+		__builtin_memcpy(out, x, sizeof(x));
+		if (xs_tunnel_holds(out, if_id))
+			return true;
+	}
+	return false;
+}
+
 SEC("tcx/ingress")
 int xs_ingress(struct __sk_buff *skb)
 {
 	struct bpf_xfrm_info info = {};
 	struct bpf_xfrm_state xs = {};
 	struct inner in = {};
-	struct tunnel_value *tv;
+	struct tunnel_value tv;
 	struct tunnel_stats *st = NULL;
 	struct route_value rt;
 	__u32 tenant = 0;
-	bool have_xs;
+	bool have_xs, have_tv;
 	__u64 len;
 
 	/* Every packet an external interface receives was decrypted by an SA
@@ -808,10 +833,10 @@ int xs_ingress(struct __sk_buff *skb)
 
 	/* From here on every packet is counted to its tunnel once, passed or
 	 * dropped: rx_packets + rx_dropped is what its SAs decrypted. */
-	tv = bpf_map_lookup_elem(&tunnels, &info.if_id);
-	if (tv) {
-		tenant = tv->tenant;
-		st = bpf_map_lookup_elem(&tunnel_stats, &tv->tunnel_idx);
+	have_tv = tunnel_of(info.if_id, &tv);
+	if (have_tv) {
+		tenant = tv.tenant;
+		st = bpf_map_lookup_elem(&tunnel_stats, &tv.tunnel_idx);
 	}
 	if (parse_inner(skb, &in)) {
 		if (st)
@@ -841,7 +866,7 @@ int xs_ingress(struct __sk_buff *skb)
 		if (!miss)
 			routed = rt.tunnel_idx ? rt.if_id :
 				 group_has(&rt, info.if_id) ? info.if_id : 0;
-		if (!tv || routed != info.if_id) {
+		if (!have_tv || routed != info.if_id) {
 			if (st)
 				st->rx_dropped += 1;
 			if (have_xs)
@@ -857,7 +882,7 @@ int xs_ingress(struct __sk_buff *skb)
 	} else {
 		count_note(XS_NOTE_RX_UNTRACKED);
 	}
-	if ((cfg.flags & XS_CFG_MARK_INGRESS) && tv && cfg.tenant_mode == XS_TENANT_MARK)
+	if ((cfg.flags & XS_CFG_MARK_INGRESS) && have_tv && cfg.tenant_mode == XS_TENANT_MARK)
 		skb->mark = (skb->mark & ~cfg.mark_mask) | tenant;
 	if (have_xs)
 		record_secpath(&xs, info.if_id, len);

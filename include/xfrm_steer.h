@@ -370,18 +370,58 @@ struct cache_budget {
 	__u64 tokens;
 };
 
-/* tunnels: if_id -> its counter slot and the tenant it belongs to, written by
+/* tunnel_by_ifid: if_id -> its counter slot and the tenant it belongs to, written by
  * the loader, read by ingress. A tunnel serves one tenant: all routes to an
  * if_id carry the same tenant, which the reverse-path check relies on.
- * Known gap: this is a preallocated hash too, and a delete followed by an
- * insert may reuse an element that ingress has just found; a packet of the
- * if_id being removed could then read the new tunnel's tenant. The window
- * is one packet's few instructions between two loader calls; closing it
- * needs the if_id in the value (a layout change with a migration). */
+ * This is a preallocated hash too: a delete followed by an insert, or an
+ * update (which always takes a fresh element), may hand the element that
+ * ingress has just found on another CPU to another if_id, and fill it with
+ * a plain memcpy while ingress reads. Ingress would then count the packet
+ * to another tunnel and, with rpf off, mark it with another tenant. So the
+ * value names its key again and carries a seal of its three words
+ * (xs_tunnel_value()); ingress copies the value once and trusts the copy
+ * only if xs_tunnel_holds() for the if_id it looked up, and otherwise looks
+ * up once more. Versions before 2026-12 kept the first two words only, in
+ * the pin "tunnels": attach carries it over into this map, tunnel_by_ifid
+ * (lib/state.h, xs_old_tunnels_carry()). */
 struct tunnel_value {
 	__u32 tunnel_idx;
 	__u32 tenant;
+	__u32 if_id; /* the key */
+	__u32 seal; /* xs_tunnel_seal() of the three */
 };
+
+/* A tunnel entry's seal: the words multiplied by odd constants, a constant
+ * so that an all-zero element seals nothing, and a final mix, as the cache
+ * seal's. Made and judged only through the two functions below. */
+XS_SEAL_INLINE __u32 xs_tunnel_seal(__u32 if_id, __u32 tunnel_idx, __u32 tenant)
+{
+	__u64 h = xs_seal_word(if_id, tunnel_idx) * 0x87c37b91114253d5ull;
+
+	h ^= ((__u64)tenant ^ 0x7f4a7c15ull) * 0x4cf5ad432745937full;
+	h ^= h >> 29;
+	h *= 0x9e3779b97f4a7c15ull;
+	return (__u32)(h ^ (h >> 32));
+}
+
+XS_SEAL_INLINE struct tunnel_value xs_tunnel_value(__u32 if_id, __u32 tunnel_idx, __u32 tenant)
+{
+	struct tunnel_value v = {
+		.tunnel_idx = tunnel_idx,
+		.tenant = tenant,
+		.if_id = if_id,
+		.seal = xs_tunnel_seal(if_id, tunnel_idx, tenant),
+	};
+
+	return v;
+}
+
+/* Whether v, a copy of an element of tunnels found under if_id, is that
+ * if_id's entry as the loader wrote it. */
+XS_SEAL_INLINE int xs_tunnel_holds(const struct tunnel_value *v, __u32 if_id)
+{
+	return v->if_id == if_id && v->seal == xs_tunnel_seal(v->if_id, v->tunnel_idx, v->tenant);
+}
 
 /* tunnel_stats: per-CPU array indexed by tunnel_idx. Slot 0 is reserved.
  * Every packet a tunnel's inbound SAs decrypt and the kernel hands to the

@@ -275,7 +275,7 @@ static int apply_dev(struct xs_ctx *ctx, const char *ifname, void *data)
 	err = xs_state_open(ctx, ifname, XS_LOCK_EXCLUSIVE, &st);
 	if (err)
 		return err;
-	fd = bpf_map__fd(st.skel->maps.tunnels);
+	fd = bpf_map__fd(st.skel->maps.tunnel_by_ifid);
 	while (!bpf_map_get_next_key(fd, prev, &key)) {
 		bool up, changed = false;
 		uint32_t h, gap;

@@ -656,7 +656,7 @@ static int route_nexthop(struct xs_ctx *ctx, int argc, char **argv)
 	err = xs_state_open(ctx, a.dev, XS_LOCK_EXCLUSIVE, &st);
 	if (err)
 		return err;
-	if (bpf_map_lookup_elem(bpf_map__fd(st.skel->maps.tunnels), &a.if_id, &tv)) {
+	if (bpf_map_lookup_elem(bpf_map__fd(st.skel->maps.tunnel_by_ifid), &a.if_id, &tv)) {
 		err = p_err(ctx, -ENOENT, "no route leads to if_id %u on device \"%s\"", a.if_id,
 			    st.ifname);
 		goto out;

@@ -515,7 +515,7 @@ static void stats_json(json_object *o, struct xs_state *st, uint32_t if_id)
 	struct tunnel_stats *per, sum = { 0 };
 	int i, ncpu = xs_num_cpus();
 
-	if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.tunnels), &if_id, &tv))
+	if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.tunnel_by_ifid), &if_id, &tv))
 		return;
 	per = calloc((size_t)ncpu, sizeof(*per));
 	if (!per)

@@ -34,5 +34,5 @@ wait "$b" || fail "writer 2 failed"
 assert_eq "$(xsj "$GW" route show dev ipsec0 | jq length)" $((2 * N)) "routes present"
 assert_eq "$(xsj "$GW" stats dev ipsec0 | jq length)" $((2 * N)) "tunnels present"
 pin=$(ls -d /sys/fs/bpf/xfrm-steer/*/ipsec0 | head -n1)
-slots=$(bpftool -j map dump pinned "$pin/tunnels" | jq '[.[] | (.formatted // .) | .value.tunnel_idx] | unique | length')
+slots=$(bpftool -j map dump pinned "$pin/tunnel_by_ifid" | jq '[.[] | (.formatted // .) | .value.tunnel_idx] | unique | length')
 assert_eq "$slots" $((2 * N)) "distinct counter slots"

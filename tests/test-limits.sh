@@ -62,7 +62,7 @@ $XS -n "$GW" attach dev ipsec0
 for i in $(seq 1 10); do echo "route add 10.$i.0.0/16 if_id $i dev ipsec0"; done >"$BATCH_TMP"
 $XS -n "$GW" -batch "$BATCH_TMP"
 pin=$(ls -d /sys/fs/bpf/xfrm-steer/*/ipsec0 | head -n1)
-assert_eq "$(mapinfo tunnels | jq .max_entries)" 1024 "default tunnel table"
+assert_eq "$(mapinfo tunnel_by_ifid | jq .max_entries)" 1024 "default tunnel table"
 assert_eq "$(mapinfo routes_v4 | jq .max_entries)" 16384 "default route table"
 mem=0
 for m in "$pin"/*; do

@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 # A gateway attached by the last main's binary (tests/upgrade-from-last,
 # built by `make prev`) is upgraded by this one while two tenants' traffic
-# flows. The pinned layout is the same, but the decision caches' entries now
-# carry a seal bound to their key (include/xfrm_steer.h): each tenant's
-# packets keep going to its own peer across the upgrade (the peers' SA
-# counters say so), an entry in the last version's format that names the
-# other tenant's tunnel is not used, and a route change after the upgrade
-# reaches a decision cached before it.
+# flows. The tunnel table's entries now name their if_id and carry a seal
+# (struct tunnel_value, map tunnel_by_ifid): until the upgrade this version
+# refuses the old table, naming attach; attach carries it over before the
+# new programs run, and every reply is still counted to its tunnel. The
+# decision caches' entries carry a seal bound to their key
+# (include/xfrm_steer.h): each tenant's packets keep going to its own peer
+# across the upgrade (the peers' SA counters say so), an entry in an older
+# format that names the other tenant's tunnel is not used, and a route
+# change after the upgrade reaches a decision cached before it.
 . "$(dirname "$0")/lib.sh"
 
 need_kernel_feature xfrm_interface "no xfrm interfaces in this kernel"
@@ -40,6 +43,13 @@ dir=/sys/fs/bpf/xfrm-steer/$(stat -L -c %i "/run/netns/$GW")/ipsec0
 cached=$(bpftool -j map dump pinned "$dir/dcache_v4" | jq length)
 assert_ge "$cached" 2 "decisions the last version cached"
 
+step "this version refuses the last version's tunnel table before the upgrade, naming the fix"
+msg=$($XS -n "$GW" route show dev ipsec0 2>&1 >/dev/null) && fail "route show on the last version's pins succeeded"
+echo "$msg"
+[ "$(wc -l <<<"$msg")" -eq 1 ] || fail "more than one line"
+grep -q 'attached by an older version .*; run "xfrm-steer attach dev ipsec0" to upgrade it' <<<"$msg" ||
+	fail "the message does not say what is old and name attach"
+
 step "upgrade while both tenants send 1000 echo requests each"
 pids=()
 for t in 1 2; do
@@ -60,6 +70,25 @@ for i in 0 1; do
 done
 assert_eq "$(rx 1)" 1003 "requests peer 1 decrypted: tenant 0x100's only"
 assert_eq "$(rx 2)" 1003 "requests peer 2 decrypted: tenant 0x200's only"
+# The tunnel table came over into this version's (tunnel_by_ifid, struct
+# tunnel_value: slot, tenant, if_id, seal), and ingress found every reply's
+# tunnel in it: each of the gateway's inbound SAs decrypted 1003 replies.
+for t in 1 2; do
+	in=$(sa_counters "$GW" "10.0.$t.2" "10.0.$t.1" "$(spi_in "$t")" | cut -d' ' -f1)
+	assert_eq "$in" 1003 "replies the gateway's SA of peer $t decrypted"
+	assert_eq "$(xsj "$GW" stats dev ipsec0 if_id 10$t | jq '.[0].rx_packets')" 1003 \
+		"replies counted to tunnel 10$t across the upgrade"
+done
+[ -e "$dir/tunnels" ] && fail "the last version's tunnel table is still pinned"
+# The last version's binary, still installed somewhere or still running
+# (a daemon before its restart), does not read the new table with its old
+# struct: it finds its map missing and says so.
+msg=$("$OLD" -n "$GW" route show dev ipsec0 2>&1 >/dev/null) && fail "the last version read the new pins"
+echo "$msg"
+grep -q "pinned map .*/tunnels missing" <<<"$msg" || fail "the last version did not name its missing map"
+assert_eq "$(bpftool -j map dump pinned "$dir/tunnel_by_ifid" |
+	jq -c '[.[] | .formatted.value | [.if_id, .tunnel_idx]] | sort')" '[[101,1],[102,2]]' \
+	"the new table's entries: if_id and slot"
 
 step "an entry in the last version's format, naming the other tenant's tunnel, is not trusted"
 # Tenant 0x100's entry for 192.168.1.200 made valid as the last version

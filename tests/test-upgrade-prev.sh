@@ -98,7 +98,7 @@ for m in dcache_v4 dcache_v6 route_gens cache_budget; do
 	[ -e "$dir/ipsec0/$m" ] || fail "$m is not pinned"
 done
 minfo() { bpftool -j map show pinned "$dir/ipsec0/$1" | jq ".$2"; }
-assert_eq "$(minfo tunnels max_entries)" "$old_tunnels" "the tunnel table kept its size"
+assert_eq "$(minfo tunnel_by_ifid max_entries)" "$old_tunnels" "the tunnel table kept its size"
 # The caches follow the tunnel count the device was attached with.
 assert_eq "$(minfo dcache_v4 max_entries)" 65536 "dcache_v4 entries (tunnels $old_tunnels)"
 assert_eq "$(minfo dcache_v6 max_entries)" 65536 "dcache_v6 entries"

@@ -118,8 +118,8 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 	struct xs_pin_plan plan = { 0 };
 	char dir[XS_DIR_MAX], path[PATH_MAX];
 	bool fresh, eg_new = false, in_new = false;
-	uint32_t zero = 0;
-	int err, lock_fd = -1;
+	uint32_t zero = 0, old_max = 0;
+	int err, lock_fd = -1, old_tunnels = -ENOENT;
 
 	err = xs_link_query(ctx, a.dev, &li);
 	if (err)
@@ -175,7 +175,7 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 	skel->rodata->l3_off = 0;
 	bpf_map__set_max_entries(skel->maps.routes_v4, eff.max_routes);
 	bpf_map__set_max_entries(skel->maps.routes_v6, eff.max_routes);
-	bpf_map__set_max_entries(skel->maps.tunnels, eff.max_tunnels);
+	bpf_map__set_max_entries(skel->maps.tunnel_by_ifid, eff.max_tunnels);
 	bpf_map__set_max_entries(skel->maps.tunnel_stats, eff.max_tunnels + 1);
 	bpf_map__set_max_entries(skel->maps.tun_health, eff.max_tunnels + 1);
 	bpf_map__set_max_entries(skel->maps.route_groups, xs_size_groups(eff.max_tunnels));
@@ -194,6 +194,19 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 					 xs_size_gen_fine(cache) + XS_GEN_TENANT_SLOTS);
 		bpf_map__set_max_entries(skel->maps.secpath, xs_size_secpath(eff.max_tunnels));
 		bpf_map__set_max_entries(skel->maps.event_rl, xs_size_event_rl(eff.max_tunnels));
+	}
+	/* Pins of a version before the tunnel table's seal: the new table
+	 * takes the old one's size, and its entries after the load. */
+	if (!fresh) {
+		old_tunnels = xs_old_tunnels_open(dir, &old_max);
+		if (old_tunnels == -EPROTO) {
+			err = p_err(ctx, old_tunnels,
+				    "pinned map %s/%s is no tunnel table this version can carry over; run \"detach dev %s\" and attach again",
+				    dir, XS_PIN_OLD_TUNNELS, a.dev);
+			goto fail;
+		}
+		if (old_tunnels >= 0)
+			bpf_map__set_max_entries(skel->maps.tunnel_by_ifid, old_max);
 	}
 	{
 		struct bpf_map *const fixed[] = { skel->maps.drop_stats, NULL };
@@ -258,6 +271,13 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 		}
 	}
 
+	/* Before the new ingress looks tunnels up in the new table. */
+	if (old_tunnels >= 0) {
+		err = xs_old_tunnels_carry(ctx, old_tunnels,
+					   bpf_map__fd(skel->maps.tunnel_by_ifid));
+		if (err)
+			goto fail;
+	}
 	err = attach_one(ctx, dir, XS_PIN_INGRESS_LINK, skel->progs.xs_ingress, li.ifindex,
 			 &in_new);
 	if (err)
@@ -265,7 +285,7 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 	/* An egress program of this version drops what no binding stamped:
 	 * the tenants of older pins are bound before it replaces the old. */
 	if (!fresh && eff.tenant_mode == XS_TENANT_IIF) {
-		err = xs_iif_adopt(ctx, dir, bpf_map__fd(skel->maps.tunnels), eff.mark_mask);
+		err = xs_iif_adopt(ctx, dir, bpf_map__fd(skel->maps.tunnel_by_ifid), eff.mark_mask);
 		if (err)
 			goto fail;
 	}
@@ -293,6 +313,8 @@ fail:
 	}
 out:
 	xfrm_steer__destroy(skel);
+	if (old_tunnels >= 0)
+		close(old_tunnels);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return err;

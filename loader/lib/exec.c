@@ -137,7 +137,7 @@ static int op_group(struct run *r, struct op *op)
 		g = *op->u.group.g;
 		/* The members' slots were made in an earlier phase. */
 		for (m = 0; m < g.n && m < XS_GROUP_MAX; m++) {
-			if (bpf_map_lookup_elem(bpf_map__fd(d->st.skel->maps.tunnels),
+			if (bpf_map_lookup_elem(bpf_map__fd(d->st.skel->maps.tunnel_by_ifid),
 						&g.nh[m].if_id, &tv))
 				return -ENOENT;
 			g.nh[m].tunnel_idx = tv.tunnel_idx;
@@ -193,7 +193,7 @@ static int op_map(struct run *r, struct op *op)
 			val = op->u.route.old;
 		} else {
 			/* Its slot was made in an earlier phase. */
-			if (bpf_map_lookup_elem(bpf_map__fd(d->st.skel->maps.tunnels), &val.if_id,
+			if (bpf_map_lookup_elem(bpf_map__fd(d->st.skel->maps.tunnel_by_ifid), &val.if_id,
 						&tv))
 				return -ENOENT;
 			val.tunnel_idx = tv.tunnel_idx;
@@ -217,9 +217,9 @@ static int op_map(struct run *r, struct op *op)
 		uint32_t idx;
 
 		if (op->u.slot.restore) {
-			tv.tunnel_idx = op->u.slot.idx;
-			tv.tenant = op->u.slot.tenant;
-			if (bpf_map_update_elem(bpf_map__fd(d->st.skel->maps.tunnels),
+			tv = xs_tunnel_value(op->u.slot.if_id, op->u.slot.idx,
+					     op->u.slot.tenant);
+			if (bpf_map_update_elem(bpf_map__fd(d->st.skel->maps.tunnel_by_ifid),
 						&op->u.slot.if_id, &tv, BPF_NOEXIST))
 				return -errno;
 			return 0;

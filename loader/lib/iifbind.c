@@ -330,7 +330,7 @@ static int rekey(struct xs_state *st, uint32_t from, uint32_t to)
 {
 	struct xfrm_steer *s = st->skel;
 	struct tunnel_name_key nk, *pnk = NULL;
-	int tfd = bpf_map__fd(s->maps.tunnels), nfd = bpf_map__fd(s->maps.tunnel_names);
+	int tfd = bpf_map__fd(s->maps.tunnel_by_ifid), nfd = bpf_map__fd(s->maps.tunnel_names);
 	__u32 key, *prev = NULL;
 	struct tunnel_value tv;
 	struct tunnel_rec rec;
@@ -341,7 +341,7 @@ static int rekey(struct xs_state *st, uint32_t from, uint32_t to)
 	while (!bpf_map_get_next_key(tfd, prev, &key)) {
 		prev = &key;
 		if (!bpf_map_lookup_elem(tfd, &key, &tv) && tv.tenant == from) {
-			tv.tenant = to;
+			tv = xs_tunnel_value(key, tv.tunnel_idx, to);
 			bpf_map_update_elem(tfd, &key, &tv, BPF_EXIST);
 		}
 	}
@@ -371,7 +371,7 @@ static int index_free(struct xs_state *st, int bfd, uint32_t cur, const char *na
 	struct iif_bind o;
 
 	if (bpf_map_lookup_elem(bfd, &cur, &o) || !strncmp(o.name, name, sizeof(o.name)) ||
-	    bind_live(&o) || !tenant_in_use(bpf_map__fd(st->skel->maps.tunnels), cur))
+	    bind_live(&o) || !tenant_in_use(bpf_map__fd(st->skel->maps.tunnel_by_ifid), cur))
 		return 0;
 	snprintf(why, len,
 		 "tenant \"%s\": its ifindex %u was tenant %.*s's, which is gone and still has routes; remove them first (\"xfrm-steer route del ... tenant %.*s\")",
@@ -605,7 +605,7 @@ int xs_iif_adopt(struct xs_ctx *ctx, const char *dir, int tunnels_fd, uint32_t s
 
 void xs_iif_gc(struct xs_state *st)
 {
-	int bfd = binds_fd(st->dir, false), tfd = bpf_map__fd(st->skel->maps.tunnels);
+	int bfd = binds_fd(st->dir, false), tfd = bpf_map__fd(st->skel->maps.tunnel_by_ifid);
 	__u32 key, *prev = NULL, *keys = NULL;
 	size_t n = 0, cap = 0, i;
 
@@ -714,7 +714,7 @@ int xs_iif_check(struct xs_ctx *ctx, const struct xs_state *st)
 
 	if (st->meta->tenant_mode != XS_TENANT_IIF)
 		return 0;
-	if (tenants_in_use(bpf_map__fd(st->skel->maps.tunnels), &tenants, &n))
+	if (tenants_in_use(bpf_map__fd(st->skel->maps.tunnel_by_ifid), &tenants, &n))
 		return 0;
 	bfd = n ? binds_fd(st->dir, false) : -ENOENT;
 	for (i = 0; i < n; i++) {

@@ -478,7 +478,7 @@ int read_dev(struct run *r, struct dev_run *d)
 		void *prev = NULL;
 
 		cap = 0;
-		fd = bpf_map__fd(d->st.skel->maps.tunnels);
+		fd = bpf_map__fd(d->st.skel->maps.tunnel_by_ifid);
 		while (!bpf_map_get_next_key(fd, prev, &next)) {
 			struct slot_ent *e;
 

@@ -365,10 +365,56 @@ int xs_link_pin_new(struct xs_ctx *ctx, struct bpf_link *link, const char *path)
 }
 
 /* Pins earlier versions made and this one no longer has: the single ring
- * buffers of events before each reader had its own, and the decision caches
+ * buffers of events before each reader had its own, the decision caches
  * before route_gens (their entries named no generation slots; the new ones,
- * dcache_v4 and dcache_v6, start empty and fill from the first packets). */
-static const char *const retired_pins[] = { "events", "ul_events", "cache_v4", "cache_v6" };
+ * dcache_v4 and dcache_v6, start empty and fill from the first packets), and
+ * the tunnel table before its seal (XS_PIN_OLD_TUNNELS, carried over). */
+static const char *const retired_pins[] = { "events",   "ul_events",	   "cache_v4",
+					    "cache_v6", XS_PIN_OLD_TUNNELS };
+
+int xs_old_tunnels_open(const char *dir, __u32 *max_entries)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, XS_PIN_OLD_TUNNELS);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_get_info_by_fd(fd, &info, &len) || info.type != BPF_MAP_TYPE_HASH ||
+	    info.key_size != sizeof(__u32) || info.value_size != 2 * sizeof(__u32)) {
+		close(fd);
+		return -EPROTO;
+	}
+	*max_entries = info.max_entries;
+	return fd;
+}
+
+int xs_old_tunnels_carry(struct xs_ctx *ctx, int old_fd, int new_fd)
+{
+	__u32 key, next, *prev = NULL, old[2];
+
+	/* Exactly the old table: a new one an aborted upgrade left pinned
+	 * may hold entries removed since. */
+	while (!bpf_map_get_next_key(new_fd, NULL, &next))
+		if (bpf_map_delete_elem(new_fd, &next))
+			return p_err(ctx, -errno, "cannot empty the new tunnel table: %s",
+				     strerror(errno));
+	while (!bpf_map_get_next_key(old_fd, prev, &key)) {
+		struct tunnel_value tv;
+
+		prev = &key;
+		if (bpf_map_lookup_elem(old_fd, &key, old))
+			continue;
+		tv = xs_tunnel_value(key, old[0], old[1]);
+		if (bpf_map_update_elem(new_fd, &key, &tv, BPF_NOEXIST))
+			return p_err(ctx, -errno, "cannot carry tunnel if_id %u over: %s", key,
+				     strerror(errno));
+	}
+	return 0;
+}
 
 void xs_remove_retired_pins(const char *dir)
 {
@@ -614,6 +660,13 @@ int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 	if (st->cache && cache_take(st->cache, st))
 		return 0;
 
+	snprintf(path, sizeof(path), "%s/%s", st->dir, XS_PIN_OLD_TUNNELS);
+	if (!access(path, F_OK)) {
+		err = p_err(ctx, -EPROTO,
+			    "device \"%s\" was attached by an older version (its tunnel table has no seals); run \"xfrm-steer attach dev %s\" to upgrade it",
+			    ifname, ifname);
+		goto fail;
+	}
 	st->skel = xfrm_steer__open();
 	if (!st->skel) {
 		err = -errno;
@@ -631,6 +684,22 @@ int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 			      "device \"%s\": pinned map %s missing (attached by another version?); run \"xfrm-steer attach dev %s\" to upgrade it",
 			      ifname, path, ifname);
 			goto fail;
+		}
+		{
+			/* reuse_fd takes any map: one of another layout is
+			 * another version's, which only attach takes over. */
+			struct bpf_map_info info = { 0 };
+			__u32 len = sizeof(info);
+
+			if (!bpf_map_get_info_by_fd(fd, &info, &len) &&
+			    (info.key_size != bpf_map__key_size(map) ||
+			     info.value_size != bpf_map__value_size(map))) {
+				close(fd);
+				err = p_err(ctx, -EPROTO,
+					    "device \"%s\": pinned map %s has another version's layout; run \"xfrm-steer attach dev %s\" to upgrade it",
+					    ifname, path, ifname);
+				goto fail;
+			}
 		}
 		err = bpf_map__reuse_fd(map, fd);
 		close(fd);
@@ -852,7 +921,7 @@ int xs_tunnel_refs_load(struct xs_state *st)
 	struct tunnel_name_key nk, *prev_nk = NULL;
 	struct route_key_v4 k4, *p4 = NULL;
 	struct route_key_v6 k6, *p6 = NULL;
-	int fd, tfd = bpf_map__fd(st->skel->maps.tunnels);
+	int fd, tfd = bpf_map__fd(st->skel->maps.tunnel_by_ifid);
 	struct route_value rv;
 	struct tunnel_rec rec;
 	struct tunnel_value tv;
@@ -907,7 +976,7 @@ int xs_tunnel_ref(struct xs_state *st, uint32_t if_id, uint32_t idx, int delta)
 
 int xs_tunnel_remove(struct xs_state *st, uint32_t if_id)
 {
-	int fd = bpf_map__fd(st->skel->maps.tunnels);
+	int fd = bpf_map__fd(st->skel->maps.tunnel_by_ifid);
 	struct tunnel_value tv;
 	bool known = st->slot_used && !bpf_map_lookup_elem(fd, &if_id, &tv);
 
@@ -925,7 +994,7 @@ int xs_tunnel_remove(struct xs_state *st, uint32_t if_id)
 /* Which slots the tunnels use: one batch call per 1024 tunnels. */
 static int read_slots(struct xs_state *st)
 {
-	int fd = bpf_map__fd(st->skel->maps.tunnels);
+	int fd = bpf_map__fd(st->skel->maps.tunnel_by_ifid);
 	uint32_t max = st->meta->max_tunnels;
 	uint32_t keys[1024], batch, i, count;
 	struct tunnel_value vals[1024];
@@ -992,7 +1061,7 @@ static void free_slot(struct xs_state *st, uint32_t slot)
 int xs_tunnel_ensure(struct xs_ctx *ctx, struct xs_state *st, uint32_t if_id,
 		     uint32_t tenant, uint32_t *idx, bool *created)
 {
-	int tfd = bpf_map__fd(st->skel->maps.tunnels);
+	int tfd = bpf_map__fd(st->skel->maps.tunnel_by_ifid);
 	int sfd = bpf_map__fd(st->skel->maps.tunnel_stats);
 	struct tunnel_value tv = { 0 };
 	struct tunnel_stats *zero;
@@ -1039,6 +1108,7 @@ int xs_tunnel_ensure(struct xs_ctx *ctx, struct xs_state *st, uint32_t if_id,
 		bpf_map_update_elem(bpf_map__fd(st->skel->maps.tun_health), &tv.tunnel_idx, &up,
 				    BPF_ANY);
 	}
+	tv = xs_tunnel_value(if_id, tv.tunnel_idx, tenant);
 	if (bpf_map_update_elem(tfd, &if_id, &tv, BPF_NOEXIST)) {
 		err = -errno;
 		free_slot(st, tv.tunnel_idx);

@@ -111,6 +111,18 @@ void xs_pins_commit(struct xs_pin_plan *plan, const char *dir);
 void xs_pins_abort(struct xs_pin_plan *plan);
 void xs_remove_retired_pins(const char *dir);
 
+/* The tunnel table of versions before its seal: if_id -> (tunnel_idx,
+ * tenant), pinned as XS_PIN_OLD_TUNNELS; this version's is tunnel_by_ifid
+ * (include/xfrm_steer.h, struct tunnel_value). Until an attach carries it
+ * over and retires it, the other commands refuse the pins, naming attach.
+ * xs_old_tunnels_open() returns its fd and size, -ENOENT when there is none,
+ * -EPROTO when it is not such a table. xs_old_tunnels_carry() makes new_fd
+ * hold exactly its entries, sealed; the old programs still read the old
+ * table meanwhile, and the caller holds the lock, so no one writes it. */
+#define XS_PIN_OLD_TUNNELS "tunnels"
+int xs_old_tunnels_open(const char *dir, __u32 *max_entries);
+int xs_old_tunnels_carry(struct xs_ctx *ctx, int old_fd, int new_fd);
+
 /* Lock the pin directory of ifname, then open its pinned maps. Fails with a
  * message naming the device when it is not attached. */
 int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,

@@ -129,8 +129,8 @@ int xs_stats_cmp_row(const void *a, const void *b)
 static int read_tunnels(struct xs_ctx *ctx, struct xs_state *st,
 			const struct xs_stats_query *q, struct xs_dev_stats *ds)
 {
-	int fd = bpf_map__fd(st->skel->maps.tunnels);
-	uint32_t max = bpf_map__max_entries(st->skel->maps.tunnels), *keys = NULL;
+	int fd = bpf_map__fd(st->skel->maps.tunnel_by_ifid);
+	uint32_t max = bpf_map__max_entries(st->skel->maps.tunnel_by_ifid), *keys = NULL;
 	struct tunnel_value *vals = NULL, tv;
 	uint32_t batch = 0;
 	bool first = true;

@@ -98,7 +98,7 @@ static void make_dev(const char *name, uint32_t n, struct fake_dev *fd)
 	fd->ntunnels = n;
 	fd->skel = xfrm_steer__open();
 	assert_non_null(fd->skel);
-	bpf_map__set_max_entries(fd->skel->maps.tunnels, BIG);
+	bpf_map__set_max_entries(fd->skel->maps.tunnel_by_ifid, BIG);
 	bpf_map__set_max_entries(fd->skel->maps.tunnel_stats, BIG + 1);
 	/* The maps only: readers never look at the programs. */
 	bpf_object__for_each_program(prog, fd->skel->obj)
@@ -126,11 +126,10 @@ static void make_dev(const char *name, uint32_t n, struct fake_dev *fd)
 		assert_non_null(tv);
 		for (i = 0; i < n; i++) {
 			keys[i] = 1000 + i;
-			tv[i].tunnel_idx = i + 1;
-			tv[i].tenant = i % 7;
+			tv[i] = xs_tunnel_value(keys[i], i + 1, i % 7);
 		}
 		count = n;
-		assert_int_equal(bpf_map_update_batch(bpf_map__fd(fd->skel->maps.tunnels), keys, tv,
+		assert_int_equal(bpf_map_update_batch(bpf_map__fd(fd->skel->maps.tunnel_by_ifid), keys, tv,
 						      &count, &opts), 0);
 		assert_int_equal(count, n);
 		free(keys);
@@ -212,7 +211,7 @@ static void check_dev(const struct xs_dev_stats *ds, const char *name, uint32_t 
  * tunnel. Timed for comparison only. */
 static uint32_t per_key_read(struct fake_dev *fd)
 {
-	int ncpu = xs_num_cpus(), tfd = bpf_map__fd(fd->skel->maps.tunnels);
+	int ncpu = xs_num_cpus(), tfd = bpf_map__fd(fd->skel->maps.tunnel_by_ifid);
 	int sfd = bpf_map__fd(fd->skel->maps.tunnel_stats);
 	struct tunnel_stats *pc = calloc((size_t)ncpu, sizeof(*pc));
 	uint32_t key, *prev = NULL, n = 0;
@@ -346,11 +345,76 @@ static void test_small(void **state)
 	xfrm_steer__destroy(b.skel);
 }
 
+/* A device whose pins still hold the tunnel table of a version before its
+ * seal (XS_PIN_OLD_TUNNELS, two words a value): the readers refuse it,
+ * naming attach, rather than read a table the programs no longer use; the
+ * carry-over makes the new table hold exactly the old entries, sealed, even
+ * where an upgrade that failed left other entries in it; once the old pin
+ * is retired the device reads again. */
+static void test_old_tunnel_table(void **state)
+{
+	char dir[XS_DIR_MAX], path[XS_DIR_MAX + 64], err[512] = "";
+	struct xs_ctx ctx = { .errbuf = err, .errlen = sizeof(err) };
+	struct xs_stats_query q = { .dev = "old0" };
+	struct xs_stats_set set;
+	struct tunnel_value tv;
+	struct fake_dev a;
+	__u32 key, old[2], max = 0, n = 0, *prev = NULL;
+	int ofd, nfd;
+
+	if (!*state)
+		skip();
+	make_dev("old0", 2, &a);
+	assert_int_equal(xs_pin_dir(&ctx, "old0", dir, sizeof(dir)), 0);
+	ofd = bpf_map_create(BPF_MAP_TYPE_HASH, "tunnels", sizeof(__u32), sizeof(old), 64, NULL);
+	assert_true(ofd >= 0);
+	for (key = 1000; key < 1003; key++) {
+		old[0] = key - 999; /* slot */
+		old[1] = key % 2; /* tenant */
+		assert_int_equal(bpf_map_update_elem(ofd, &key, old, BPF_NOEXIST), 0);
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, XS_PIN_OLD_TUNNELS);
+	assert_int_equal(bpf_obj_pin(ofd, path), 0);
+	close(ofd);
+
+	assert_int_equal(xs_stats_read(&ctx, &q, &set), -EPROTO);
+	print_message("%s\n", err);
+	assert_non_null(strstr(err, "attached by an older version"));
+	assert_non_null(strstr(err, "run \"xfrm-steer attach dev old0\" to upgrade it"));
+
+	ofd = xs_old_tunnels_open(dir, &max);
+	assert_true(ofd >= 0);
+	assert_int_equal(max, 64);
+	nfd = bpf_map__fd(a.skel->maps.tunnel_by_ifid);
+	key = 4242; /* left by a failed upgrade, gone from the old table since */
+	tv = xs_tunnel_value(key, 9, 0);
+	assert_int_equal(bpf_map_update_elem(nfd, &key, &tv, BPF_ANY), 0);
+	assert_int_equal(xs_old_tunnels_carry(&ctx, ofd, nfd), 0);
+	close(ofd);
+	while (!bpf_map_get_next_key(nfd, prev, &key)) {
+		prev = &key;
+		assert_int_equal(bpf_map_lookup_elem(nfd, &key, &tv), 0);
+		assert_true(key >= 1000 && key < 1003);
+		assert_true(xs_tunnel_holds(&tv, key));
+		assert_int_equal(tv.tunnel_idx, key - 999);
+		assert_int_equal(tv.tenant, key % 2);
+		n++;
+	}
+	assert_int_equal(n, 3);
+
+	xs_remove_retired_pins(dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(xs_stats_read(&ctx, &q, &set), 0);
+	xs_stats_free(&set);
+	xfrm_steer__destroy(a.skel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_100k),
 		cmocka_unit_test(test_small),
+		cmocka_unit_test(test_old_tunnel_table),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
