@@ -72,18 +72,27 @@ ip netns exec "$p1" ping -6 -q -c 2 -i 0.2 -W 2 -I 2001:db8:1::200 fd00:255::1
 step "the peer's IPv6 link-scoped traffic goes into the tunnel"
 # As a classic xfrm interface would: everything link-scoped is tunnelled.
 # Only the two groups the pings go to: with all of ff02::/16 the peer's
-# own MLD reports (ff02::16, hop-by-hop header) go in too, and one of them
-# now and then never reaches the gateway's tc ingress after decryption
-# (seen 1 run in 3; not explained yet, see the closing note).
+# own MLD reports (ff02::16) go in too, at any time, and the counts below
+# then met the race their baselines now guard against more often.
 for g in ff02::1/128 ff02::2/128; do
 	ip -n "$p1" xfrm policy add dir out src ::/0 dst "$g" \
 		tmpl src 10.0.1.2 dst 10.0.1.1 proto esp reqid 1 mode tunnel
 done
-in0=$(gw_in "$(spi_in 1)")
-ll0=$(drops rx_v6_link_local)
-rpf0=$(drops rpf)
-rxp0=$(t101 rx_packets)
-rxd0=$(t101 rx_dropped)
+# The baselines are five reads, each a process or two (0.3-0.7 s under
+# TCG), and the peer sends link-scoped packets of its own (MLD reports,
+# router solicitations) at any time. One that its SA decrypts after in0 is
+# read and that ingress drops after ll0 but before rxd0 is read is in the
+# SA's count and in the link-scoped drops but not in the tunnel's (what CI
+# saw: 8, 8 and 7; 9, 9 and 8 before). Read them again until the SA's count
+# held still while the others were read.
+for ((i = 0; i < 10; i++)); do
+	in0=$(gw_in "$(spi_in 1)")
+	ll0=$(drops rx_v6_link_local)
+	rpf0=$(drops rpf)
+	rxp0=$(t101 rx_packets)
+	rxd0=$(t101 rx_dropped)
+	[ "$(gw_in "$(spi_in 1)")" = "$in0" ] && break
+done
 ip netns exec "$p1" ping -6 -c 3 -i 0.2 -W 1 -I ul0 ff02::1 >/dev/null 2>&1 || true
 ip netns exec "$p1" ping -6 -c 2 -i 0.2 -W 1 -I ul0 ff02::2 >/dev/null 2>&1 || true
 # A packet the SA has decrypted may still wait in the backlog before tc
@@ -102,8 +111,7 @@ done
 	echo "note: the SA decrypted $dec, $ll of them link-scoped; rx_packets +$(($(t101 rx_packets) - rxp0)), drops: $(xsj "$GW" stats drops dev ipsec0 | jq -c '[.[] | select(.packets > 0)]')"
 assert_ge "$ll" 5 "rx_v6_link_local drops (the five link-scoped pings)"
 if [ "$ours" != "$dec" ]; then
-	# Seen once in a while (one packet short): what each side says, for
-	# the next look at it.
+	# What each side says, should the counts differ again.
 	echo "note: SA decrypted $dec, link-scoped drops $ll, tunnel rx +$(($(t101 rx_packets) - rxp0)) dropped +$(($(t101 rx_dropped) - rxd0))"
 	xsj "$GW" stats drops dev ipsec0 | jq -c '[.[] | select(.packets > 0)]'
 	ip -n "$GW" -s link show dev ipsec0
