@@ -205,6 +205,13 @@ int xs_attach(struct xs_ctx *ctx, const struct attach_args *ap)
 				    dir, XS_PIN_OLD_TUNNELS, a.dev);
 			goto fail;
 		}
+		/* Not knowing whether there is one would attach an empty
+		 * table over it: every decrypted packet an rpf drop. */
+		if (old_tunnels < 0 && old_tunnels != -ENOENT) {
+			err = p_err(ctx, old_tunnels, "cannot open %s/%s: %s", dir,
+				    XS_PIN_OLD_TUNNELS, strerror(-old_tunnels));
+			goto fail;
+		}
 		if (old_tunnels >= 0)
 			bpf_map__set_max_entries(skel->maps.tunnel_by_ifid, old_max);
 	}

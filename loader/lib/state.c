@@ -396,8 +396,9 @@ int xs_old_tunnels_carry(struct xs_ctx *ctx, int old_fd, int new_fd)
 {
 	__u32 key, next, *prev = NULL, old[2];
 
-	/* Exactly the old table: a new one an aborted upgrade left pinned
-	 * may hold entries removed since. */
+	/* Exactly the old table: a new one that an upgrade which failed or
+	 * was killed after the load left pinned may hold entries removed
+	 * since. */
 	while (!bpf_map_get_next_key(new_fd, NULL, &next))
 		if (bpf_map_delete_elem(new_fd, &next))
 			return p_err(ctx, -errno, "cannot empty the new tunnel table: %s",
@@ -425,6 +426,16 @@ void xs_remove_retired_pins(const char *dir)
 		snprintf(path, sizeof(path), "%s/%s", dir, retired_pins[i]);
 		unlink(path);
 	}
+}
+
+/* Whether a pinned map (info) has the layout this build gives map: the one
+ * rule for attach, which takes a pinned map over only then, and for the
+ * other commands, which use one only then. */
+static bool same_layout(const struct bpf_map *map, const struct bpf_map_info *info)
+{
+	return info->type == bpf_map__type(map) && info->key_size == bpf_map__key_size(map) &&
+	       info->value_size == bpf_map__value_size(map) &&
+	       info->map_flags == bpf_map__map_flags(map);
 }
 
 static bool in_list(const struct bpf_map *map, struct bpf_map *const *list)
@@ -466,9 +477,7 @@ int xs_set_pin_paths(struct xs_ctx *ctx, struct bpf_object *obj, const char *dir
 			return p_err(ctx, err, "cannot read pinned map %s: %s", path,
 				     strerror(-err));
 		}
-		if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
-		    info.value_size != bpf_map__value_size(map) ||
-		    info.map_flags != bpf_map__map_flags(map)) {
+		if (!same_layout(map, &info)) {
 			close(fd);
 			return p_err(ctx, -EPROTO,
 				     "pinned map %s has a layout this version cannot take over; run \"detach dev %s\" and attach again (its state is lost)",
@@ -691,9 +700,7 @@ int xs_state_open(struct xs_ctx *ctx, const char *ifname, enum xs_lock lock,
 			struct bpf_map_info info = { 0 };
 			__u32 len = sizeof(info);
 
-			if (!bpf_map_get_info_by_fd(fd, &info, &len) &&
-			    (info.key_size != bpf_map__key_size(map) ||
-			     info.value_size != bpf_map__value_size(map))) {
+			if (!bpf_map_get_info_by_fd(fd, &info, &len) && !same_layout(map, &info)) {
 				close(fd);
 				err = p_err(ctx, -EPROTO,
 					    "device \"%s\": pinned map %s has another version's layout; run \"xfrm-steer attach dev %s\" to upgrade it",
