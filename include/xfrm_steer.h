@@ -416,8 +416,8 @@ XS_SEAL_INLINE struct tunnel_value xs_tunnel_value(__u32 if_id, __u32 tunnel_idx
 	return v;
 }
 
-/* Whether v, a copy of an element of tunnels found under if_id, is that
- * if_id's entry as the loader wrote it. */
+/* Whether v, a copy of an element of tunnel_by_ifid found under if_id, is
+ * that if_id's entry as the loader wrote it. */
 XS_SEAL_INLINE int xs_tunnel_holds(const struct tunnel_value *v, __u32 if_id)
 {
 	return v->if_id == if_id && v->seal == xs_tunnel_seal(v->if_id, v->tunnel_idx, v->tenant);
